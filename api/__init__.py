@@ -1,0 +1,1 @@
+"""HTTP and WebSocket: the registry API, operators' live desk, QA review pages."""

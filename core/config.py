@@ -1,0 +1,111 @@
+"""The one Settings object: every knob callcard has, read from CALLCARD_* variables or a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+PLACEHOLDER_SECRET = "change-me-in-production"
+
+
+def split_hostport(value: str, default_port: int) -> tuple[str, int]:
+    """Split "host:port" (or ":port", or "host") into its parts."""
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        return value or "127.0.0.1", default_port
+    try:
+        return host or "0.0.0.0", int(port)
+    except ValueError as exc:
+        raise ConfigError(f"bad host:port {value!r}") from exc
+
+
+class Settings(BaseSettings):
+    """callcard's configuration. Built once, in the composition root, and passed down as values."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALLCARD_",
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+    )
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str = ""  # default: SQLite file under data_dir
+    recordings_dir: Path | None = None  # default: data_dir/recordings
+    spool_dir: Path | None = None  # default: data_dir/spool
+    models_dir: Path | None = None  # default: data_dir/models (Vosk models)
+    asr_model_ru: Path | None = None  # explicit Vosk model dir for Russian
+    asr_model_kk: Path | None = None  # explicit Vosk model dir for Kazakh
+    asr_model_size: Literal["small", "big"] = "small"
+    asr_workers: int = 1
+    asr_enabled: bool = True
+    classifier_dir: Path | None = None  # default: the model shipped in the package
+    classifier_backend: Literal["sklearn", "transformers"] = "sklearn"
+    taxonomy_path: Path | None = None  # a site's edited taxonomy.yaml; default: bundled
+    deadlines_path: Path | None = None
+
+    secret_key: str = PLACEHOLDER_SECRET
+    token_ttl_minutes: int = 12 * 60
+    max_body_bytes: int = 1_000_000
+
+    api_enabled: bool = True
+    api_bind: str = "127.0.0.1:8000"
+
+    ari_enabled: bool = False
+    ari_url: str = "http://127.0.0.1:8088"
+    ari_user: str = "callcard"
+    ari_password: str = ""
+    ari_app: str = "callcard"
+    operators_context: str = "operators"
+    operators_extension: str = "s"
+    emergency_context: str = "emergency"  # 101..104 are dialled as extensions in this context
+
+    audiosocket_enabled: bool = True
+    audiosocket_bind: str = "127.0.0.1:9092"
+    audiosocket_advertise: str = ""  # host:port Asterisk connects to; default: the bind address
+
+    agi_enabled: bool = True
+    agi_bind: str = "127.0.0.1:4573"
+
+    log_level: str = "INFO"
+    extra_origins: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        if self.environment == "production" and self.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError("CALLCARD_SECRET_KEY must be set to a real secret in production")
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'callcard.db').as_posix()}"
+        if self.recordings_dir is None:
+            self.recordings_dir = self.data_dir / "recordings"
+        if self.spool_dir is None:
+            self.spool_dir = self.data_dir / "spool"
+        if self.models_dir is None:
+            self.models_dir = self.data_dir / "models"
+        if not self.audiosocket_advertise:
+            self.audiosocket_advertise = self.audiosocket_bind
+        return self
+
+    @property
+    def recordings_path(self) -> Path:
+        """recordings_dir, resolved (never None after validation)."""
+        assert self.recordings_dir is not None
+        return self.recordings_dir
+
+    @property
+    def spool_path(self) -> Path:
+        """spool_dir, resolved."""
+        assert self.spool_dir is not None
+        return self.spool_dir
+
+    @property
+    def models_path(self) -> Path:
+        """models_dir, resolved."""
+        assert self.models_dir is not None
+        return self.models_dir

@@ -1,0 +1,31 @@
+"""Logging setup: one format, and a contextvar that stamps call_id on every record of a call."""
+
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+
+current_call: ContextVar[str] = ContextVar("current_call", default="-")
+
+
+class CallIdFilter(logging.Filter):
+    """Adds ``record.call_id`` from the current context."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.call_id = current_call.get()
+        return True
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Configure the root logger once (idempotent)."""
+    root = logging.getLogger()
+    if any(isinstance(f, CallIdFilter) for h in root.handlers for f in h.filters):
+        root.setLevel(level)
+        return
+    handler = logging.StreamHandler()
+    handler.addFilter(CallIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s [call=%(call_id)s] %(message)s")
+    )
+    root.addHandler(handler)
+    root.setLevel(level)

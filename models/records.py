@@ -1,0 +1,239 @@
+"""The records: Call, Recording, TranscriptSegment, Card, RegistrationCounter, User, AuditEvent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, UTCDateTime, utcnow
+
+# Enum values are stored as plain strings guarded by CHECK constraints, so models/ imports nothing of ours.
+CALL_STATES = ("ringing", "live", "ended", "failed")
+CARD_STATUSES = ("draft", "confirmed", "routed", "resolved", "closed")
+ROLES = ("operator", "qa", "admin")
+SPEAKERS = ("caller", "operator")
+LANGUAGES = ("ru", "kk", "mixed")
+SEGMENT_SOURCES = ("live", "redecode", "qa")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class User(Base):
+    """A person who logs in: operator, QA reviewer or admin."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    ui_language: Mapped[str] = mapped_column(String(2), default="ru")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Call(Base):
+    """One incoming call as Asterisk identified it, from ring to hang-up."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        CheckConstraint(_in("state", CALL_STATES), name="state"),
+        Index("ix_calls_caller_number", "caller_number"),
+        Index("ix_calls_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(150), unique=True)  # Asterisk channel uniqueid
+    linkedid: Mapped[str | None] = mapped_column(String(150), index=True)
+    channel: Mapped[str | None] = mapped_column(String(255))  # channel name, e.g. PJSIP/trunk-00000001
+    caller_number: Mapped[str | None] = mapped_column(String(64))
+    caller_name: Mapped[str | None] = mapped_column(String(200))
+    dialled_number: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16), default="ari")  # ari | agi | demo
+    media_uuid: Mapped[str | None] = mapped_column(String(36), unique=True)  # AudioSocket stream id
+    state: Mapped[str] = mapped_column(String(16), default="ringing")
+    language: Mapped[str | None] = mapped_column(String(8))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    transferred_to: Mapped[str | None] = mapped_column(String(8))  # emergency code the caller was moved to
+    frames_dropped: Mapped[int] = mapped_column(Integer, default=0)
+    asr_status: Mapped[str | None] = mapped_column(String(32))  # ok | no_model | failed | ...
+
+    recordings: Mapped[list[Recording]] = relationship(back_populates="call", order_by="Recording.id")
+    segments: Mapped[list[TranscriptSegment]] = relationship(
+        back_populates="call", order_by="TranscriptSegment.start_s"
+    )
+    card: Mapped[Card | None] = relationship(back_populates="call", uselist=False)
+
+
+class Recording(Base):
+    """An audio file of a call (the whole conversation, or the caller's leg)."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="mixed")  # mixed | caller
+    path: Mapped[str] = mapped_column(String(1024))
+    format: Mapped[str] = mapped_column(String(16), default="wav")
+    sample_rate: Mapped[int] = mapped_column(Integer, default=8000)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    call: Mapped[Call] = relationship(back_populates="recordings")
+
+
+class TranscriptSegment(Base):
+    """A final stretch of recognised speech, with its words; QA corrections sit beside the original."""
+
+    __tablename__ = "transcript_segments"
+    __table_args__ = (
+        CheckConstraint(_in("speaker", SPEAKERS), name="speaker"),
+        CheckConstraint(_in("source", SEGMENT_SOURCES), name="source"),
+        CheckConstraint("end_s >= start_s", name="times"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    speaker: Mapped[str] = mapped_column(String(16), default="caller")
+    language: Mapped[str | None] = mapped_column(String(8))
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text, default="")
+    # [{"word": str, "start": float, "end": float, "conf": float}, ...]
+    words: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    is_final: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(16), default="live")  # live | redecode | qa
+    engine: Mapped[str | None] = mapped_column(String(32))
+    model_version: Mapped[str | None] = mapped_column(String(128))
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("transcript_segments.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    call: Mapped[Call] = relationship(back_populates="segments")
+
+
+class Card(Base):
+    """An appeal: the model's proposal and the operator's confirmed values side by side."""
+
+    __tablename__ = "cards"
+    __table_args__ = (
+        CheckConstraint(_in("status", CARD_STATUSES), name="status"),
+        Index("ix_cards_status_created", "status", "created_at"),
+        Index("ix_cards_caller_number", "caller_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    caller_number: Mapped[str | None] = mapped_column(String(64))
+
+    # What the model proposed (never edited by people).
+    proposed_topic: Mapped[str | None] = mapped_column(String(64))
+    proposed_service: Mapped[str | None] = mapped_column(String(64))
+    proposed_emergency: Mapped[str | None] = mapped_column(String(8))
+    proposed_emergency_also: Mapped[list[str]] = mapped_column(JSON, default=list)
+    proposed_street: Mapped[str | None] = mapped_column(String(200))
+    proposed_house: Mapped[str | None] = mapped_column(String(32))
+    proposed_building: Mapped[str | None] = mapped_column(String(32))
+    proposed_apartment: Mapped[str | None] = mapped_column(String(32))
+    proposed_district: Mapped[str | None] = mapped_column(String(32))
+    proposed_landmark: Mapped[str | None] = mapped_column(String(200))
+    proposed_summary: Mapped[str | None] = mapped_column(Text)
+    proposed_language: Mapped[str | None] = mapped_column(String(8))
+    # {"topic": 0.93, "service": 0.93, "emergency": 0.99, "address": 0.7, ...}
+    proposed_confidence: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    # {"topic": [{"id": ..., "confidence": ...}, ...], "service": [...]}
+    proposed_alternatives: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    model_version: Mapped[str | None] = mapped_column(String(128))
+    proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # What the operator confirmed (or corrected).
+    topic: Mapped[str | None] = mapped_column(String(64), index=True)
+    service: Mapped[str | None] = mapped_column(String(64), index=True)
+    emergency: Mapped[str | None] = mapped_column(String(8), index=True)
+    emergency_also: Mapped[list[str]] = mapped_column(JSON, default=list)
+    street: Mapped[str | None] = mapped_column(String(200))
+    house: Mapped[str | None] = mapped_column(String(32))
+    building: Mapped[str | None] = mapped_column(String(32))
+    apartment: Mapped[str | None] = mapped_column(String(32))
+    district: Mapped[str | None] = mapped_column(String(32), index=True)
+    landmark: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+
+    reg_number: Mapped[str | None] = mapped_column(String(20), unique=True)  # 109-YYYY-NNNNNN
+    reg_year: Mapped[int | None] = mapped_column(Integer)
+    reg_seq: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    first_call_resolution: Mapped[bool | None] = mapped_column(Boolean)
+
+    emergency_transferred_to: Mapped[str | None] = mapped_column(String(8))
+    emergency_transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    emergency_dismissed_reason: Mapped[str | None] = mapped_column(Text)
+    # QA's marks of classification errors: {"topic": "should be heating", ...}
+    qa_marks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    call: Mapped[Call | None] = relationship(back_populates="card")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class RegistrationCounter(Base):
+    """The last registration number handed out in a year; incremented inside the confirming transaction."""
+
+    __tablename__ = "registration_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditEvent(Base):
+    """Who changed what, from what, to what, and when: one row per change of a card or transcript."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(64))  # username, or "system:<component>"
+    entity: Mapped[str] = mapped_column(String(32))  # card | transcript | call | user
+    entity_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

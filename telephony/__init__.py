@@ -1,0 +1,1 @@
+"""Talks to Asterisk (ARI, AudioSocket, FastAGI); produces call events and audio, nothing else."""
