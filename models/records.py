@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -90,6 +91,7 @@ class Recording(Base):
     """An audio file of a call (the whole conversation, or the caller's leg)."""
 
     __tablename__ = "recordings"
+    __table_args__ = (UniqueConstraint("call_id", "path", name="uq_recordings_call_path"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
@@ -203,6 +205,8 @@ class Card(Base):
     emergency_dismissed_reason: Mapped[str | None] = mapped_column(Text)
     # QA's marks of classification errors: {"topic": "should be heating", ...}
     qa_marks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Working fields a person has set; later proposals no longer overwrite them.
+    operator_edited: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
