@@ -171,7 +171,7 @@ class CallSession:
         except Exception:
             self.stats.asr_failed = True
             logger.exception("recognition failed mid-call; audio keeps being recorded, re-decode later")
-            await self._db(lambda s: repo.set_asr_status(s, uniqueid=self.info.uniqueid, status="failed"))
+            await self._db(lambda s: _set_asr_status(s, uniqueid=self.info.uniqueid, status="failed"))
             return
         await self._handle(segments)
 
@@ -319,6 +319,13 @@ class CallSession:
         if self.call_id is None:
             return  # operators address calls by call_id; without a row there is nothing to show yet
         self._hub.publish({**message, "call_id": self.call_id})
+
+
+def _set_asr_status(session: Session, *, uniqueid: str, status: str) -> None:
+    call = repo.find_call(session, uniqueid=uniqueid)
+    if call is not None:
+        call.asr_status = status
+        session.commit()
 
 
 def _with_emergency(p: CardProposal, hint: EmergencyHint) -> CardProposal:
