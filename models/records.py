@@ -152,6 +152,7 @@ class Card(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="draft")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: made by the classifier
     caller_number: Mapped[str | None] = mapped_column(String(64))
 
     # What the model proposed (never edited by people).
@@ -212,7 +213,7 @@ class Card(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    call: Mapped[Call | None] = relationship(back_populates="card")
+    call: Mapped[Call | None] = relationship(back_populates="card", foreign_keys=[call_id])
 
     __mapper_args__ = {"version_id_col": version}
 
