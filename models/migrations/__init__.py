@@ -42,6 +42,8 @@ def current(url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
 
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:" and not Path(url.split("///", 1)[1]).exists():
+        return None
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
