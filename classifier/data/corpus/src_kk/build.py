@@ -1,0 +1,146 @@
+"""Build the Kazakh and mixed corpus JSONL files from the hand-written sources in this folder.
+
+Source format (one utterance per line, ``#`` lines are comments)::
+
+    == train kk            (section header: split and language)
+    text || em=104,103 t=topic || st=<street key> h=45 b=1 a=12 d=saryarka lm=мектеп_жаны
+
+The first ``||`` part holds labels (``em`` primary code then emergency_also codes,
+``t`` topic override), the second the address; both are optional. ``st`` is a key
+resolved against classifier/data/streets.yaml (canonical name, ru or kk form).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[3]
+CORPUS = HERE.parent
+TAXONOMY = yaml.safe_load((ROOT / "core/data/taxonomy.yaml").read_text(encoding="utf-8"))
+TOPICS = set(TAXONOMY["topics"])
+DISTRICTS = set(TAXONOMY["districts"])
+CODES = {"none", "101", "102", "103", "104"}
+TEXT_RE = re.compile(r"^[a-zа-яёәғқңөұүһі]+( [a-zа-яёәғқңөұүһі]+)*$")
+KK_LETTERS = set("әғқңөұүһі")
+
+
+def load_streets() -> dict[str, str]:
+    """Map every lower-cased spoken/canonical form of a street to its canonical name."""
+    path = ROOT / "classifier/data/streets.yaml"
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    items = data.get("streets", data) if isinstance(data, dict) else data
+    out: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        name = item.get("name")
+        if not name:
+            continue
+        forms = [name]
+        for key, val in item.items():
+            if key == "name":
+                continue
+            if isinstance(val, str):
+                forms.append(val)
+            elif isinstance(val, list):
+                forms.extend(v for v in val if isinstance(v, str))
+        for form in forms:
+            out.setdefault(form.lower().strip(), name)
+    return out
+
+
+def parse_kv(part: str) -> dict[str, str]:
+    """Parse ``k=v`` tokens (underscores in values stand for spaces)."""
+    out = {}
+    for tok in part.split():
+        k, _, v = tok.partition("=")
+        out[k] = v.replace("_", " ")
+    return out
+
+
+def build(topic_file: Path, streets: dict[str, str], errors: list[str]) -> dict[tuple[str, str], list[dict]]:
+    """Parse one source file into records keyed by (split, language)."""
+    topic = topic_file.stem
+    if topic not in TOPICS:
+        errors.append(f"{topic_file.name}: unknown topic {topic}")
+    out: dict[tuple[str, str], list[dict]] = {}
+    key = None
+    for n, raw in enumerate(topic_file.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("=="):
+            split, lang = line[2:].split()
+            key = (split, lang)
+            out.setdefault(key, [])
+            continue
+        where = f"{topic_file.name}:{n}"
+        parts = [p.strip() for p in line.split("||")]
+        text = parts[0]
+        labels = parse_kv(parts[1]) if len(parts) > 1 else {}
+        addr = parse_kv(parts[2]) if len(parts) > 2 else {}
+        if not TEXT_RE.match(text):
+            errors.append(f"{where}: bad text {text!r}")
+        codes = labels.get("em", "none").split(",")
+        if any(c not in CODES for c in codes) or ("none" in codes and len(codes) > 1):
+            errors.append(f"{where}: bad codes {codes}")
+        t = labels.get("t", topic)
+        if t not in TOPICS:
+            errors.append(f"{where}: bad topic {t}")
+        if key is None:
+            errors.append(f"{where}: no section header")
+            continue
+        if key[1] == "kk" and not (set(text) & KK_LETTERS):
+            errors.append(f"{where}: kk line without Kazakh letters")
+        address = None
+        if addr:
+            street = None
+            if "st" in addr:
+                street = streets.get(addr["st"].lower())
+                if street is None:
+                    errors.append(f"{where}: street {addr['st']!r} not in streets.yaml")
+            d = addr.get("d") or None
+            if d is not None and d not in DISTRICTS:
+                errors.append(f"{where}: bad district {d}")
+            address = {"street": street, "house": addr.get("h") or None, "building": addr.get("b") or None,
+                       "apartment": addr.get("a") or None, "district": d, "landmark": addr.get("lm") or None}
+        out[key].append({"text": text, "topic": t, "emergency": codes[0], "emergency_also": codes[1:],
+                         "language": key[1], "address": address})
+    return out
+
+
+def main() -> int:
+    """Build all files; exit non-zero on any validation error."""
+    streets = load_streets()
+    errors: list[str] = []
+    seen: dict[str, str] = {}
+    counts = []
+    for src in sorted(HERE.glob("*.txt")):
+        groups = build(src, streets, errors)
+        for (split, lang), recs in groups.items():
+            for r in recs:
+                if r["text"] in seen:
+                    errors.append(f"{src.name}: duplicate text {r['text']!r} (also {seen[r['text']]})")
+                seen[r["text"]] = f"{src.stem}/{split}/{lang}"
+            path = CORPUS / split / f"{src.stem}.{lang}.jsonl"
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+            n_addr = sum(r["address"] is not None for r in recs)
+            n_em = sum(r["emergency"] != "none" for r in recs)
+            counts.append(f"{src.stem:22s} {split:8s} {lang:6s} {len(recs):4d}  addr={n_addr:3d} em={n_em:3d}")
+    print("\n".join(counts))
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
