@@ -87,7 +87,7 @@ def pg_admin_url() -> Iterator[str]:
     _run(
         _as_pg_user(
             [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-             "--locale=C", "--no-sync"]
+             "--locale=C.UTF-8", "--no-sync"]
         ),
         "initdb",
     )

@@ -1,0 +1,451 @@
+"""Data functions for cards: create, edit, confirm (registration number), route, resolve, close, search."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from models.base import utcnow
+from models.records import Call, Card, RegistrationCounter, TranscriptSegment
+from models.repo import audit
+from models.repo.errors import DuplicateRecord, InvalidTransition, RecordNotFound, StaleVersion
+
+logger = logging.getLogger(__name__)
+
+# Working fields a person may set through create/update/confirm.
+EDITABLE_FIELDS = (
+    "topic",
+    "service",
+    "emergency",
+    "emergency_also",
+    "street",
+    "house",
+    "building",
+    "apartment",
+    "district",
+    "landmark",
+    "summary",
+    "language",
+    "caller_number",
+)
+# Which statuses each action may start from.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "edit": ("draft", "confirmed"),
+    "confirm": ("draft",),
+    "route": ("confirmed",),
+    "resolve": ("confirmed", "routed"),
+    "close": ("draft", "confirmed", "routed", "resolved"),
+    "transfer": ("draft", "confirmed", "routed"),
+    "dismiss_emergency": ("draft", "confirmed", "routed"),
+    "qa_marks": ("draft", "confirmed", "routed", "resolved", "closed"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes a change: a user (id and username) or a system component ("system:<name>")."""
+
+    name: str
+    user_id: int | None = None
+
+
+def registration_number(year: int, seq: int) -> str:
+    """The card's public number: 109-YYYY-NNNNNN."""
+    return f"109-{year:04d}-{seq:06d}"
+
+
+def get_card(session: Session, *, card_id: int, lock: bool = False) -> Card:
+    """The card with ``card_id`` (row-locked until commit if ``lock``, where the database supports it)."""
+    stmt = select(Card).where(Card.id == card_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    card = session.scalars(stmt).first()
+    if card is None:
+        raise RecordNotFound(f"card {card_id} does not exist")
+    return card
+
+
+def _check_transition(card: Card, action: str) -> None:
+    allowed = TRANSITIONS[action]
+    if card.status not in allowed:
+        raise InvalidTransition(
+            f"card {card.id} is {card.status}; {action.replace('_', ' ')} needs a card that is {' or '.join(allowed)}"
+        )
+
+
+def _check_version(card: Card, expected_version: int | None) -> None:
+    if expected_version is not None and card.version != expected_version:
+        raise StaleVersion(
+            f"card {card.id} was changed by someone else (version {card.version}, you had {expected_version}); "
+            "reload it and try again"
+        )
+
+
+def _clean_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"fields that cannot be set on a card: {', '.join(sorted(unknown))}")
+    out = dict(changes)
+    if "emergency_also" in out:
+        out["emergency_also"] = [str(c) for c in out["emergency_also"] or ()]
+    return out
+
+
+def _apply(card: Card, changes: Mapping[str, Any]) -> None:
+    """Set working fields and remember which ones a person edited."""
+    edited = list(card.operator_edited or ())
+    for name, value in changes.items():
+        setattr(card, name, value)
+        if name not in edited:
+            edited.append(name)
+    card.operator_edited = edited
+
+
+def _change(
+    session: Session,
+    *,
+    card_id: int,
+    actor: Actor,
+    action: str,
+    mutate: Callable[[Card], None],
+    expected_version: int | None = None,
+    transition: str | None = None,
+) -> Card:
+    """Load and lock the card, check state and version, apply ``mutate``, audit the difference, commit."""
+    try:
+        card = get_card(session, card_id=card_id, lock=True)
+        _check_transition(card, transition or action)
+        _check_version(card, expected_version)
+        before = audit.card_snapshot(card)
+        mutate(card)
+        old, new = audit.diff(before, audit.card_snapshot(card))
+        audit.record(
+            session, actor=actor.name, user_id=actor.user_id, entity="card", entity_id=card.id, action=action,
+            before=old, after=new,
+        )
+        session.commit()
+        return card
+    except StaleDataError as exc:
+        session.rollback()
+        raise StaleVersion(f"card {card_id} was changed by someone else at the same time; reload it") from exc
+    except Exception:
+        session.rollback()
+        raise
+
+
+def create_card(
+    session: Session, *, actor: Actor, values: Mapping[str, Any], call_id: int | None = None
+) -> Card:
+    """A manual draft card (optionally for a call that has none yet)."""
+    changes = _clean_changes(values)
+    card = Card(status="draft", call_id=call_id, created_by_id=actor.user_id)
+    if call_id is not None:
+        call = session.get(Call, call_id)
+        if call is None:
+            raise RecordNotFound(f"call {call_id} does not exist")
+        card.caller_number = call.caller_number
+    _apply(card, changes)
+    session.add(card)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise DuplicateRecord(f"call {call_id} already has a card") from exc
+    audit.record(
+        session, actor=actor.name, user_id=actor.user_id, entity="card", entity_id=card.id, action="create",
+        before=None, after=audit.card_snapshot(card),
+    )
+    session.commit()
+    return card
+
+
+def update_card(
+    session: Session, *, card_id: int, actor: Actor, changes: Mapping[str, Any], expected_version: int | None = None
+) -> Card:
+    """Edit working fields of a draft or confirmed card."""
+    clean = _clean_changes(changes)
+    return _change(
+        session, card_id=card_id, actor=actor, action="edit", expected_version=expected_version,
+        mutate=lambda card: _apply(card, clean),
+    )
+
+
+def _next_seq(session: Session, year: int) -> int:
+    """Increment the year's counter inside the current transaction and return the new value.
+
+    The counter row stays locked until commit, so concurrent confirmations queue; a rolled-back
+    confirmation rolls its increment back too, which leaves no gap.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = (
+            insert(RegistrationCounter)
+            .values(year=year, last_seq=1)
+            .on_conflict_do_update(
+                index_elements=[RegistrationCounter.year],
+                set_={"last_seq": RegistrationCounter.last_seq + 1},
+            )
+            .returning(RegistrationCounter.last_seq)
+        )
+        return int(session.execute(stmt).scalar_one())
+    row = session.scalars(
+        select(RegistrationCounter).where(RegistrationCounter.year == year).with_for_update()
+    ).first()
+    if row is None:
+        row = RegistrationCounter(year=year, last_seq=0)
+        session.add(row)
+    row.last_seq += 1
+    session.flush()
+    return row.last_seq
+
+
+def confirm_card(
+    session: Session,
+    *,
+    card_id: int,
+    actor: Actor,
+    changes: Mapping[str, Any] | None = None,
+    due_hours: int | Callable[[str], int],
+    expected_version: int | None = None,
+    now: datetime | None = None,
+    year: int | None = None,
+) -> Card:
+    """Confirm a draft (with optional edits): registration number, due date, who and when.
+
+    Args:
+        due_hours: hours until due, or a function of the confirmed topic giving them.
+        year: the registration year (default: ``now``'s year in UTC; pass the city's local year).
+    """
+    clean = _clean_changes(changes or {})
+    at = now or utcnow()
+    reg_year = year if year is not None else at.astimezone(UTC).year
+
+    def mutate(card: Card) -> None:
+        _apply(card, clean)
+        if not card.topic:
+            raise ValueError("a card needs a topic before it can be confirmed")
+        if not card.service:
+            raise ValueError("a card needs a service before it can be confirmed")
+        if not card.emergency:
+            card.emergency = "none"
+        hours = due_hours(card.topic) if callable(due_hours) else due_hours
+        seq = _next_seq(session, reg_year)
+        card.reg_year, card.reg_seq = reg_year, seq
+        card.reg_number = registration_number(reg_year, seq)
+        card.status = "confirmed"
+        card.confirmed_at = at
+        card.confirmed_by_id = actor.user_id
+        card.due_at = at + timedelta(hours=hours)
+
+    return _change(
+        session, card_id=card_id, actor=actor, action="confirm", expected_version=expected_version, mutate=mutate
+    )
+
+
+def route_card(
+    session: Session,
+    *,
+    card_id: int,
+    actor: Actor,
+    service: str | None = None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Card:
+    """Send a confirmed card to its service (optionally another service than the confirmed one)."""
+
+    def mutate(card: Card) -> None:
+        if service is not None:
+            card.service = service
+        card.status = "routed"
+        card.routed_at = now or utcnow()
+
+    return _change(
+        session, card_id=card_id, actor=actor, action="route", expected_version=expected_version, mutate=mutate
+    )
+
+
+def resolve_card(
+    session: Session,
+    *,
+    card_id: int,
+    actor: Actor,
+    resolution: str,
+    first_call_resolution: bool | None = None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Card:
+    """Record how a confirmed or routed card was resolved."""
+    if not resolution.strip():
+        raise ValueError("a resolution needs some text saying what was done")
+
+    def mutate(card: Card) -> None:
+        card.status = "resolved"
+        card.resolution = resolution
+        card.resolved_at = now or utcnow()
+        if first_call_resolution is not None:
+            card.first_call_resolution = first_call_resolution
+
+    return _change(
+        session, card_id=card_id, actor=actor, action="resolve", expected_version=expected_version, mutate=mutate
+    )
+
+
+def close_card(
+    session: Session,
+    *,
+    card_id: int,
+    actor: Actor,
+    reason: str | None = None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Card:
+    """Close a card (a draft closed this way never gets a registration number)."""
+
+    def mutate(card: Card) -> None:
+        card.status = "closed"
+        card.closed_at = now or utcnow()
+        if reason and not card.resolution:
+            card.resolution = reason
+
+    return _change(
+        session, card_id=card_id, actor=actor, action="close", expected_version=expected_version, mutate=mutate
+    )
+
+
+def record_transfer(
+    session: Session, *, card_id: int, actor: Actor, code: str, now: datetime | None = None
+) -> Card:
+    """Note that the caller was moved to emergency service ``code`` (card and call)."""
+    at = now or utcnow()
+
+    def mutate(card: Card) -> None:
+        card.emergency_transferred_to = code
+        card.emergency_transferred_at = at
+        if card.status == "draft" and "emergency" not in (card.operator_edited or ()):
+            card.emergency = code
+        if card.call is not None:
+            card.call.transferred_to = code
+
+    return _change(session, card_id=card_id, actor=actor, action="transfer", mutate=mutate)
+
+
+def dismiss_emergency(
+    session: Session, *, card_id: int, actor: Actor, reason: str, expected_version: int | None = None
+) -> Card:
+    """The operator judged the emergency alert wrong: emergency becomes "none", the reason is kept."""
+    if not reason.strip():
+        raise ValueError("say why the emergency is dismissed")
+
+    def mutate(card: Card) -> None:
+        card.emergency_dismissed_reason = reason
+        _apply(card, {"emergency": "none", "emergency_also": []})
+
+    return _change(
+        session, card_id=card_id, actor=actor, action="dismiss_emergency", expected_version=expected_version,
+        mutate=mutate,
+    )
+
+
+def set_qa_marks(session: Session, *, card_id: int, actor: Actor, marks: Mapping[str, str]) -> Card:
+    """Merge QA's marks of classification errors into the card (any status)."""
+
+    def mutate(card: Card) -> None:
+        merged = dict(card.qa_marks or {})
+        merged.update({str(k): str(v) for k, v in marks.items()})
+        card.qa_marks = merged
+
+    return _change(session, card_id=card_id, actor=actor, action="qa_marks", mutate=mutate)
+
+
+def _like(session: Session, column: Any, needle: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match that also folds Cyrillic and Kazakh letters."""
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if session.get_bind().dialect.name == "sqlite":
+        return func.casefold(column).like(f"%{escaped.casefold()}%", escape="\\")
+    return column.ilike(f"%{escaped}%", escape="\\")
+
+
+def _filtered(
+    session: Session,
+    stmt: Select[Any],
+    *,
+    status: str | None = None,
+    topic: str | None = None,
+    service: str | None = None,
+    emergency: str | None = None,
+    district: str | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    q: str | None = None,
+    caller: str | None = None,
+    created_by_id: int | None = None,
+) -> Select[Any]:
+    for column, value in (
+        (Card.status, status),
+        (Card.topic, topic),
+        (Card.service, service),
+        (Card.emergency, emergency),
+        (Card.district, district),
+        (Card.caller_number, caller),
+        (Card.created_by_id, created_by_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if date_from is not None:
+        stmt = stmt.where(Card.created_at >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(Card.created_at < date_to)
+    if q:
+        needle = q.strip()
+        transcript = exists().where(
+            TranscriptSegment.call_id == Card.call_id, _like(session, TranscriptSegment.text, needle)
+        )
+        stmt = stmt.where(
+            or_(
+                _like(session, Card.summary, needle),
+                _like(session, Card.street, needle),
+                _like(session, Card.house, needle),
+                _like(session, Card.landmark, needle),
+                _like(session, Card.reg_number, needle),
+                _like(session, Card.proposed_summary, needle),
+                _like(session, Card.proposed_street, needle),
+                transcript,
+            )
+        )
+    return stmt
+
+
+def list_cards(
+    session: Session, *, limit: int = 50, offset: int = 0, **filters: Any
+) -> tuple[list[Card], int]:
+    """Cards matching the filters, newest first; returns (page, total).
+
+    Filters: status, topic, service, emergency, district, date_from, date_to (created_at, [from, to)),
+    q (summary, address, registration number and transcript text), caller (exact number).
+    """
+    stmt = _filtered(session, select(Card), **filters)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = session.scalars(stmt.order_by(Card.created_at.desc(), Card.id.desc()).limit(limit).offset(offset))
+    return list(rows.all()), int(total)
+
+
+def caller_history(
+    session: Session, *, caller_number: str, exclude_card_id: int | None = None, limit: int = 20
+) -> list[Card]:
+    """Earlier cards of the same caller number, newest first."""
+    stmt = select(Card).where(Card.caller_number == caller_number)
+    if exclude_card_id is not None:
+        stmt = stmt.where(Card.id != exclude_card_id)
+    return list(session.scalars(stmt.order_by(Card.created_at.desc(), Card.id.desc()).limit(limit)).all())
