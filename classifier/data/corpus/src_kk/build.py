@@ -26,6 +26,7 @@ TAXONOMY = yaml.safe_load((ROOT / "core/data/taxonomy.yaml").read_text(encoding=
 TOPICS = set(TAXONOMY["topics"])
 DISTRICTS = set(TAXONOMY["districts"])
 CODES = {"none", "101", "102", "103", "104"}
+PRECEDENCE = ["none", "101", "103", "104", "102"]
 TEXT_RE = re.compile(r"^[a-zа-яёәғқңөұүһі]+( [a-zа-яёәғқңөұүһі]+)*$")
 KK_LETTERS = set("әғқңөұүһі")
 
@@ -92,6 +93,8 @@ def build(topic_file: Path, streets: dict[str, str], errors: list[str]) -> dict[
         codes = labels.get("em", "none").split(",")
         if any(c not in CODES for c in codes) or ("none" in codes and len(codes) > 1):
             errors.append(f"{where}: bad codes {codes}")
+        elif codes != sorted(codes, key=PRECEDENCE.index) or len(set(codes)) != len(codes):
+            errors.append(f"{where}: codes not in precedence order {codes}")
         t = labels.get("t", topic)
         if t not in TOPICS:
             errors.append(f"{where}: bad topic {t}")
