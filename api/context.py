@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,3 +30,6 @@ class ApiContext:
     taxonomy: Taxonomy
     hub: CardHub
     transfer: CallTransfer | None = None
+    # Status reporters shown by GET /api/ready, e.g. {"asr": engine.status, "classifier": ...}; each returns a
+    # dict whose "status" (if present) is "ok" when the part works.
+    components: dict[str, Callable[[], dict[str, object]]] = field(default_factory=dict)

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     token_ttl_minutes: int = 12 * 60
     max_body_bytes: int = 1_000_000
+    local_timezone: str = "Asia/Almaty"  # the city's clock: registration years and due dates are counted in it
 
     api_enabled: bool = True
     api_bind: str = "127.0.0.1:8000"
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     operators_context: str = "operators"
     operators_extension: str = "s"
     emergency_context: str = "emergency"  # 101..104 are dialled as extensions in this context
+    emergency_transfer_context: str = "callcard-transfer"  # Local-channel context running ChannelRedirect
 
     audiosocket_enabled: bool = True
     audiosocket_bind: str = "127.0.0.1:9092"

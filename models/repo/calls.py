@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -365,3 +365,51 @@ def save_proposal(
         return card
 
     return _retry(session, work)
+
+
+LIVE_STATES = ("ringing", "live")
+
+
+def _visible_to(user_id: int) -> Any:
+    """Calls an operator may read: live ones, ones they handle, and ones whose card they made or confirmed."""
+    handled_card = (
+        select(Card.id)
+        .where(Card.call_id == Call.id, or_(Card.confirmed_by_id == user_id, Card.created_by_id == user_id))
+        .exists()
+    )
+    return or_(Call.state.in_(LIVE_STATES), Call.operator_id == user_id, handled_card)
+
+
+def operator_may_see(session: Session, *, call_id: int, user_id: int) -> bool:
+    """True when an operator may read this call (live, handled by them, or their card)."""
+    stmt = select(Call.id).where(Call.id == call_id, _visible_to(user_id))
+    return session.scalar(stmt) is not None
+
+
+def list_calls(
+    session: Session,
+    *,
+    state: str | None = None,
+    caller: str | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    visible_to_operator: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[tuple[Call, int | None]], int]:
+    """Calls newest first with their card id; returns (page, total). ``visible_to_operator`` limits to one
+    operator's calls (see operator_may_see)."""
+    stmt = select(Call, Card.id).outerjoin(Card, Card.call_id == Call.id)
+    if state is not None:
+        stmt = stmt.where(Call.state == state)
+    if caller is not None:
+        stmt = stmt.where(Call.caller_number == caller)
+    if date_from is not None:
+        stmt = stmt.where(Call.started_at >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(Call.started_at < date_to)
+    if visible_to_operator is not None:
+        stmt = stmt.where(_visible_to(visible_to_operator))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.execute(stmt.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit).offset(offset))
+    return [(call, card_id) for call, card_id in rows.all()], int(total)

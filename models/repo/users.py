@@ -76,11 +76,13 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)).all())
 
 
-def count_users(session: Session, *, role: str | None = None) -> int:
-    """How many users (of ``role``) exist."""
+def count_users(session: Session, *, role: str | None = None, active: bool | None = None) -> int:
+    """How many users (of ``role``, active or not) exist."""
     stmt = select(func.count()).select_from(User)
     if role is not None:
         stmt = stmt.where(User.role == role)
+    if active is not None:
+        stmt = stmt.where(User.active == active)
     return int(session.scalar(stmt) or 0)
 
 

@@ -1,0 +1,98 @@
+"""Route dependencies: the context, one session per request, the logged-in user, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+import anyio.from_thread
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.context import ApiContext
+from api.errors import ApiError
+from api.security import InvalidToken, decode_access_token
+from models.records import User
+from models.repo.cards import Actor
+
+_bearer = HTTPBearer(auto_error=False, description="Token from POST /api/auth/login")
+
+LOGIN_HINT = "send 'Authorization: Bearer <token>' with a token from POST /api/auth/login"
+
+
+def get_ctx(request: Request) -> ApiContext:
+    """The ApiContext create_app stored on the application."""
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[ApiContext, Depends(get_ctx)]
+
+
+def get_session(ctx: CtxDep) -> Iterator[Session]:
+    """One session per request, closed afterwards (data functions commit their own work)."""
+    with ctx.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def user_from_token(ctx: ApiContext, session: Session, token: str | None) -> User:
+    """The active user a token names; ApiError 401 otherwise (also used by WebSockets with ?token=)."""
+    if not token:
+        raise ApiError(401, f"You need to log in: {LOGIN_HINT}.", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        claims = decode_access_token(token, secret=ctx.settings.secret_key)
+    except InvalidToken as exc:
+        raise ApiError(401, f"{str(exc)[:1].upper()}{str(exc)[1:]}.", headers={"WWW-Authenticate": "Bearer"}) from exc
+    user = session.get(User, int(claims["sub"]))
+    if user is None or not user.active:
+        raise ApiError(401, "This account does not exist or is disabled; log in again.",
+                       headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def get_current_user(
+    ctx: CtxDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The logged-in user (401 without a valid bearer token)."""
+    return user_from_token(ctx, session, credentials.credentials if credentials else None)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_role(*roles: str) -> Callable[..., User]:
+    """A dependency that lets through users of ``roles`` (admins always), 403 for everyone else."""
+
+    def check(user: CurrentUser) -> User:
+        if user.role == "admin" or user.role in roles:
+            return user
+        allowed = " or ".join([*roles, "admin"])
+        raise ApiError(403, f"Your role ({user.role}) may not do this; it needs {allowed}.")
+
+    check.__name__ = f"require_{'_'.join(roles) or 'admin'}"
+    return check
+
+
+OperatorUser = Annotated[User, Depends(require_role("operator"))]
+QaUser = Annotated[User, Depends(require_role("qa"))]
+AdminUser = Annotated[User, Depends(require_role())]
+StaffUser = Annotated[User, Depends(require_role("operator", "qa"))]
+
+
+def actor_of(user: User) -> Actor:
+    """The audit actor for a user."""
+    return Actor(name=user.username, user_id=user.id)
+
+
+def publish(ctx: ApiContext, message: dict[str, Any]) -> None:
+    """Publish on the hub from a sync route (worker thread) or from the event loop."""
+    try:
+        anyio.from_thread.run_sync(ctx.hub.publish, message)
+    except RuntimeError:  # not in a worker thread: we are on the loop already
+        ctx.hub.publish(message)

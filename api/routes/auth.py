@@ -1,0 +1,37 @@
+"""Log in (username and password -> bearer token) and who am I."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+
+from api.deps import CtxDep, CurrentUser, SessionDep
+from api.errors import ApiError
+from api.schemas import LoginIn, Token, UserPublic
+from api.security import create_access_token, verify_password
+from models.repo import users
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/login", response_model=Token)
+def login(body: LoginIn, ctx: CtxDep, session: SessionDep) -> Token:
+    """Exchange a username and password for an access token."""
+    user = users.find_by_username(session, username=body.username)
+    ok = verify_password(user.password_hash if user else None, body.password)
+    if user is None or not ok or not user.active:
+        logger.info("failed login for a username of %d characters", len(body.username))
+        raise ApiError(401, "Wrong username or password.", headers={"WWW-Authenticate": "Bearer"})
+    token = create_access_token(
+        user_id=user.id, role=user.role, secret=ctx.settings.secret_key, ttl_minutes=ctx.settings.token_ttl_minutes
+    )
+    return Token(access_token=token, user=UserPublic.of(user))
+
+
+@router.get("/me", response_model=UserPublic)
+def me(user: CurrentUser) -> UserPublic:
+    """The logged-in user."""
+    return UserPublic.of(user)

@@ -1,0 +1,175 @@
+"""Calls, recordings and transcripts (qa, admin; operators their own and live calls), audio with HTTP Range."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from api.deps import CtxDep, SessionDep, StaffUser
+from api.errors import ApiError
+from api.routes.cards import to_public, to_public_list
+from api.schemas import CallDetail, CallPublic, CallsPublic, CardsPublic, RecordingPublic, SegmentPublic
+from models.records import CALL_STATES, Call, Recording, User
+from models.repo import calls, cards
+
+router = APIRouter(tags=["calls"])
+
+CHUNK = 64 * 1024
+CallState = Annotated[str | None, Query(pattern="^(" + "|".join(CALL_STATES) + ")$")]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _visible_call(session: SessionDep, call_id: int, user: User) -> Call:
+    call = session.get(Call, call_id)
+    if call is None:
+        raise ApiError(404, f"Call {call_id} does not exist.")
+    if user.role == "operator" and not calls.operator_may_see(session, call_id=call_id, user_id=user.id):
+        raise ApiError(403, "Operators may open only live calls and the calls they handle; ask QA for others.")
+    return call
+
+
+@router.get("/calls", response_model=CallsPublic)
+def list_calls(
+    session: SessionDep,
+    user: StaffUser,
+    state: CallState = None,
+    caller: Annotated[str | None, Query(max_length=64)] = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CallsPublic:
+    """Calls, newest first (operators see live calls and their own)."""
+    rows, total = calls.list_calls(
+        session, state=state, caller=caller, date_from=_utc(date_from), date_to=_utc(date_to),
+        visible_to_operator=user.id if user.role == "operator" else None, limit=limit, offset=offset,
+    )
+    return CallsPublic(data=[CallPublic.of(call, card_id) for call, card_id in rows], count=total)
+
+
+@router.get("/calls/{call_id}", response_model=CallDetail)
+def get_call(call_id: int, session: SessionDep, user: StaffUser) -> CallDetail:
+    """A call with its recordings, transcript segments (live and QA corrections) and card."""
+    call = _visible_call(session, call_id, user)
+    card = calls.find_card_of_call(session, call_id=call.id)
+    base = CallPublic.of(call, card.id if card else None).model_dump()
+    return CallDetail(
+        **base,
+        recordings=[RecordingPublic.of(r) for r in call.recordings],
+        segments=[SegmentPublic.of(s) for s in sorted(call.segments, key=lambda s: (s.start_s, s.id))],
+        card=to_public(session, card) if card else None,
+    )
+
+
+@router.get("/callers/{number}/history", response_model=CardsPublic)
+def caller_history(
+    number: str,
+    session: SessionDep,
+    _user: StaffUser,
+    exclude_card_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> CardsPublic:
+    """Earlier cards of a caller number, newest first (so an operator sees a repeat caller's history)."""
+    rows = cards.caller_history(session, caller_number=number, exclude_card_id=exclude_card_id, limit=limit)
+    return CardsPublic(data=to_public_list(session, rows), count=len(rows))
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive byte range a Range header asks for; None for the whole file.
+
+    Malformed or multi-range headers are ignored (the whole file is sent, as RFC 9110 allows);
+    a well-formed range that lies outside the file raises ValueError (answered with 416).
+    """
+    if not header or not header.startswith("bytes="):
+        return None
+    spec = header[len("bytes="):].strip()
+    if "," in spec or "-" not in spec:
+        return None
+    first, _, last = spec.partition("-")
+    first, last = first.strip(), last.strip()
+    if not (first.isdigit() or first == "") or not (last.isdigit() or last == "") or (not first and not last):
+        return None
+    if first == "":
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise ValueError("empty suffix range")
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if end < start:
+        return None
+    if start >= size:
+        raise ValueError("range starts after the end of the file")
+    return start, min(end, size - 1)
+
+
+def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        fh.seek(start)
+        left = length
+        while left > 0:
+            chunk = fh.read(min(CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+
+
+@router.get(
+    "/calls/{call_id}/audio",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"audio/wav": {}}}, 206: {"description": "Partial content"}, 416: {}},
+)
+def call_audio(
+    call_id: int,
+    request: Request,
+    ctx: CtxDep,
+    session: SessionDep,
+    user: StaffUser,
+    recording_id: int | None = None,
+) -> StreamingResponse:
+    """The call's recording (WAV); honours ``Range: bytes=...`` (206, or 416 outside the file)."""
+    call = _visible_call(session, call_id, user)
+    stmt = select(Recording).where(Recording.call_id == call.id)
+    if recording_id is not None:
+        stmt = stmt.where(Recording.id == recording_id)
+    recs = list(session.scalars(stmt.order_by(Recording.id)))
+    rec = next((r for r in recs if r.kind == "mixed"), recs[0] if recs else None)
+    if rec is None:
+        raise ApiError(404, f"Call {call_id} has no recording" + (f" {recording_id}." if recording_id else "."))
+    path = Path(rec.path)
+    if not path.is_absolute():
+        path = ctx.settings.recordings_path / path
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        raise ApiError(404, f"The recording file of call {call_id} is missing on the server.") from exc
+    media = "audio/wav" if rec.format == "wav" else f"audio/{rec.format}"
+    headers = {"Accept-Ranges": "bytes", "Content-Disposition": f'inline; filename="call-{call_id}.{rec.format}"'}
+    try:
+        wanted = parse_range(request.headers.get("range"), size)
+    except ValueError as exc:
+        raise ApiError(
+            416,
+            f"The requested range is outside the recording ({size} bytes).",
+            headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
+        ) from exc
+    if wanted is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(_read(path, 0, size), media_type=media, headers=headers)
+    start, end = wanted
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    return StreamingResponse(_read(path, start, end - start + 1), status_code=206, media_type=media, headers=headers)

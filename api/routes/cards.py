@@ -1,0 +1,343 @@
+"""Cards: list, search, export, read, create, edit, confirm, route, resolve, close, transfer, dismiss emergency."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Body, Depends, Query, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.context import ApiContext
+from api.deps import CtxDep, OperatorUser, SessionDep, StaffUser, actor_of, publish
+from api.errors import ApiError
+from api.schemas import (
+    AuditEventPublic,
+    AuditEventsPublic,
+    CardClose,
+    CardConfirm,
+    CardCreate,
+    CardDismissEmergency,
+    CardEdits,
+    CardPublic,
+    CardResolve,
+    CardRoute,
+    CardsPublic,
+    CardStatusName,
+    CardTransfer,
+)
+from api.validation import check_card_changes, check_emergency_code, check_id
+from calls.hub import CARD_UPDATED
+from core.errors import TelephonyError
+from models.records import Card, User
+from models.repo import audit, cards
+from models.repo.cards import Actor
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/cards", tags=["cards"])
+T = TypeVar("T")
+EXPORT_LIMIT = 100_000
+CSV_COLUMNS = (
+    "reg_number", "status", "created_at", "confirmed_at", "due_at", "caller_number", "topic", "service",
+    "emergency", "emergency_also", "district", "street", "house", "building", "apartment", "landmark", "summary",
+    "language", "confirmed_by", "routed_at", "resolved_at", "closed_at", "resolution", "emergency_transferred_to",
+    "id", "call_id",
+)
+
+
+def _as_utc(value: datetime | date | None, *, end: bool = False) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):  # a bare date: the whole day (UTC)
+        value = datetime.combine(value, time.min) + (timedelta(days=1) if end else timedelta())
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def card_filters(
+    ctx: CtxDep,
+    status: CardStatusName | None = None,
+    topic: Annotated[str | None, Query(max_length=64)] = None,
+    service: Annotated[str | None, Query(max_length=64)] = None,
+    emergency: Annotated[str | None, Query(max_length=8)] = None,
+    district: Annotated[str | None, Query(max_length=32)] = None,
+    date_from: Annotated[datetime | date | None, Query(description="created at or after (ISO date or time)")] = None,
+    date_to: Annotated[datetime | date | None, Query(description="created before (a date: through that day)")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="search summary, address, transcript")] = None,
+    caller: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """Card filters from the query string, checked against the taxonomy."""
+    for kind, value in (("topic", topic), ("service", service), ("emergency", emergency), ("district", district)):
+        check_id(ctx.taxonomy, kind, value)
+    return {
+        "status": status, "topic": topic, "service": service, "emergency": emergency, "district": district,
+        "date_from": _as_utc(date_from), "date_to": _as_utc(date_to, end=True), "q": q or None, "caller": caller,
+    }
+
+
+Filters = Annotated[dict[str, Any], Depends(card_filters)]
+
+
+def _usernames(session: Session, ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).tuples().all())
+
+
+def to_public(session: Session, card: Card) -> CardPublic:
+    """A card record as CardPublic (with the confirming user's name)."""
+    names = _usernames(session, {card.confirmed_by_id})
+    return CardPublic.of(card, names.get(card.confirmed_by_id) if card.confirmed_by_id else None)
+
+
+def to_public_list(session: Session, rows: list[Card]) -> list[CardPublic]:
+    """Many cards, with one lookup of user names."""
+    names = _usernames(session, {c.confirmed_by_id for c in rows})
+    return [CardPublic.of(c, names.get(c.confirmed_by_id) if c.confirmed_by_id else None) for c in rows]
+
+
+def _unprocessable(work: Callable[[], T]) -> T:
+    """Run a data function; its ValueErrors (bad values) become 422."""
+    try:
+        return work()
+    except ValueError as exc:
+        text = str(exc)
+        raise ApiError(422, f"{text[:1].upper()}{text[1:]}.") from exc
+
+
+def _announce(ctx: ApiContext, card: Card) -> None:
+    publish(
+        ctx,
+        {"type": CARD_UPDATED, "call_id": card.call_id, "card_id": card.id, "status": card.status,
+         "reg_number": card.reg_number},
+    )
+
+
+def _local_year(ctx: ApiContext, at: datetime) -> int:
+    try:
+        return at.astimezone(ZoneInfo(ctx.settings.local_timezone)).year
+    except (KeyError, ValueError):
+        logger.warning("unknown local_timezone %r; counting registration years in UTC", ctx.settings.local_timezone)
+        return at.year
+
+
+@router.get("", response_model=CardsPublic)
+def list_cards(
+    session: SessionDep,
+    _user: StaffUser,
+    filters: Filters,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CardsPublic:
+    """Cards, newest first, filtered; ``q`` searches summary, address, registration number and transcript."""
+    rows, total = cards.list_cards(session, limit=limit, offset=offset, **filters)
+    return CardsPublic(data=to_public_list(session, rows), count=total)
+
+
+@router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def export_csv(session: SessionDep, _user: StaffUser, filters: Filters) -> Response:
+    """The filtered cards as CSV (UTF-8 with BOM, so spreadsheet programs read Kazakh and Russian)."""
+    rows, total = cards.list_cards(session, limit=EXPORT_LIMIT, offset=0, **filters)
+    names = _usernames(session, {c.confirmed_by_id for c in rows})
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for card in rows:
+        values = []
+        for column in CSV_COLUMNS:
+            if column == "confirmed_by":
+                value: Any = names.get(card.confirmed_by_id) if card.confirmed_by_id else ""
+            else:
+                value = getattr(card, column)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, list):
+                value = " ".join(value)
+            values.append("" if value is None else value)
+        writer.writerow(values)
+    headers = {"Content-Disposition": 'attachment; filename="cards.csv"', "X-Total-Count": str(total)}
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.post("", response_model=CardPublic, status_code=status.HTTP_201_CREATED)
+def create_card(body: CardCreate, ctx: CtxDep, session: SessionDep, user: OperatorUser) -> CardPublic:
+    """A manual card (a call without a proposal, a walk-in, a letter); optionally tied to a call."""
+    changes = check_card_changes(ctx.taxonomy, body.changes())
+    card = _unprocessable(
+        lambda: cards.create_card(session, actor=actor_of(user), values=changes, call_id=body.call_id)
+    )
+    _announce(ctx, card)
+    return to_public(session, card)
+
+
+@router.get("/{card_id}", response_model=CardPublic)
+def get_card(card_id: int, session: SessionDep, _user: StaffUser) -> CardPublic:
+    """One card."""
+    return to_public(session, cards.get_card(session, card_id=card_id))
+
+
+@router.get("/{card_id}/audit", response_model=AuditEventsPublic)
+def card_audit(
+    card_id: int,
+    session: SessionDep,
+    _user: StaffUser,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AuditEventsPublic:
+    """Every change of the card: who, what, before, after, when (newest first)."""
+    cards.get_card(session, card_id=card_id)
+    rows, total = audit.list_events(session, entity="card", entity_id=card_id, limit=limit, offset=offset)
+    return AuditEventsPublic(data=[AuditEventPublic.model_validate(e) for e in rows], count=total)
+
+
+@router.patch("/{card_id}", response_model=CardPublic)
+def update_card(card_id: int, body: CardEdits, ctx: CtxDep, session: SessionDep, user: OperatorUser) -> CardPublic:
+    """Edit a draft (or a confirmed card's working fields). Send ``version`` to refuse stale edits (409)."""
+    changes = check_card_changes(ctx.taxonomy, body.changes())
+    if not changes:
+        raise ApiError(422, "Nothing to change: send at least one card field.")
+    card = _unprocessable(
+        lambda: cards.update_card(
+            session, card_id=card_id, actor=actor_of(user), changes=changes, expected_version=body.version
+        )
+    )
+    _announce(ctx, card)
+    return to_public(session, card)
+
+
+@router.post("/{card_id}/confirm", response_model=CardPublic)
+def confirm_card(
+    card_id: int,
+    ctx: CtxDep,
+    session: SessionDep,
+    user: OperatorUser,
+    body: Annotated[CardConfirm | None, Body()] = None,
+) -> CardPublic:
+    """Confirm a draft with optional last edits: it gets its registration number 109-YYYY-NNNNNN and due date."""
+    edits = body or CardConfirm()
+    changes = check_card_changes(ctx.taxonomy, edits.changes())
+    now = datetime.now(UTC)
+    card = _unprocessable(
+        lambda: cards.confirm_card(
+            session, card_id=card_id, actor=actor_of(user), changes=changes, due_hours=ctx.taxonomy.deadline_hours,
+            expected_version=edits.version, now=now, year=_local_year(ctx, now),
+        )
+    )
+    _announce(ctx, card)
+    return to_public(session, card)
+
+
+@router.post("/{card_id}/route", response_model=CardPublic)
+def route_card(
+    card_id: int,
+    ctx: CtxDep,
+    session: SessionDep,
+    user: OperatorUser,
+    body: Annotated[CardRoute | None, Body()] = None,
+) -> CardPublic:
+    """Send a confirmed card to its service (or to ``service``)."""
+    edits = body or CardRoute()
+    check_id(ctx.taxonomy, "service", edits.service)
+    card = cards.route_card(
+        session, card_id=card_id, actor=actor_of(user), service=edits.service, expected_version=edits.version
+    )
+    _announce(ctx, card)
+    return to_public(session, card)
+
+
+@router.post("/{card_id}/resolve", response_model=CardPublic)
+def resolve_card(
+    card_id: int, body: CardResolve, ctx: CtxDep, session: SessionDep, user: OperatorUser
+) -> CardPublic:
+    """Record what was done for a confirmed or routed card."""
+    card = _unprocessable(
+        lambda: cards.resolve_card(
+            session, card_id=card_id, actor=actor_of(user), resolution=body.resolution,
+            first_call_resolution=body.first_call_resolution, expected_version=body.version,
+        )
+    )
+    _announce(ctx, card)
+    return to_public(session, card)
+
+
+@router.post("/{card_id}/close", response_model=CardPublic)
+def close_card(
+    card_id: int,
+    ctx: CtxDep,
+    session: SessionDep,
+    user: OperatorUser,
+    body: Annotated[CardClose | None, Body()] = None,
+) -> CardPublic:
+    """Close a card (a draft closed this way never gets a registration number)."""
+    edits = body or CardClose()
+    card = cards.close_card(
+        session, card_id=card_id, actor=actor_of(user), reason=edits.reason, expected_version=edits.version
+    )
+    _announce(ctx, card)
+    return to_public(session, card)
+
+
+@router.post("/{card_id}/dismiss-emergency", response_model=CardPublic)
+def dismiss_emergency(
+    card_id: int, body: CardDismissEmergency, ctx: CtxDep, session: SessionDep, user: OperatorUser
+) -> CardPublic:
+    """The emergency alert was wrong: the card's emergency becomes "none" and the reason is kept."""
+    card = _unprocessable(
+        lambda: cards.dismiss_emergency(
+            session, card_id=card_id, actor=actor_of(user), reason=body.reason, expected_version=body.version
+        )
+    )
+    _announce(ctx, card)
+    return to_public(session, card)
+
+
+def _transfer_target(ctx: ApiContext, card_id: int) -> tuple[str, str]:
+    """(uniqueid of the live call, card status) or an ApiError saying why the caller cannot be moved."""
+    with ctx.sessionmaker() as session:
+        card = cards.get_card(session, card_id=card_id)
+        if card.status not in cards.TRANSITIONS["transfer"]:
+            raise ApiError(409, f"Card {card_id} is {card.status}; its caller can no longer be transferred.")
+        call = card.call
+        if call is None:
+            raise ApiError(409, f"Card {card_id} has no call, so there is no caller to transfer.")
+        if call.state not in ("ringing", "live"):
+            raise ApiError(409, f"The call of card {card_id} has ended; call the caller back instead.")
+        return call.uniqueid, card.status
+
+
+def _record_transfer(ctx: ApiContext, card_id: int, user: User, code: str) -> CardPublic:
+    with ctx.sessionmaker() as session:
+        card = cards.record_transfer(session, card_id=card_id, actor=Actor(user.username, user.id), code=code)
+        return to_public(session, card)
+
+
+@router.post("/{card_id}/transfer", response_model=CardPublic)
+async def transfer_call(card_id: int, body: CardTransfer, ctx: CtxDep, user: OperatorUser) -> CardPublic:
+    """Move the live caller to emergency service ``code`` (101..104) through Asterisk and note it on the card."""
+    check_emergency_code(ctx.taxonomy, body.code)
+    if ctx.transfer is None:
+        raise ApiError(
+            503, "Telephony is not connected, so callcard cannot move the call; transfer the caller by hand."
+        )
+    uniqueid, _status = await run_in_threadpool(_transfer_target, ctx, card_id)
+    try:
+        await ctx.transfer.transfer(uniqueid=uniqueid, code=body.code)
+    except TelephonyError as exc:
+        logger.warning("card %s: transfer to %s failed: %s", card_id, body.code, exc)
+        raise ApiError(502, f"Asterisk could not move the call to {body.code}: {exc}") from exc
+    public = await run_in_threadpool(_record_transfer, ctx, card_id, user, body.code)
+    ctx.hub.publish(
+        {"type": CARD_UPDATED, "call_id": public.call_id, "card_id": public.id, "status": public.status,
+         "reg_number": public.reg_number}
+    )
+    return public

@@ -1,0 +1,62 @@
+"""Liveness (the process answers) and readiness (database, taxonomy, wired components)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.deps import CtxDep
+from api.schemas import Health, Ready
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health)
+def health() -> Health:
+    """The process is up (no dependencies checked)."""
+    return Health()
+
+
+@router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
+def ready(ctx: CtxDep) -> Any:
+    """Whether the service can work: database reachable, taxonomy loaded; ASR/classifier status as wired."""
+    database: dict[str, Any] = {"backend": None, "status": "down"}
+    started = time.perf_counter()
+    try:
+        with ctx.sessionmaker() as session:
+            database["backend"] = session.get_bind().dialect.name
+            session.execute(text("SELECT 1"))
+        database["status"] = "ok"
+        database["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    except Exception as exc:  # readiness reports failures, it does not raise them
+        logger.warning("readiness: database check failed: %s", exc)
+        database["error"] = type(exc).__name__
+    tax = ctx.taxonomy
+    taxonomy = {
+        "status": "ok",
+        "version": tax.version,
+        "source": tax.source,
+        "topics": len(tax.topics),
+        "services": len(tax.services),
+        "districts": len(tax.districts),
+    }
+    components: dict[str, dict[str, Any]] = {}
+    for name in ("asr", "classifier", "telephony"):
+        components[name] = {"status": "not configured"}
+    for name, reporter in ctx.components.items():
+        try:
+            components[name] = dict(reporter())
+        except Exception as exc:  # a broken reporter is itself a status
+            components[name] = {"status": "error", "error": str(exc)}
+    is_ready = database["status"] == "ok"
+    body = Ready(ready=is_ready, database=database, taxonomy=taxonomy, components=components)
+    if is_ready:
+        return body
+    return JSONResponse(body.model_dump(mode="json") | {"detail": "The database cannot be reached."}, status_code=503)

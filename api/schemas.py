@@ -1,0 +1,461 @@
+"""API schemas (pydantic): what the HTTP API accepts and returns, named by suffix (Create/Update/Public)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.records import Call, Card, Recording, TranscriptSegment, User
+
+Role = Literal["operator", "qa", "admin"]
+LanguageCode = Literal["ru", "kk", "mixed"]
+UiLanguage = Literal["ru", "kk"]
+CardStatusName = Literal["draft", "confirmed", "routed", "resolved", "closed"]
+ADDRESS_FIELDS = ("street", "house", "building", "apartment", "district", "landmark")
+
+
+class Strict(BaseModel):
+    """Inputs refuse unknown fields, so a typo is a 422, not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# ---------------------------------------------------------------------------------------------- auth, users
+
+
+class LoginIn(Strict):
+    """Credentials."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class UserPublic(BaseModel):
+    """A user as the API shows it (never the password hash)."""
+
+    id: int
+    username: str
+    full_name: str
+    role: Role
+    ui_language: str
+    active: bool = True
+    created_at: datetime | None = None
+
+    @classmethod
+    def of(cls, user: User) -> UserPublic:
+        """From a record."""
+        return cls(
+            id=user.id, username=user.username, full_name=user.full_name, role=user.role,  # type: ignore[arg-type]
+            ui_language=user.ui_language, active=user.active, created_at=user.created_at,
+        )
+
+
+class Token(BaseModel):
+    """A login's answer."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    user: UserPublic
+
+
+class UserCreate(Strict):
+    """A new user; without a password one is generated and returned once."""
+
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[\w.@-]+$")
+    full_name: str = Field(default="", max_length=200)
+    role: Role
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+    ui_language: UiLanguage = "ru"
+
+
+class UserCreated(UserPublic):
+    """The new user, with the generated password when none was given."""
+
+    password: str | None = None
+
+
+class UserUpdate(Strict):
+    """Changes to a user (admin)."""
+
+    full_name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    active: bool | None = None
+    ui_language: UiLanguage | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+
+
+class UsersPublic(BaseModel):
+    """A list of users."""
+
+    data: list[UserPublic]
+    count: int
+
+
+# ---------------------------------------------------------------------------------------------- cards
+
+
+class AddressIn(Strict):
+    """Address parts; district is a taxonomy id."""
+
+    street: str | None = Field(default=None, max_length=200)
+    house: str | None = Field(default=None, max_length=32)
+    building: str | None = Field(default=None, max_length=32)
+    apartment: str | None = Field(default=None, max_length=32)
+    district: str | None = Field(default=None, max_length=32)
+    landmark: str | None = Field(default=None, max_length=200)
+
+
+class Address(BaseModel):
+    """Address parts as stored."""
+
+    street: str | None = None
+    house: str | None = None
+    building: str | None = None
+    apartment: str | None = None
+    district: str | None = None
+    landmark: str | None = None
+
+
+class CardEdits(Strict):
+    """Working fields a person may set; only the fields sent are changed. ``version`` guards against races."""
+
+    topic: str | None = Field(default=None, max_length=64)
+    service: str | None = Field(default=None, max_length=64)
+    emergency: str | None = Field(default=None, max_length=8)
+    emergency_also: list[str] | None = Field(default=None, max_length=4)
+    address: AddressIn | None = None
+    summary: str | None = Field(default=None, max_length=5000)
+    language: LanguageCode | None = None
+    version: int | None = Field(default=None, ge=1)
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, flattened to card column names (address parts become street, house, ...)."""
+        out: dict[str, Any] = {}
+        for name in self.model_fields_set - {"address", "version", "call_id", "caller_number"}:
+            value = getattr(self, name)
+            out[name] = [] if name == "emergency_also" and value is None else value
+        if self.address is not None:
+            for name in self.address.model_fields_set:
+                out[name] = getattr(self.address, name) or None
+        return out
+
+
+class CardCreate(CardEdits):
+    """A manual card, optionally for a call that has no card yet."""
+
+    call_id: int | None = Field(default=None, ge=1)
+    caller_number: str | None = Field(default=None, max_length=64, pattern=r"^\+?[0-9]{1,20}$")
+
+    def changes(self) -> dict[str, Any]:
+        """As CardEdits, plus the caller number."""
+        out = super().changes()
+        if "caller_number" in self.model_fields_set:
+            out["caller_number"] = self.caller_number
+        return out
+
+
+class CardConfirm(CardEdits):
+    """Confirmation, with the last edits."""
+
+
+class CardRoute(Strict):
+    """Routing to a service (default: the card's service)."""
+
+    service: str | None = Field(default=None, max_length=64)
+    version: int | None = Field(default=None, ge=1)
+
+
+class CardResolve(Strict):
+    """What was done."""
+
+    resolution: str = Field(min_length=1, max_length=5000)
+    first_call_resolution: bool | None = None
+    version: int | None = Field(default=None, ge=1)
+
+
+class CardClose(Strict):
+    """Closing, with an optional reason."""
+
+    reason: str | None = Field(default=None, max_length=5000)
+    version: int | None = Field(default=None, ge=1)
+
+
+class CardTransfer(Strict):
+    """Move the live caller to an emergency service."""
+
+    code: str = Field(min_length=3, max_length=3)
+
+
+class CardDismissEmergency(Strict):
+    """Why the emergency alert is wrong."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    version: int | None = Field(default=None, ge=1)
+
+
+class Proposed(BaseModel):
+    """What the model proposed (the contract's proposal dict)."""
+
+    topic: str | None = None
+    service: str | None = None
+    emergency: str | None = None
+    emergency_also: list[str] = []
+    language: str | None = None
+    address: Address = Address()
+    summary: str | None = None
+    confidence: dict[str, float] = {}
+    alternatives: dict[str, Any] = {}
+    model_version: str | None = None
+    proposed_at: datetime | None = None
+
+
+class CardPublic(BaseModel):
+    """A card as the API shows it."""
+
+    id: int
+    call_id: int | None
+    status: CardStatusName
+    caller_number: str | None
+    proposed: Proposed | None
+    topic: str | None
+    service: str | None
+    emergency: str | None
+    emergency_also: list[str]
+    address: Address
+    summary: str | None
+    language: str | None
+    reg_number: str | None
+    due_at: datetime | None
+    confirmed_by: str | None
+    confirmed_at: datetime | None
+    routed_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    resolution: str | None
+    first_call_resolution: bool | None
+    emergency_transferred_to: str | None
+    emergency_transferred_at: datetime | None
+    emergency_dismissed_reason: str | None
+    qa_marks: dict[str, Any]
+    operator_edited: list[str]
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, card: Card, confirmed_by: str | None = None) -> CardPublic:
+        """From a record (``confirmed_by``: the confirming user's username)."""
+        proposed = None
+        if card.proposed_at is not None:
+            proposed = Proposed(
+                topic=card.proposed_topic,
+                service=card.proposed_service,
+                emergency=card.proposed_emergency,
+                emergency_also=list(card.proposed_emergency_also or []),
+                language=card.proposed_language,
+                address=Address(**{f: getattr(card, f"proposed_{f}") for f in ADDRESS_FIELDS}),
+                summary=card.proposed_summary,
+                confidence=dict(card.proposed_confidence or {}),
+                alternatives=dict(card.proposed_alternatives or {}),
+                model_version=card.model_version,
+                proposed_at=card.proposed_at,
+            )
+        return cls(
+            id=card.id,
+            call_id=card.call_id,
+            status=card.status,  # type: ignore[arg-type]
+            caller_number=card.caller_number,
+            proposed=proposed,
+            topic=card.topic,
+            service=card.service,
+            emergency=card.emergency,
+            emergency_also=list(card.emergency_also or []),
+            address=Address(**{f: getattr(card, f) for f in ADDRESS_FIELDS}),
+            summary=card.summary,
+            language=card.language,
+            reg_number=card.reg_number,
+            due_at=card.due_at,
+            confirmed_by=confirmed_by,
+            confirmed_at=card.confirmed_at,
+            routed_at=card.routed_at,
+            resolved_at=card.resolved_at,
+            closed_at=card.closed_at,
+            resolution=card.resolution,
+            first_call_resolution=card.first_call_resolution,
+            emergency_transferred_to=card.emergency_transferred_to,
+            emergency_transferred_at=card.emergency_transferred_at,
+            emergency_dismissed_reason=card.emergency_dismissed_reason,
+            qa_marks=dict(card.qa_marks or {}),
+            operator_edited=list(card.operator_edited or []),
+            created_at=card.created_at,
+            updated_at=card.updated_at,
+            version=card.version,
+        )
+
+
+class CardsPublic(BaseModel):
+    """A page of cards and the total matching."""
+
+    data: list[CardPublic]
+    count: int
+
+
+class AuditEventPublic(BaseModel):
+    """One audit event."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor: str
+    user_id: int | None
+    entity: str
+    entity_id: int
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditEventsPublic(BaseModel):
+    """A page of audit events."""
+
+    data: list[AuditEventPublic]
+    count: int
+
+
+# ---------------------------------------------------------------------------------------------- calls
+
+
+class WordPublic(BaseModel):
+    """One recognised word."""
+
+    word: str
+    start: float
+    end: float
+    conf: float
+
+
+class SegmentPublic(BaseModel):
+    """A transcript segment (live, re-decoded, or a QA correction of ``corrects_id``)."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    language: str | None
+    confidence: float | None
+    words: list[WordPublic]
+    speaker: str
+    source: str
+    corrects_id: int | None
+    engine: str | None
+    model_version: str | None
+    created_by_id: int | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, seg: TranscriptSegment) -> SegmentPublic:
+        """From a record."""
+        return cls(
+            id=seg.id, start=seg.start_s, end=seg.end_s, text=seg.text, language=seg.language,
+            confidence=seg.confidence, words=[WordPublic(**w) for w in seg.words or []], speaker=seg.speaker,
+            source=seg.source, corrects_id=seg.corrects_id, engine=seg.engine, model_version=seg.model_version,
+            created_by_id=seg.created_by_id, created_at=seg.created_at,
+        )
+
+
+class RecordingPublic(BaseModel):
+    """A call's audio file (played through ``url``)."""
+
+    id: int
+    kind: str
+    format: str
+    sample_rate: int
+    duration_s: float | None
+    size_bytes: int | None
+    sha256: str | None
+    complete: bool
+    created_at: datetime
+    url: str
+
+    @classmethod
+    def of(cls, rec: Recording) -> RecordingPublic:
+        """From a record."""
+        return cls(
+            id=rec.id, kind=rec.kind, format=rec.format, sample_rate=rec.sample_rate, duration_s=rec.duration_s,
+            size_bytes=rec.size_bytes, sha256=rec.sha256, complete=rec.complete, created_at=rec.created_at,
+            url=f"/api/calls/{rec.call_id}/audio?recording_id={rec.id}",
+        )
+
+
+class CallPublic(BaseModel):
+    """A call as the API shows it."""
+
+    id: int
+    uniqueid: str
+    linkedid: str | None
+    channel: str | None
+    caller_number: str | None
+    caller_name: str | None
+    dialled_number: str | None
+    source: str
+    state: str
+    language: str | None
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    hangup_cause: str | None
+    operator_id: int | None
+    transferred_to: str | None
+    frames_dropped: int
+    asr_status: str | None
+    card_id: int | None = None
+
+    @classmethod
+    def of(cls, call: Call, card_id: int | None = None) -> CallPublic:
+        """From a record."""
+        duration = (call.ended_at - call.started_at).total_seconds() if call.ended_at else None
+        return cls(
+            id=call.id, uniqueid=call.uniqueid, linkedid=call.linkedid, channel=call.channel,
+            caller_number=call.caller_number, caller_name=call.caller_name, dialled_number=call.dialled_number,
+            source=call.source, state=call.state, language=call.language, started_at=call.started_at,
+            answered_at=call.answered_at, ended_at=call.ended_at, duration_s=duration,
+            hangup_cause=call.hangup_cause, operator_id=call.operator_id, transferred_to=call.transferred_to,
+            frames_dropped=call.frames_dropped, asr_status=call.asr_status, card_id=card_id,
+        )
+
+
+class CallsPublic(BaseModel):
+    """A page of calls."""
+
+    data: list[CallPublic]
+    count: int
+
+
+class CallDetail(CallPublic):
+    """A call with its recordings, transcript (live segments and corrections) and card."""
+
+    recordings: list[RecordingPublic]
+    segments: list[SegmentPublic]
+    card: CardPublic | None
+
+
+# ---------------------------------------------------------------------------------------------- service
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    """Readiness: database, taxonomy and the wired components."""
+
+    ready: bool
+    database: dict[str, Any]
+    taxonomy: dict[str, Any]
+    components: dict[str, dict[str, Any]]
