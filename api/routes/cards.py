@@ -90,7 +90,8 @@ def _usernames(session: Session, ids: set[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).tuples().all())
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
+    return {int(user_id): str(name) for user_id, name in rows}
 
 
 def to_public(session: Session, card: Card) -> CardPublic:

@@ -375,6 +375,7 @@ def _visible_to(user_id: int) -> Any:
     handled_card = (
         select(Card.id)
         .where(Card.call_id == Call.id, or_(Card.confirmed_by_id == user_id, Card.created_by_id == user_id))
+        .correlate_except(Card)
         .exists()
     )
     return or_(Call.state.in_(LIVE_STATES), Call.operator_id == user_id, handled_card)

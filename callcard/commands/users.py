@@ -1,0 +1,74 @@
+"""`callcard users`: add users (printing a generated password when none is given) and list them."""
+
+from __future__ import annotations
+
+import click
+
+ROLES = ("operator", "qa", "admin")
+
+
+def _sessionmaker(url: str | None):  # type: ignore[no-untyped-def]
+    from core.config import Settings
+    from models.db import make_engine, make_sessionmaker
+
+    return make_sessionmaker(make_engine(url or Settings().database_url))
+
+
+@click.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
+@click.option("--password", default=None, help="Password (default: a random one, printed once).")
+@click.option("--full-name", default="", help="The person's name as shown in the desk.")
+@click.option("--ui-language", type=click.Choice(("ru", "kk")), default="ru", show_default=True)
+@click.option("--url", default=None, help="Database URL (default: CALLCARD_DATABASE_URL or the SQLite file).")
+@click.option("--if-missing", is_flag=True, help="Do nothing (and succeed) when the user already exists.")
+def add(
+    username: str, role: str, password: str | None, full_name: str, ui_language: str, url: str | None,
+    if_missing: bool,
+) -> None:
+    """Add USERNAME with a role; prints the generated password when none is given."""
+    from api.security import generate_password, hash_password
+    from models.repo import DuplicateRecord
+    from models.repo import users as repo
+
+    if password is not None and len(password) < 8:
+        raise click.BadParameter("use at least 8 characters", param_hint="--password")
+    secret = password or generate_password()
+    maker = _sessionmaker(url)
+    with maker() as session:
+        if if_missing and repo.find_by_username(session, username=username) is not None:
+            click.echo(f"user {username} already exists; nothing changed")
+            return
+        try:
+            user = repo.create_user(
+                session, username=username, role=role, password_hash=hash_password(secret), full_name=full_name,
+                ui_language=ui_language,
+            )
+        except DuplicateRecord as exc:
+            raise click.ClickException(f"{exc}; choose another username") from exc
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"added {user.role} {user.username} (id {user.id})")
+    if password is None:
+        click.echo(f"password: {secret}")
+
+
+@users.command("list")
+@click.option("--url", default=None, help="Database URL (default: CALLCARD_DATABASE_URL or the SQLite file).")
+def list_(url: str | None) -> None:
+    """Every user: id, username, role, active, name."""
+    from models.repo import users as repo
+
+    with _sessionmaker(url)() as session:
+        rows = repo.list_users(session)
+    if not rows:
+        click.echo("no users yet; add one with: callcard users add NAME --role admin")
+        return
+    for u in rows:
+        state = "active" if u.active else "disabled"
+        click.echo(f"{u.id}\t{u.username}\t{u.role}\t{state}\t{u.full_name}")
