@@ -8,7 +8,8 @@ from fastapi.routing import APIRoute
 from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import auth, calls, cards, health, taxonomy, users
+from api.routes import auth, calls, cards, health, live, qa, stats, taxonomy, users
+from api.web import mount_web
 
 # Routers mounted under /api. Add new resources here (the web helper's live, stats, QA routers too).
 API_ROUTERS: list[APIRouter] = [
@@ -18,6 +19,9 @@ API_ROUTERS: list[APIRouter] = [
     taxonomy.router,
     health.router,
     users.router,
+    live.router,
+    stats.router,
+    qa.router,
 ]
 # Routers mounted at the root (HTML pages, static files are mounted by whoever owns them).
 PAGE_ROUTERS: list[APIRouter] = []
@@ -47,4 +51,5 @@ def create_app(ctx: ApiContext) -> FastAPI:
         app.include_router(router, prefix="/api")
     for router in PAGE_ROUTERS:
         app.include_router(router)
+    mount_web(app)
     return app

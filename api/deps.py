@@ -55,12 +55,20 @@ def user_from_token(ctx: ApiContext, session: Session, token: str | None) -> Use
 
 
 def get_current_user(
+    request: Request,
     ctx: CtxDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The logged-in user (401 without a valid bearer token)."""
-    return user_from_token(ctx, session, credentials.credentials if credentials else None)
+    """The logged-in user (401 without a valid bearer token).
+
+    GET/HEAD requests may carry the token in the same-site ``callcard_token`` cookie instead (set by the
+    login page), so an <audio> element's Range requests for a recording are signed in.
+    """
+    token = credentials.credentials if credentials else None
+    if token is None and request.method in ("GET", "HEAD"):
+        token = request.cookies.get("callcard_token") or None
+    return user_from_token(ctx, session, token)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -1,0 +1,922 @@
+// The operator desk: live calls over the WebSocket, the transcript line by line, the card filled in live.
+
+import { api, ApiError, token } from "./api.js";
+import { Combobox } from "./combobox.js";
+import { applyI18n, fmtDateTime, fmtOffset, fmtTime, lang, t } from "./i18n.js";
+import { confBadge, emergencyLabel, h, ICONS, startPage, statusBadge, taxonomy, toast } from "./shell.js";
+
+const TEXT_FIELDS = ["street", "house", "building", "apartment", "landmark", "summary"];
+const ADDRESS = ["street", "house", "building", "apartment", "district", "landmark"];
+const LOW_CONF = 0.6;
+
+const state = {
+  user: null,
+  tax: null,
+  calls: new Map(), // call_id -> call state (see newCall)
+  current: null, // the open call's id
+  ws: null,
+  wsRetry: 0,
+  combos: {},
+  busy: false,
+};
+
+// Measurements the browser test reads: when each stored segment's line appeared.
+window.__desk = { shown: [], messages: 0 };
+
+function newCall(id) {
+  return {
+    id,
+    uniqueid: null,
+    caller: null,
+    startedAt: null,
+    endedAt: null,
+    claimedBy: null,
+    segments: new Map(), // segment key -> segment
+    partial: null,
+    cardId: null,
+    card: null, // last CardPublic seen
+    proposal: null,
+    alert: null, // {emergency, emergency_also, confidence, evidence, state, reason, transferredTo, at}
+    status: "draft",
+    regNumber: null,
+    dueAt: null,
+    loaded: false,
+    form: null, // the operator's values while this call is not shown
+    dirty: new Set(),
+  };
+}
+
+function call(id) {
+  let c = state.calls.get(id);
+  if (!c) {
+    c = newCall(id);
+    state.calls.set(id, c);
+  }
+  return c;
+}
+
+const cur = () => (state.current === null ? null : state.calls.get(state.current) || null);
+const $ = (id) => document.getElementById(id);
+
+// ---- WebSocket -------------------------------------------------------------------------------
+
+function connect() {
+  const conn = $("conn");
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${proto}://${location.host}/api/live?token=${encodeURIComponent(token())}`);
+  state.ws = ws;
+  setConn("connecting");
+  ws.onopen = () => {
+    state.wsRetry = 0;
+    setConn("open");
+  };
+  ws.onmessage = (ev) => {
+    let msg;
+    try {
+      msg = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    window.__desk.messages += 1;
+    try {
+      onMessage(msg);
+    } catch (err) {
+      console.error("desk: message failed", msg, err);
+    }
+  };
+  ws.onclose = (ev) => {
+    setConn("closed");
+    if (ev.code === 4401 || ev.code === 1008) {
+      location.replace(`/login?next=${encodeURIComponent(location.pathname)}`);
+      return;
+    }
+    const delay = Math.min(10_000, 500 * 2 ** state.wsRetry++);
+    setTimeout(connect, delay);
+  };
+  if (conn) conn.hidden = false;
+}
+
+function setConn(s) {
+  const el = $("conn");
+  if (!el) return;
+  el.hidden = false;
+  el.dataset.state = s;
+  el.textContent = t(`conn.${s}`);
+}
+
+function onMessage(msg) {
+  const id = msg.call_id;
+  if (msg.type === "ready" || typeof id !== "number") return;
+  const c = call(id);
+  switch (msg.type) {
+    case "call_started":
+      c.uniqueid = msg.uniqueid ?? c.uniqueid;
+      c.caller = msg.caller_number ?? c.caller;
+      c.startedAt = msg.started_at ?? c.startedAt;
+      break;
+    case "call_claimed":
+      c.claimedBy = msg.operator_id;
+      if (state.user.role === "operator" && msg.operator_id !== state.user.id) {
+        dropCall(id);
+        return;
+      }
+      break;
+    case "transcript_partial":
+      c.partial = msg.text ? msg : null;
+      if (id === state.current) renderPartial(c);
+      break;
+    case "transcript_final": {
+      const seg = msg.segment || {};
+      const key = seg.id ?? `t${seg.start}`;
+      c.partial = null;
+      if (!c.segments.has(key)) {
+        c.segments.set(key, seg);
+        if (id === state.current) appendLine(c, seg, msg.stored_at);
+      }
+      if (id === state.current) renderPartial(c);
+      break;
+    }
+    case "card_proposed":
+      if (msg.card_id) c.cardId = msg.card_id;
+      c.proposal = msg.proposal || null;
+      if (c.proposal && c.proposal.emergency && c.proposal.emergency !== "none" && !c.alert) {
+        c.alert = {
+          emergency: c.proposal.emergency,
+          emergency_also: c.proposal.emergency_also || [],
+          confidence: c.proposal.confidence?.emergency ?? null,
+          evidence: "",
+          state: "active",
+        };
+      }
+      if (id === state.current) {
+        applyProposal(c);
+        renderBanner(c);
+      }
+      break;
+    case "emergency_alert":
+      if (msg.card_id) c.cardId = msg.card_id;
+      if (!c.alert || c.alert.state === "active") {
+        c.alert = {
+          emergency: msg.emergency,
+          emergency_also: msg.emergency_also || [],
+          confidence: msg.confidence,
+          evidence: msg.evidence || "",
+          state: "active",
+        };
+      }
+      if (id === state.current) renderBanner(c);
+      break;
+    case "card_updated":
+      if (msg.card_id) c.cardId = msg.card_id;
+      if (msg.status) c.status = msg.status;
+      if (msg.reg_number) c.regNumber = msg.reg_number;
+      if (id === state.current) renderCardStatus(c);
+      break;
+    case "call_ended":
+      c.endedAt = msg.ended_at || new Date().toISOString();
+      c.partial = null;
+      if (id === state.current) {
+        renderCallHead(c);
+        renderPartial(c);
+      }
+      break;
+    default:
+      return;
+  }
+  renderQueue();
+  maybeAutoOpen(c);
+}
+
+function dropCall(id) {
+  state.calls.delete(id);
+  if (state.current === id) {
+    state.current = null;
+    toast(t("desk.claimed.other"));
+    showNoCall();
+  }
+  renderQueue();
+}
+
+// ---- the queue and opening calls ----------------------------------------------------------
+
+function visibleCalls() {
+  return [...state.calls.values()]
+    .filter((c) => c.startedAt || c.segments.size || c.proposal)
+    .filter((c) => !(c.endedAt && c.status !== "draft" && c.id !== state.current))
+    .sort((a, b) => String(b.startedAt || "").localeCompare(String(a.startedAt || "")));
+}
+
+function renderQueue() {
+  const list = $("queue");
+  const calls = visibleCalls();
+  $("queue-empty").hidden = calls.length > 0;
+  list.replaceChildren(
+    ...calls.map((c) =>
+      h(
+        "li",
+        {},
+        h(
+          "button",
+          {
+            type: "button",
+            "aria-current": c.id === state.current ? "true" : "false",
+            dataset: { callId: c.id },
+            onclick: () => openCall(c.id, { focus: true }),
+          },
+          h("span", { class: "num" }, c.caller || t("desk.unknown.number")),
+          c.alert && c.alert.state === "active"
+            ? h("span", { class: "badge em" }, c.alert.emergency)
+            : h("span", { class: `badge ${c.endedAt ? "ended" : "live"}` }, c.endedAt ? t("desk.call.ended") : t("desk.call.live")),
+          h("span", { class: "meta" }, `${fmtTime(c.startedAt)}${c.regNumber ? ` · ${c.regNumber}` : ""}`),
+        ),
+      ),
+    ),
+  );
+}
+
+function maybeAutoOpen(c) {
+  if (state.current !== null) {
+    const open = cur();
+    const finished = open && open.endedAt && open.status !== "draft";
+    if (!finished) return;
+  }
+  if (c.endedAt || state.user.role !== "operator") {
+    // qa and admin watch; they open calls themselves (unless nothing is open yet).
+    if (state.user.role === "operator" || state.current !== null || c.endedAt) return;
+  }
+  if (c.claimedBy && c.claimedBy !== state.user.id) return;
+  openCall(c.id, { focus: false });
+}
+
+async function openCall(id, { focus }) {
+  const c = state.calls.get(id);
+  if (!c) return;
+  if (state.current !== null && state.current !== id) stashForm();
+  state.current = id;
+  if (state.user.role === "operator" && c.claimedBy !== state.user.id) {
+    try {
+      await api(`/api/calls/${id}/claim`, { method: "POST" });
+      c.claimedBy = state.user.id;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) {
+        dropCall(id);
+        return;
+      }
+      toast(err.message, { error: true });
+    }
+  }
+  renderQueue();
+  renderCall(c);
+  if (focus) $("f-topic").focus();
+  if (!c.loaded) loadCall(c);
+}
+
+/** Fill in what the hub's snapshot cannot give: every stored segment and the card as saved. */
+async function loadCall(c) {
+  try {
+    const data = await api(`/api/calls/${c.id}`);
+    c.loaded = true;
+    c.caller = c.caller || data.caller_number || null;
+    c.startedAt = c.startedAt || data.started_at || null;
+    if (data.ended_at && !c.endedAt) c.endedAt = data.ended_at;
+    for (const seg of data.segments || []) {
+      if (seg.source && seg.source !== "live") continue;
+      const key = seg.id;
+      if (!c.segments.has(key)) {
+        c.segments.set(key, {
+          id: seg.id,
+          start: seg.start ?? seg.start_s,
+          end: seg.end ?? seg.end_s,
+          text: seg.text,
+          language: seg.language,
+          confidence: seg.confidence,
+          words: seg.words || [],
+        });
+      }
+    }
+    if (data.card) absorbCard(c, data.card);
+    if (state.current === c.id) renderCall(c);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) toast(err.message, { error: true });
+  }
+}
+
+function absorbCard(c, card) {
+  c.card = card;
+  c.cardId = card.id;
+  c.status = card.status;
+  c.regNumber = card.reg_number;
+  c.dueAt = card.due_at;
+  if (card.proposed && (card.proposed.topic || card.proposed.emergency)) c.proposal = { ...card.proposed, ...(c.proposal || {}) };
+  if (card.emergency_transferred_to && c.alert) {
+    c.alert.state = "transferred";
+    c.alert.transferredTo = card.emergency_transferred_to;
+  }
+  if (card.emergency_dismissed_reason && c.alert) {
+    c.alert.state = "dismissed";
+    c.alert.reason = card.emergency_dismissed_reason;
+  }
+  if (!c.form) {
+    c.form = fromCard(card);
+  }
+}
+
+// ---- drawing the open call ----------------------------------------------------------------
+
+function showNoCall() {
+  $("transcript").replaceChildren(
+    h("div", { id: "nocall", class: "notice" }, h("h1", {}, t("desk.nocall")), h("p", {}, t("desk.nocall.text"))),
+  );
+  $("call-caller").textContent = "";
+  $("call-state").replaceChildren();
+  $("call-clock").textContent = "";
+  $("banner-slot").replaceChildren();
+  $("card-fields").disabled = true;
+  $("confirm").disabled = true;
+  $("registered").hidden = true;
+  $("history").replaceChildren(h("p", { class: "empty" }, t("desk.history.pick")));
+}
+
+function renderCall(c) {
+  renderCallHead(c);
+  const box = $("transcript");
+  box.replaceChildren();
+  const segs = [...c.segments.values()].sort((a, b) => (a.start ?? 0) - (b.start ?? 0));
+  if (!segs.length) box.append(h("p", { id: "transcript-empty", class: "empty" }, t("desk.transcript.empty")));
+  for (const seg of segs) box.append(lineFor(seg, false));
+  renderPartial(c);
+  box.scrollTop = box.scrollHeight;
+  fillForm(c);
+  renderBanner(c);
+  renderCardStatus(c);
+  loadHistory(c);
+}
+
+function renderCallHead(c) {
+  $("call-caller").textContent = c.caller || t("desk.unknown.number");
+  $("call-state").replaceChildren(
+    h("span", { class: `badge ${c.endedAt ? "ended" : "live"}` }, c.endedAt ? t("desk.call.ended") : t("desk.call.live")),
+  );
+  tickClock();
+}
+
+function tickClock() {
+  const c = cur();
+  const el = $("call-clock");
+  if (!c || !c.startedAt) {
+    el.textContent = "";
+    return;
+  }
+  const end = c.endedAt ? new Date(c.endedAt) : new Date();
+  el.textContent = `${fmtTime(c.startedAt)} · ${fmtOffset((end - new Date(c.startedAt)) / 1000)}`;
+}
+
+function wordsInto(el, seg) {
+  const words = Array.isArray(seg.words) ? seg.words : [];
+  if (!words.length) {
+    el.textContent = seg.text || "";
+    return;
+  }
+  words.forEach((w, i) => {
+    if (i) el.append(" ");
+    const conf = Number(w.conf ?? 1);
+    const span = h("span", { class: conf < LOW_CONF ? "w lowconf" : "w" }, w.word ?? w.text ?? "");
+    if (conf < LOW_CONF) span.title = t("qa.conf", { p: `${Math.round(conf * 100)}%` });
+    el.append(span);
+  });
+}
+
+function lineFor(seg, fresh) {
+  const tx = h("span", { class: "tx" });
+  wordsInto(tx, seg);
+  return h(
+    "div",
+    { class: fresh ? "line fresh" : "line", dataset: { segId: seg.id ?? "" } },
+    h("span", { class: "t", dataset: { start: String(seg.start ?? 0) } }, fmtOffset(seg.start)),
+    h("span", { class: "lg", lang: seg.language || undefined }, seg.language || ""),
+    tx,
+  );
+}
+
+function appendLine(c, seg, storedAt) {
+  const box = $("transcript");
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  $("transcript-empty")?.remove();
+  const line = lineFor(seg, true);
+  // Keep time order even when a late segment arrives.
+  const after = [...box.querySelectorAll(".line:not(.partial)")].find(
+    (el) => Number(el.querySelector(".t")?.dataset.start ?? Infinity) > (seg.start ?? 0),
+  );
+  const partial = box.querySelector(".line.partial");
+  if (after) box.insertBefore(line, after);
+  else if (partial) box.insertBefore(line, partial);
+  else box.append(line);
+  if (atBottom) box.scrollTop = box.scrollHeight;
+  if (storedAt) {
+    const stored = Date.parse(storedAt);
+    requestAnimationFrame(() => {
+      window.__desk.shown.push({ id: seg.id, stored: stored, shown: performance.timeOrigin + performance.now() });
+    });
+  }
+}
+
+function renderPartial(c) {
+  const box = $("transcript");
+  let line = box.querySelector(".line.partial");
+  if (!c.partial || c.endedAt) {
+    line?.remove();
+    return;
+  }
+  if (!line) {
+    line = h("div", { class: "line partial", "aria-hidden": "true" }, h("span", { class: "t" }), h("span", { class: "lg" }), h("span", { class: "tx" }));
+    box.append(line);
+  }
+  line.children[0].textContent = fmtOffset(c.partial.start);
+  line.children[1].textContent = c.partial.language || "";
+  line.children[2].textContent = `${c.partial.text}…`;
+  $("transcript-empty")?.remove();
+  box.scrollTop = box.scrollHeight;
+}
+
+async function loadHistory(c) {
+  const box = $("history");
+  if (!c.caller) {
+    box.replaceChildren(h("p", { class: "empty" }, t("desk.history.none")));
+    return;
+  }
+  box.replaceChildren(h("p", { class: "empty" }, t("loading")));
+  try {
+    const data = await api(`/api/callers/${encodeURIComponent(c.caller)}/history`);
+    const rows = (Array.isArray(data) ? data : data.data || []).filter((card) => card.call_id !== c.id && card.id !== c.cardId);
+    if (state.current !== c.id) return;
+    if (!rows.length) {
+      box.replaceChildren(h("p", { class: "empty" }, t("desk.history.none")));
+      return;
+    }
+    box.replaceChildren(
+      h(
+        "ul",
+        { class: "history" },
+        rows.map((card) =>
+          h(
+            "li",
+            {},
+            h("div", {}, h("span", { class: "reg" }, card.reg_number || "—"), " ", statusBadge(card.status)),
+            h("div", {}, state.tax.name("topics", card.topic) || card.summary || ""),
+            h("div", { class: "muted" }, fmtDateTime(card.confirmed_at || card.created_at)),
+          ),
+        ),
+      ),
+    );
+  } catch (err) {
+    box.replaceChildren(h("p", { class: "empty" }, err.message));
+  }
+}
+
+// ---- the card form ----------------------------------------------------------------------
+
+function emptyForm() {
+  return {
+    topic: null, service: null, emergency: "none", emergency_also: [], language: "",
+    street: "", house: "", building: "", apartment: "", district: null, landmark: "", summary: "",
+  };
+}
+
+function fromCard(card) {
+  const a = card.address || {};
+  return {
+    topic: card.topic || null,
+    service: card.service || null,
+    emergency: card.emergency || "none",
+    emergency_also: card.emergency_also || [],
+    language: card.language || "",
+    street: a.street || "", house: a.house || "", building: a.building || "", apartment: a.apartment || "",
+    district: a.district || null, landmark: a.landmark || "",
+    summary: card.summary || "",
+  };
+}
+
+function fromProposal(p) {
+  const a = p.address || {};
+  return {
+    topic: p.topic || null,
+    service: p.service || null,
+    emergency: p.emergency || "none",
+    emergency_also: p.emergency_also || [],
+    language: p.language || "",
+    street: a.street || "", house: a.house || "", building: a.building || "", apartment: a.apartment || "",
+    district: a.district || null, landmark: a.landmark || "",
+    summary: p.summary || "",
+  };
+}
+
+function readForm() {
+  const v = {};
+  v.topic = state.combos.topic.value;
+  v.service = state.combos.service.value;
+  v.emergency = state.combos.emergency.value || "none";
+  v.district = state.combos.district.value;
+  v.language = $("f-language").value;
+  v.emergency_also = [...document.querySelectorAll("#also-checks input:checked")].map((i) => i.value);
+  for (const f of TEXT_FIELDS) v[f] = $(`f-${f}`).value.trim();
+  return v;
+}
+
+function writeField(name, value) {
+  if (name in state.combos) state.combos[name].value = value;
+  else if (name === "language") $("f-language").value = value || "";
+  else if (name === "emergency_also") {
+    for (const box of document.querySelectorAll("#also-checks input")) box.checked = (value || []).includes(box.value);
+  } else $(`f-${name}`).value = value || "";
+}
+
+function stashForm() {
+  const c = cur();
+  if (c && !$("card-fields").disabled) c.form = readForm();
+}
+
+function fillForm(c) {
+  const values = c.form || (c.proposal ? fromProposal(c.proposal) : emptyForm());
+  for (const [name, value] of Object.entries(values)) writeField(name, value);
+  for (const el of document.querySelectorAll(".field .edited")) el.hidden = true;
+  for (const name of c.dirty) markEdited(name);
+  const locked = c.status !== "draft";
+  $("card-fields").disabled = locked;
+  $("confirm").disabled = locked;
+  renderProposal(c);
+}
+
+function markEdited(name) {
+  const el = document.querySelector(`.field[data-field="${name}"] .edited`);
+  if (el) el.hidden = false;
+}
+
+function onEdit(name) {
+  const c = cur();
+  if (!c) return;
+  c.dirty.add(name);
+  markEdited(name);
+  if (name === "topic" && !c.dirty.has("service")) {
+    const topic = state.combos.topic.value;
+    const svc = topic ? state.tax.index.topics.get(topic)?.service : null;
+    if (svc) state.combos.service.value = svc;
+  }
+  c.form = readForm();
+}
+
+/** A new proposal fills every field the operator has not touched. */
+function applyProposal(c) {
+  if (!c.proposal) return;
+  if (c.status === "draft") {
+    const proposed = fromProposal(c.proposal);
+    for (const [name, value] of Object.entries(proposed)) {
+      if (!c.dirty.has(name)) writeField(name, value);
+    }
+    c.form = readForm();
+  }
+  renderProposal(c);
+}
+
+function renderProposal(c) {
+  const p = c.proposal || {};
+  const conf = p.confidence || {};
+  const alts = p.alternatives || {};
+  const kinds = { topic: "topics", service: "services", emergency: "emergency", district: "districts" };
+  for (const name of ["topic", "service", "emergency"]) {
+    const box = $(`p-${name}`);
+    box.replaceChildren();
+    if (!c.proposal || !p[name]) continue;
+    const label = name === "emergency" ? emergencyLabel(state.tax, p[name]) : state.tax.name(kinds[name], p[name]);
+    box.append(h("span", {}, t("prop.ai")), h("span", { class: "pv" }, label), confBadge(conf[name]));
+    const others = (alts[name] || []).filter((a) => a.id !== p[name]).slice(0, 3);
+    if (others.length) {
+      box.append(h("span", {}, t("prop.alt")));
+      for (const a of others) {
+        const name2 = state.tax.name(kinds[name], a.id);
+        box.append(
+          h(
+            "button",
+            {
+              type: "button",
+              class: "alt",
+              title: t("prop.take", { v: name2 }),
+              onclick: () => {
+                state.combos[name].value = a.id;
+                onEdit(name);
+              },
+            },
+            `${name2} ${Math.round((a.confidence ?? 0) * 100)}%`,
+          ),
+        );
+      }
+    }
+  }
+  // Address, summary and language: show the model's value when the operator's differs.
+  const proposed = c.proposal ? fromProposal(p) : null;
+  for (const name of [...TEXT_FIELDS, "district", "language"]) {
+    const box = $(`p-${name}`);
+    if (!box) continue;
+    box.replaceChildren();
+    if (!proposed || !proposed[name]) continue;
+    const mine = name === "district" ? state.combos.district.value : name === "language" ? $("f-language").value : $(`f-${name}`).value.trim();
+    if (mine === proposed[name]) {
+      if (name === "district" || name === "street") box.append(h("span", {}, t("prop.ai")), confBadge(conf.address));
+      continue;
+    }
+    const shown = name === "district" ? state.tax.name("districts", proposed[name]) : name === "language" ? t(`lang.${proposed[name]}`) : proposed[name];
+    box.append(
+      h("span", {}, t("prop.ai")),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "alt",
+          title: t("prop.take", { v: shown }),
+          onclick: () => {
+            writeField(name, proposed[name]);
+            onEdit(name);
+            renderProposal(c);
+          },
+        },
+        shown,
+      ),
+    );
+  }
+}
+
+function renderCardStatus(c) {
+  const el = $("card-status");
+  el.replaceChildren(statusBadge(c.status || "draft"));
+  const reg = $("registered");
+  if (c.regNumber) {
+    reg.hidden = false;
+    reg.replaceChildren(
+      h("div", {}, h("strong", {}, t("confirm.done"))),
+      h("div", {}, `${t("confirm.reg")}: `, h("span", { class: "reg", id: "reg-number" }, c.regNumber)),
+      h("div", {}, `${t("confirm.due")}: `, h("span", { id: "due-at" }, fmtDateTime(c.dueAt))),
+    );
+    const next = visibleCalls().find((o) => o.id !== c.id && o.status === "draft" && !o.endedAt);
+    if (next) {
+      reg.append(h("button", { type: "button", class: "btn btn-sm", id: "next-call", onclick: () => openCall(next.id, { focus: true }) }, `${t("desk.next")} (Alt+N)`));
+    }
+  } else {
+    reg.hidden = true;
+  }
+  if (c.status !== "draft") {
+    $("card-fields").disabled = true;
+    $("confirm").disabled = true;
+  }
+}
+
+function cardBody(v) {
+  const address = {};
+  for (const f of ADDRESS) address[f] = v[f] || null;
+  return {
+    topic: v.topic,
+    service: v.service,
+    emergency: v.emergency || "none",
+    emergency_also: v.emergency_also,
+    language: v.language || null,
+    address,
+    summary: v.summary || null,
+  };
+}
+
+async function ensureCard(c) {
+  if (c.cardId) return c.cardId;
+  const card = await api("/api/cards", { method: "POST", body: { call_id: c.id, ...cardBody(readForm()) } });
+  absorbCard(c, card);
+  return card.id;
+}
+
+async function confirmCard() {
+  const c = cur();
+  if (!c || state.busy || c.status !== "draft") return;
+  document.activeElement?.dispatchEvent(new Event("blur"));
+  for (const combo of Object.values(state.combos)) combo.settle();
+  const v = readForm();
+  if (!v.topic) {
+    toast(t("confirm.need.topic"), { error: true });
+    $("f-topic").setAttribute("aria-invalid", "true");
+    $("f-topic").focus();
+    return;
+  }
+  $("f-topic").removeAttribute("aria-invalid");
+  state.busy = true;
+  const btn = $("confirm");
+  btn.disabled = true;
+  btn.firstElementChild.textContent = t("confirm.busy");
+  try {
+    const id = await ensureCard(c);
+    const card = await api(`/api/cards/${id}/confirm`, { method: "POST", body: cardBody(v) });
+    absorbCard(c, card);
+    c.form = fromCard(card);
+    renderCardStatus(c);
+    renderQueue();
+    $("next-call")?.focus();
+    if (!$("next-call")) $("reg-number")?.setAttribute("tabindex", "-1");
+    $("reg-number")?.focus?.();
+  } catch (err) {
+    toast(err.message, { error: true });
+    btn.disabled = false;
+  } finally {
+    state.busy = false;
+    btn.firstElementChild.textContent = t("confirm");
+  }
+}
+
+// ---- the emergency banner -----------------------------------------------------------------
+
+function renderBanner(c) {
+  const slot = $("banner-slot");
+  const a = c.alert;
+  if (!a || !a.emergency || a.emergency === "none") {
+    slot.replaceChildren();
+    return;
+  }
+  const icon = h("span", { class: "icon" });
+  icon.innerHTML = ICONS.alert;
+  const what = h(
+    "div",
+    { class: "what" },
+    h("div", { class: "code" }, `${t("em.banner")}: ${emergencyLabel(state.tax, a.emergency)}`),
+    h(
+      "div",
+      { class: "evidence" },
+      [
+        a.confidence != null ? t("em.conf", { p: `${Math.round(a.confidence * 100)}%` }) : "",
+        a.emergency_also?.length ? t("em.also", { codes: a.emergency_also.join(", ") }) : "",
+        a.evidence ? `«${a.evidence}»` : "",
+      ]
+        .filter(Boolean)
+        .join(" · "),
+    ),
+  );
+  let banner;
+  if (a.state === "transferred") {
+    banner = h("div", { class: "banner done", id: "em-banner", role: "status" }, icon, h("div", { class: "what" }, h("div", { class: "code", id: "em-done" }, t("em.transferred", { code: a.transferredTo, time: fmtTime(a.at) }))));
+  } else if (a.state === "dismissed") {
+    banner = h("div", { class: "banner dismissed", id: "em-banner", role: "status" }, h("div", { class: "what" }, t("em.dismissed", { reason: a.reason || "" })));
+  } else if (a.state === "dismissing") {
+    const input = h("input", { id: "em-reason", type: "text", required: true, "aria-label": t("em.dismiss.reason"), placeholder: t("em.dismiss.reason"), maxlength: 500 });
+    const form = h(
+      "form",
+      {
+        onsubmit: (e) => {
+          e.preventDefault();
+          dismissEmergency(c, input.value.trim());
+        },
+      },
+      input,
+      h("button", { type: "submit", class: "btn" }, t("em.dismiss.submit")),
+      h("button", { type: "button", class: "btn btn-ghost", onclick: () => { a.state = "active"; renderBanner(c); $("em-transfer")?.focus(); } }, t("em.dismiss.cancel")),
+    );
+    banner = h("div", { class: "banner", id: "em-banner", role: "alert" }, icon, what, form);
+    slot.replaceChildren(banner);
+    input.focus();
+    return;
+  } else {
+    banner = h(
+      "div",
+      { class: "banner", id: "em-banner", role: "alert" },
+      icon,
+      what,
+      h(
+        "button",
+        { type: "button", class: "btn btn-transfer", id: "em-transfer", disabled: a.state === "transferring", onclick: () => transferEmergency(c) },
+        a.state === "transferring" ? t("em.transfer.busy") : t("em.transfer", { code: a.emergency }),
+        " ",
+        h("kbd", {}, "Alt+T"),
+      ),
+      h("button", { type: "button", class: "btn btn-ghost", id: "em-dismiss", onclick: () => { a.state = "dismissing"; renderBanner(c); } }, t("em.dismiss"), " ", h("kbd", {}, "Alt+X")),
+    );
+  }
+  slot.replaceChildren(banner);
+}
+
+async function transferEmergency(c) {
+  const a = c.alert;
+  if (!a || a.state !== "active") return;
+  a.state = "transferring";
+  renderBanner(c);
+  try {
+    const id = await ensureCard(c);
+    const card = await api(`/api/cards/${id}/transfer`, { method: "POST", body: { code: a.emergency } });
+    a.state = "transferred";
+    a.transferredTo = card?.emergency_transferred_to || a.emergency;
+    a.at = card?.emergency_transferred_at || new Date().toISOString();
+    if (!c.dirty.has("emergency")) state.combos.emergency.value = a.emergency;
+  } catch (err) {
+    a.state = "active";
+    toast(err.message, { error: true });
+  }
+  if (state.current === c.id) renderBanner(c);
+  renderQueue();
+}
+
+async function dismissEmergency(c, reason) {
+  const a = c.alert;
+  if (!reason) {
+    toast(t("em.reason.required"), { error: true });
+    $("em-reason")?.setAttribute("aria-invalid", "true");
+    $("em-reason")?.focus();
+    return;
+  }
+  try {
+    const id = await ensureCard(c);
+    await api(`/api/cards/${id}/dismiss-emergency`, { method: "POST", body: { reason } });
+    a.state = "dismissed";
+    a.reason = reason;
+    if (!c.dirty.has("emergency")) {
+      state.combos.emergency.value = "none";
+      c.form = readForm();
+    }
+  } catch (err) {
+    toast(err.message, { error: true });
+  }
+  if (state.current === c.id) renderBanner(c);
+  renderQueue();
+  $("f-topic").focus();
+}
+
+// ---- keyboard and start-up ----------------------------------------------------------------
+
+function onKey(e) {
+  if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+    e.preventDefault();
+    confirmCard();
+    return;
+  }
+  if (!e.altKey || e.ctrlKey) return;
+  const c = cur();
+  const key = e.code;
+  if (key === "KeyT" && c?.alert?.state === "active") {
+    e.preventDefault();
+    transferEmergency(c);
+  } else if (key === "KeyX" && c?.alert?.state === "active") {
+    e.preventDefault();
+    c.alert.state = "dismissing";
+    renderBanner(c);
+  } else if (key === "KeyN") {
+    e.preventDefault();
+    const next = visibleCalls().find((o) => o.id !== state.current && o.status === "draft");
+    if (next) openCall(next.id, { focus: true });
+  }
+}
+
+function buildForm() {
+  const tax = state.tax;
+  const mk = (name, kind, opts = {}) => {
+    state.combos[name] = new Combobox($(`f-${name}`), {
+      options: () => tax.options(kind),
+      onCommit: () => onEdit(name),
+      ...opts,
+    });
+  };
+  mk("topic", "topics");
+  mk("service", "services");
+  mk("emergency", "emergency", { allowEmpty: false, showId: true });
+  mk("district", "districts");
+  const checks = $("also-checks");
+  for (const e of tax.options("emergency")) {
+    if (e.id === "none") continue;
+    const id = `also-${e.id}`;
+    checks.append(
+      h("span", { class: "chk" }, h("input", { type: "checkbox", id, value: e.id, onchange: () => onEdit("emergency_also") }), h("label", { for: id, title: tax.name("emergency", e.id) }, e.id)),
+    );
+  }
+  $("f-language").addEventListener("change", () => onEdit("language"));
+  for (const f of TEXT_FIELDS) $(`f-${f}`).addEventListener("input", () => onEdit(f));
+  $("card-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    confirmCard();
+  });
+}
+
+async function main() {
+  const user = await startPage({ page: "/desk", roles: ["operator", "qa", "admin"] });
+  if (!user) return;
+  state.user = user;
+  state.tax = await taxonomy();
+  buildForm();
+  document.addEventListener("keydown", onKey);
+  window.addEventListener("langchange", () => {
+    applyI18n(document);
+    for (const combo of Object.values(state.combos)) combo.refresh();
+    const c = cur();
+    if (c) {
+      renderCallHead(c);
+      renderProposal(c);
+      renderBanner(c);
+      renderCardStatus(c);
+      loadHistory(c);
+    }
+    renderQueue();
+  });
+  setInterval(tickClock, 1000);
+  renderQueue();
+  connect();
+  window.__desk.ready = true;
+}
+
+main();

@@ -1,0 +1,285 @@
+// QA review: the recording with its transcript aligned word by word; corrections and classification marks.
+
+import { api, ApiError } from "./api.js";
+import { applyI18n, fmtDateTime, fmtOffset, t } from "./i18n.js";
+import { emergencyLabel, h, showForbidden, startPage, statusBadge, taxonomy, toast } from "./shell.js";
+
+const LOW_CONF = 0.6;
+const MARK_FIELDS = ["topic", "service", "emergency", "emergency_also", "district", "address", "summary", "language"];
+const $ = (id) => document.getElementById(id);
+const state = { call: null, card: null, tax: null, words: [], nowWord: null, nowSeg: null, raf: 0 };
+
+const callId = Number(location.pathname.split("/").filter(Boolean).pop());
+
+function segStart(s) {
+  return Number(s.start ?? s.start_s ?? 0);
+}
+function segEnd(s) {
+  return Number(s.end ?? s.end_s ?? segStart(s));
+}
+
+/** Originals in time order, each with its latest QA correction. */
+function segments() {
+  const all = state.call.segments || [];
+  const latest = new Map();
+  for (const s of all) {
+    if (s.source === "qa" && s.corrects_id) {
+      const prev = latest.get(s.corrects_id);
+      if (!prev || s.id > prev.id) latest.set(s.corrects_id, s);
+    }
+  }
+  return all
+    .filter((s) => s.source !== "qa")
+    .sort((a, b) => segStart(a) - segStart(b))
+    .map((s) => ({ orig: s, corr: latest.get(s.id) || null }));
+}
+
+function seek(seconds) {
+  const audio = $("player");
+  audio.currentTime = Math.max(0, seconds);
+  highlight();
+  if (audio.paused) audio.play().catch(() => {});
+}
+
+function renderTranscript() {
+  const box = $("qa-transcript");
+  state.words = [];
+  const rows = segments();
+  if (!rows.length) {
+    box.replaceChildren(h("p", { class: "empty" }, t("qa.segments.none")));
+    return;
+  }
+  box.replaceChildren(...rows.map(renderSegment));
+}
+
+function renderSegment({ orig, corr }) {
+  const shown = corr || orig;
+  const text = h("div", { class: "tx", lang: orig.language || undefined });
+  const words = Array.isArray(shown.words) ? shown.words : [];
+  if (words.length) {
+    words.forEach((w, i) => {
+      if (i) text.append(" ");
+      const conf = Number(w.conf ?? 1);
+      const span = h("span", { class: conf < LOW_CONF && !corr ? "w lowconf" : "w", dataset: { start: w.start, end: w.end } }, w.word ?? w.text ?? "");
+      if (conf < LOW_CONF && !corr) span.title = t("qa.conf", { p: `${Math.round(conf * 100)}%` });
+      span.addEventListener("click", () => seek(Number(w.start)));
+      text.append(span);
+      state.words.push({ start: Number(w.start), end: Number(w.end), el: span });
+    });
+  } else {
+    text.append(shown.text || "");
+  }
+  const row = h(
+    "div",
+    { class: "seg", dataset: { segId: orig.id, start: segStart(orig), end: segEnd(orig) } },
+    h("button", { type: "button", class: "btn btn-sm btn-ghost t", title: fmtOffset(segStart(orig)), onclick: () => seek(segStart(orig)) }, fmtOffset(segStart(orig))),
+    h(
+      "div",
+      {},
+      text,
+      corr ? h("div", {}, h("span", { class: "corr-tag" }, t("qa.corrected")), " ", h("span", { class: "orig", title: t("qa.original") }, orig.text)) : null,
+    ),
+    h("div", {}, h("button", { type: "button", class: "btn btn-sm edit", onclick: (e) => editSegment(e.target.closest(".seg"), orig, shown) }, t("qa.edit"))),
+  );
+  return row;
+}
+
+function editSegment(row, orig, shown) {
+  const area = h("textarea", { rows: 2, "aria-label": t("qa.edit") }, shown.text || "");
+  const form = h(
+    "form",
+    {
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const text = area.value.trim();
+        if (!text) return;
+        try {
+          const seg = await api(`/api/segments/${orig.id}/corrections`, { method: "POST", body: { text } });
+          state.call.segments.push(seg);
+          renderTranscript();
+          toast(t("saved"));
+          document.querySelector(`.seg[data-seg-id="${orig.id}"] .edit`)?.focus();
+        } catch (err) {
+          toast(err.message, { error: true });
+        }
+      },
+    },
+    area,
+    h("div", { class: "acts" },
+      h("button", { type: "submit", class: "btn btn-primary btn-sm" }, t("qa.save")),
+      h("button", { type: "button", class: "btn btn-sm", onclick: () => renderTranscript() }, t("qa.cancel"))),
+  );
+  area.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      form.requestSubmit();
+    } else if (e.key === "Escape") {
+      renderTranscript();
+    }
+  });
+  row.children[1].replaceChildren(form);
+  area.focus();
+}
+
+/** Highlight the word being spoken (binary search over word start times). */
+function highlight() {
+  const now = $("player").currentTime;
+  const words = state.words;
+  let lo = 0;
+  let hi = words.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (words[mid].start <= now) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  const w = found >= 0 && now <= words[found].end + 0.35 ? words[found] : null;
+  if (w?.el !== state.nowWord) {
+    state.nowWord?.classList.remove("now");
+    w?.el.classList.add("now");
+    state.nowWord = w?.el || null;
+    if (w) w.el.scrollIntoView({ block: "nearest" });
+  }
+  const seg = [...document.querySelectorAll(".seg")].find((s) => now >= Number(s.dataset.start) && now <= Number(s.dataset.end) + 0.35) || null;
+  if (seg !== state.nowSeg) {
+    state.nowSeg?.classList.remove("now");
+    seg?.classList.add("now");
+    state.nowSeg = seg;
+  }
+}
+
+function loop() {
+  highlight();
+  state.raf = $("player").paused ? 0 : requestAnimationFrame(loop);
+}
+
+// ---- card: proposal vs final, and QA marks --------------------------------------------------
+
+function valueOf(kind, v) {
+  const tax = state.tax;
+  if (v === null || v === undefined || v === "" || (Array.isArray(v) && !v.length)) return "—";
+  if (kind === "topic") return tax.name("topics", v);
+  if (kind === "service") return tax.name("services", v);
+  if (kind === "district") return tax.name("districts", v);
+  if (kind === "emergency") return emergencyLabel(tax, v);
+  if (kind === "emergency_also") return v.join(", ");
+  if (kind === "language") return t(`lang.${v}`);
+  if (kind === "address") return ["street", "house", "building", "apartment", "landmark"].map((k) => v[k]).filter(Boolean).join(", ") || "—";
+  return String(v);
+}
+
+function renderCard() {
+  const card = state.card;
+  const body = $("cmp").tBodies[0];
+  $("nocard").hidden = !!card;
+  $("mark-form").hidden = !card;
+  if (!card) {
+    body.replaceChildren();
+    return;
+  }
+  $("qa-card-status").replaceChildren(statusBadge(card.status));
+  $("qa-reg").textContent = card.reg_number || "";
+  const p = card.proposed || {};
+  const marks = card.qa_marks || {};
+  const rows = MARK_FIELDS.map((f) => {
+    const proposed = f === "address" ? p.address || null : f === "district" ? p.address?.district : p[f];
+    const final = f === "address" ? card.address || null : f === "district" ? card.address?.district : card[f];
+    const a = valueOf(f, proposed);
+    const b = valueOf(f, final);
+    return h(
+      "tr",
+      { class: a !== b ? "diff" : "", dataset: { field: f } },
+      h("th", { scope: "row" }, t(`field.${f}`)),
+      h("td", {}, a, p.confidence?.[f] != null ? ` (${Math.round(p.confidence[f] * 100)}%)` : ""),
+      h("td", { class: "final" }, b),
+      h(
+        "td",
+        {},
+        marks[f] ? h("div", { class: "mark" }, `⚑ ${marks[f]}`) : null,
+        h("button", { type: "button", class: "btn btn-sm", onclick: () => startMark(f) }, t("qa.mark")),
+      ),
+    );
+  });
+  body.replaceChildren(...rows);
+  const sel = $("mark-field");
+  const keep = sel.value;
+  sel.replaceChildren(...MARK_FIELDS.map((f) => h("option", { value: f }, t(`field.${f}`))));
+  if (keep) sel.value = keep;
+}
+
+function startMark(field) {
+  $("mark-field").value = field;
+  $("mark-note").value = state.card.qa_marks?.[field] || "";
+  $("mark-note").focus();
+}
+
+async function saveMark(e) {
+  e.preventDefault();
+  const field = $("mark-field").value;
+  const note = $("mark-note").value.trim();
+  if (!note) {
+    $("mark-note").setAttribute("aria-invalid", "true");
+    $("mark-note").focus();
+    return;
+  }
+  $("mark-note").removeAttribute("aria-invalid");
+  try {
+    const res = await api(`/api/cards/${state.card.id}/qa-marks`, { method: "POST", body: { [field]: note } });
+    state.card.qa_marks = res.qa_marks || { ...(state.card.qa_marks || {}), [field]: note };
+    renderCard();
+    $("mark-note").value = "";
+    toast(t("saved"));
+  } catch (err) {
+    toast(err.message, { error: true });
+  }
+}
+
+// ---- start ------------------------------------------------------------------------------
+
+function renderHead() {
+  const c = state.call;
+  $("qa-h").textContent = t("qa.call", { id: c.id });
+  $("qa-caller").textContent = c.caller_number || t("desk.unknown.number");
+  const dur = c.ended_at && c.started_at ? ` · ${fmtOffset((new Date(c.ended_at) - new Date(c.started_at)) / 1000)}` : "";
+  $("qa-when").textContent = `${fmtDateTime(c.started_at)}${dur}`;
+}
+
+async function main() {
+  const user = await startPage({ page: "/qa", roles: ["qa", "admin"] });
+  if (!user) return;
+  state.tax = await taxonomy();
+  try {
+    state.call = await api(`/api/calls/${callId}`);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) showForbidden();
+    else $("main").replaceChildren(h("div", { class: "notice", role: "alert" }, h("h1", {}, t("error.notfound")), h("p", {}, err.message)));
+    return;
+  }
+  state.card = state.call.card || null;
+  renderHead();
+  renderTranscript();
+  renderCard();
+  const audio = $("player");
+  if ((state.call.recordings || []).length) {
+    audio.src = `/api/calls/${callId}/audio`;
+  } else {
+    audio.hidden = true;
+    $("noaudio").hidden = false;
+  }
+  audio.addEventListener("play", () => { if (!state.raf) state.raf = requestAnimationFrame(loop); });
+  audio.addEventListener("timeupdate", highlight);
+  audio.addEventListener("seeked", highlight);
+  $("rate").addEventListener("change", (e) => { audio.playbackRate = Number(e.target.value); });
+  $("mark-form").addEventListener("submit", saveMark);
+  window.addEventListener("langchange", () => {
+    applyI18n(document);
+    renderHead();
+    renderTranscript();
+    renderCard();
+  });
+  window.__qa = { ready: true };
+}
+
+main();
