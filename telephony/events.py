@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -42,6 +42,7 @@ class RecordingFinished:
     duration_s: float | None = None
     size_bytes: int | None = None
     sha256: str | None = None
+    complete: bool = True  # False: the file was stored although its writer never closed it properly
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,4 +91,12 @@ class AudioSink(Protocol):
 
     def push_audio(self, uniqueid: str, pcm: bytes) -> bool:
         """Queue 8 kHz s16le frames for the call without blocking; False if dropped (buffer full)."""
+        ...
+
+
+class CallIdResolver(Protocol):
+    """Answers callcard's database id of a call once it is registered (implemented by calls/)."""
+
+    async def call_id_for(self, uniqueid: str) -> int | None:
+        """The call's id, or None while it is not (yet) stored, e.g. during a database outage."""
         ...

@@ -1,0 +1,424 @@
+"""The Stasis application: answers each caller, records the call, streams the caller's voice, hands them on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from telephony.ari import AriClient, AriError, Json
+from telephony.audiosocket import MediaDirectory
+from telephony.events import CallAnswered, CallEnded, CallEventSink, CallStarted, RecordingFinished
+from telephony.recording import describe_wav
+
+logger = logging.getLogger(__name__)
+
+# Channel technologies that are helpers of some Stasis application, never callers.
+HELPER_TECHS = ("Snoop/", "UnicastRTP/", "AudioSocket/", "WebSocket/")
+HELPER_ARG = "callcard-helper"
+ROLE_RECORD, ROLE_LISTEN, ROLE_MEDIA = "record", "listen", "media"
+
+
+def parse_ari_time(value: str | None) -> datetime:
+    """An ARI timestamp ("2026-11-22T03:16:07.123+0000") as an aware datetime; now if missing or odd."""
+    if value:
+        for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+            with contextlib.suppress(ValueError):
+                return datetime.strptime(value, fmt).astimezone(UTC)
+    return datetime.now(UTC)
+
+
+@dataclass
+class AriCall:
+    """What the application tracks of one caller channel."""
+
+    uniqueid: str
+    name: str
+    media_uuid: str
+    attempt: int = 0
+    answered: bool = False
+    continuing: bool = False  # continue requested: the coming StasisEnd is the hand-over, not a hang-up
+    setup_done: bool = False
+    ended: bool = False
+    setup_task: asyncio.Task[None] | None = None
+    helpers: dict[str, str] = field(default_factory=dict)  # channel id -> role
+    bridge_id: str | None = None
+
+    def ids(self) -> dict[str, str]:
+        """Helper channel, bridge and recording names of the current set-up attempt."""
+        tag = f"{self.uniqueid}-{self.attempt}" if self.attempt else self.uniqueid
+        return {
+            ROLE_RECORD: f"callcard-rec-{tag}",
+            ROLE_LISTEN: f"callcard-lsn-{tag}",
+            ROLE_MEDIA: f"callcard-em-{tag}",
+            "bridge": f"callcard-br-{tag}",
+            "recording": f"callcard-{tag}",
+        }
+
+
+class AriApplication:
+    """Turns ARI events into call events and drives each call's set-up through ARI's REST interface.
+
+    Per caller: answer; snoop ``spy=both`` recorded through ARI (the whole conversation, and it keeps
+    recording after the caller leaves Stasis, because the snoop channel stays in this application while the
+    audiohook stays on the caller); snoop ``spy=in`` bridged with an externalMedia channel (AudioSocket over
+    TCP, slin) that streams the caller's voice to callcard; ``continue`` into the operators' context. The
+    application subscribes to the caller's channel so its hang-up is still seen after it left Stasis.
+    """
+
+    def __init__(
+        self,
+        client: AriClient,
+        events: CallEventSink,
+        directory: MediaDirectory,
+        *,
+        audiosocket_advertise: str,
+        operators_context: str,
+        operators_extension: str = "s",
+        recordings_dir: Path,
+        recording_format: str = "wav",
+        helper_timeout: float = 5.0,
+    ) -> None:
+        """Wire the application to its client, its event sink and the AudioSocket stream directory."""
+        self.client = client
+        self.events = events
+        self.directory = directory
+        self.advertise = audiosocket_advertise
+        self.operators_context = operators_context
+        self.operators_extension = operators_extension
+        self.recordings_dir = recordings_dir
+        self.recording_format = recording_format
+        self.helper_timeout = helper_timeout
+        self.calls: dict[str, AriCall] = {}
+        self._helpers: dict[str, tuple[str, str]] = {}  # helper channel id -> (caller uniqueid, role)
+        self._helper_up: dict[str, asyncio.Event] = {}
+        self._recordings: dict[str, str] = {}  # recording name -> caller uniqueid
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: asyncio.Task[None] | None = None
+
+    # ----------------------------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Start receiving events (reconnecting for ever until ``stop``)."""
+        self._runner = asyncio.create_task(
+            self.client.run_events(self.handle_event, self.reconcile), name="ari-events"
+        )
+
+    async def stop(self) -> None:
+        """Stop the event loop and background work (calls stay as they are in Asterisk)."""
+        tasks = [t for t in (self._runner, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._runner = None
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("ARI task %s failed", task.get_name(), exc_info=task.exception())
+
+    # -------------------------------------------------------------------------------------------- events
+
+    async def handle_event(self, event: Json) -> None:
+        """Dispatch one ARI event by its "type"."""
+        kind = event.get("type")
+        handler = {
+            "StasisStart": self._on_stasis_start,
+            "StasisEnd": self._on_stasis_end,
+            "ChannelDestroyed": self._on_channel_destroyed,
+            "ChannelStateChange": self._on_state_change,
+            "ChannelHangupRequest": self._on_hangup_request,
+            "RecordingFinished": self._on_recording_finished,
+            "RecordingFailed": self._on_recording_failed,
+        }.get(str(kind))
+        if handler is None:
+            return
+        channel = event.get("channel") if kind != "RecordingFinished" and kind != "RecordingFailed" else None
+        if kind not in ("RecordingFinished", "RecordingFailed") and (
+            not isinstance(channel, dict) or not channel.get("id")
+        ):
+            logger.error("ARI %s event without a channel id; ignored", kind)
+            return
+        await handler(event)
+
+    def _is_foreign_helper(self, channel: Json, args: list[str]) -> bool:
+        name = str(channel.get("name", ""))
+        return name.startswith(HELPER_TECHS) or str(channel.get("id", "")).startswith("callcard-") or (
+            bool(args) and args[0] == HELPER_ARG
+        )
+
+    async def _on_stasis_start(self, event: Json) -> None:
+        channel: Json = event["channel"]
+        cid = str(channel["id"])
+        args = [str(a) for a in event.get("args") or []]
+        if cid in self._helpers:
+            uid, role = self._helpers[cid]
+            self._helper_up.setdefault(cid, asyncio.Event()).set()
+            call = self.calls.get(uid)
+            if role == ROLE_RECORD and call is not None and not call.ended:
+                self._spawn(self._start_recording(call, cid), f"ari-record-{uid}")
+            return
+        if self._is_foreign_helper(channel, args):
+            logger.debug("ignoring helper channel %s (%s)", cid, channel.get("name"))
+            return
+        if cid in self.calls:
+            logger.warning("duplicate StasisStart for channel %s; the call is already being handled", cid)
+            return
+        await self._adopt(channel, at=parse_ari_time(event.get("timestamp")))
+
+    async def _adopt(self, channel: Json, *, at: datetime) -> None:
+        cid = str(channel["id"])
+        caller = channel.get("caller") or {}
+        dialplan = channel.get("dialplan") or {}
+        call = AriCall(uniqueid=cid, name=str(channel.get("name", "")), media_uuid=str(uuid.uuid4()))
+        call.answered = channel.get("state") == "Up"
+        self.calls[cid] = call
+        self.directory.register(call.media_uuid, cid)
+        logger.info("call %s entered Stasis on %s", cid, call.name)
+        await self.events.on_event(
+            CallStarted(
+                uniqueid=cid,
+                at=parse_ari_time(channel.get("creationtime")) if channel.get("creationtime") else at,
+                channel=call.name,
+                linkedid=channel.get("linkedid"),
+                caller_number=caller.get("number") or None,
+                caller_name=caller.get("name") or None,
+                dialled_number=dialplan.get("exten") or None,
+                source="ari",
+                media_uuid=call.media_uuid,
+            )
+        )
+        if call.answered:
+            await self.events.on_event(CallAnswered(uniqueid=cid, at=at))
+        call.setup_task = self._spawn(self._setup(call), f"ari-setup-{cid}")
+
+    async def _on_stasis_end(self, event: Json) -> None:
+        cid = str(event["channel"]["id"])
+        if cid in self._helpers:
+            return
+        call = self.calls.get(cid)
+        if call is None or call.ended:
+            return
+        if call.continuing:
+            logger.info("call %s left Stasis for the operators (%s)", cid, self.operators_context)
+            return
+        await self._end(call, cause="left Stasis during set-up", at=parse_ari_time(event.get("timestamp")))
+
+    async def _on_channel_destroyed(self, event: Json) -> None:
+        cid = str(event["channel"]["id"])
+        at = parse_ari_time(event.get("timestamp"))
+        helper = self._helpers.pop(cid, None)
+        self._helper_up.pop(cid, None)
+        if helper is not None:
+            uid, role = helper
+            call = self.calls.get(uid)
+            if call is not None:
+                call.helpers.pop(cid, None)
+            if role == ROLE_RECORD and call is not None and not call.ended:
+                # The snoop dies with its target: if the caller is gone too, that is the end of the call.
+                self._spawn(self._check_caller(call, at), f"ari-check-{uid}")
+            return
+        call = self.calls.get(cid)
+        if call is None or call.ended:
+            return
+        cause = event.get("cause_txt") or (str(event["cause"]) if event.get("cause") is not None else None)
+        await self._end(call, cause=cause, at=at)
+
+    async def _on_state_change(self, event: Json) -> None:
+        channel = event["channel"]
+        call = self.calls.get(str(channel["id"]))
+        if call is not None and not call.answered and channel.get("state") == "Up":
+            call.answered = True
+            await self.events.on_event(CallAnswered(uniqueid=call.uniqueid, at=parse_ari_time(event.get("timestamp"))))
+
+    async def _on_hangup_request(self, event: Json) -> None:
+        cid = str(event["channel"]["id"])
+        if cid in self.calls:
+            logger.info("call %s: hang-up requested (cause %s)", cid, event.get("cause"))
+
+    async def _on_recording_finished(self, event: Json) -> None:
+        rec = event.get("recording") or {}
+        name = str(rec.get("name", ""))
+        uid = self._recordings.pop(name, None)
+        if uid is None:
+            logger.debug("recording %s is not one of callcard's", name)
+            return
+        fmt = str(rec.get("format") or self.recording_format)
+        self._spawn(self._fetch_recording(uid, name, fmt), f"ari-fetch-{uid}")
+
+    async def _on_recording_failed(self, event: Json) -> None:
+        rec = event.get("recording") or {}
+        uid = self._recordings.pop(str(rec.get("name", "")), None)
+        if uid is not None:
+            logger.error("recording of call %s failed: %s", uid, rec.get("cause") or rec.get("state"))
+
+    # --------------------------------------------------------------------------------------------- set-up
+
+    def _expect(self, call: AriCall, channel_id: str, role: str) -> asyncio.Event:
+        self._helpers[channel_id] = (call.uniqueid, role)
+        call.helpers[channel_id] = role
+        return self._helper_up.setdefault(channel_id, asyncio.Event())
+
+    async def _setup(self, call: AriCall) -> None:
+        uid = call.uniqueid
+        ids = call.ids()
+        try:
+            if not call.answered:
+                await self.client.answer(uid)
+                if not call.answered:
+                    call.answered = True
+                    await self.events.on_event(CallAnswered(uniqueid=uid, at=datetime.now(UTC)))
+            await self.client.subscribe(f"channel:{uid}")
+            self._recordings[ids["recording"]] = uid
+            self._expect(call, ids[ROLE_RECORD], ROLE_RECORD)
+            await self.client.snoop(uid, spy="both", snoop_id=ids[ROLE_RECORD], app_args=f"{HELPER_ARG},record")
+            listen_up = self._expect(call, ids[ROLE_LISTEN], ROLE_LISTEN)
+            await self.client.snoop(uid, spy="in", snoop_id=ids[ROLE_LISTEN], app_args=f"{HELPER_ARG},listen")
+            await self.client.create_bridge(ids["bridge"], type="mixing", name=f"callcard {uid}")
+            call.bridge_id = ids["bridge"]
+            media_up = self._expect(call, ids[ROLE_MEDIA], ROLE_MEDIA)
+            await self.client.external_media(
+                external_host=self.advertise, data=call.media_uuid, channel_id=ids[ROLE_MEDIA],
+                encapsulation="audiosocket", transport="tcp", format="slin",
+            )
+            await asyncio.wait_for(asyncio.gather(listen_up.wait(), media_up.wait()), self.helper_timeout)
+            await self.client.add_to_bridge(ids["bridge"], [ids[ROLE_LISTEN], ids[ROLE_MEDIA]])
+            call.continuing = True
+            try:
+                await self.client.continue_in_dialplan(
+                    uid, context=self.operators_context, extension=self.operators_extension, priority=1
+                )
+            except AriError:
+                call.continuing = False
+                raise
+            call.setup_done = True
+            logger.info("call %s set up: recording, streaming %s, handed to %s", uid, call.media_uuid,
+                        self.operators_context)
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            logger.error("call %s: helper channels did not enter Stasis within %.0f s", uid, self.helper_timeout)
+            await self._cleanup(call)
+        except AriError as exc:
+            if exc.not_found:
+                logger.info("call %s: caller gone during set-up (%s)", uid, exc)
+                await self._cleanup(call)
+                await self._check_caller(call, datetime.now(UTC))
+            elif exc.transient:
+                logger.warning("call %s: set-up interrupted (%s); it resumes when ARI is back", uid, exc)
+            else:
+                logger.error("call %s: set-up failed: %s", uid, exc)
+                await self._cleanup(call)
+
+    async def _start_recording(self, call: AriCall, snoop_id: str) -> None:
+        name = call.ids()["recording"]
+        try:
+            await self.client.record(snoop_id, name=name, format=self.recording_format, if_exists="overwrite")
+            logger.info("call %s: recording %s started", call.uniqueid, name)
+        except AriError as exc:
+            logger.error("call %s: recording could not start: %s", call.uniqueid, exc)
+            self._recordings.pop(name, None)
+
+    async def _fetch_recording(self, uid: str, name: str, fmt: str) -> None:
+        dest = self.recordings_dir / f"{name}.{fmt}"
+        for attempt in range(5):
+            try:
+                await self.client.download_stored_recording(name, dest)
+                break
+            except AriError as exc:
+                if not exc.transient or attempt == 4:
+                    logger.error("call %s: recording %s could not be fetched: %s", uid, name, exc)
+                    return
+                await asyncio.sleep(0.5 * 2**attempt)
+        try:
+            info = await asyncio.to_thread(describe_wav, dest)
+        except Exception as exc:
+            logger.error("call %s: fetched recording %s is unreadable: %s", uid, dest, exc)
+            return
+        await self.events.on_event(
+            RecordingFinished(uniqueid=uid, path=str(dest), kind="mixed", format=fmt, sample_rate=info.sample_rate,
+                              duration_s=info.duration_s, size_bytes=info.size_bytes, sha256=info.sha256,
+                              complete=info.complete)
+        )
+
+    # ------------------------------------------------------------------------------------------ endings
+
+    async def _check_caller(self, call: AriCall, at: datetime) -> None:
+        try:
+            await self.client.get_channel(call.uniqueid)
+        except AriError as exc:
+            if exc.not_found and not call.ended:
+                await self._end(call, cause="caller channel gone", at=at)
+
+    async def _end(self, call: AriCall, *, cause: str | None, at: datetime) -> None:
+        if call.ended:
+            return
+        call.ended = True
+        task = call.setup_task
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            task.cancel()
+        logger.info("call %s ended (%s)", call.uniqueid, cause)
+        self.calls.pop(call.uniqueid, None)
+        try:
+            await self.events.on_event(CallEnded(uniqueid=call.uniqueid, at=at, cause=cause))
+        finally:
+            self._spawn(self._cleanup(call), f"ari-cleanup-{call.uniqueid}")
+
+    async def _cleanup(self, call: AriCall) -> None:
+        """Hang up the listening helpers and destroy the bridge (the recording snoop ends with the caller)."""
+        for cid, role in list(call.helpers.items()):
+            if role == ROLE_RECORD and not call.ended:
+                continue
+            with contextlib.suppress(AriError):
+                await self.client.hangup(cid)
+        if call.bridge_id is not None:
+            with contextlib.suppress(AriError):
+                await self.client.destroy_bridge(call.bridge_id)
+            call.bridge_id = None
+        if call.ended:
+            self.directory.unregister(call.media_uuid)
+
+    async def reconcile(self) -> None:
+        """After a (re)connection: end calls whose channels vanished, resume set-ups, adopt missed callers."""
+        try:
+            channels = await self.client.list_channels()
+        except AriError as exc:
+            logger.error("cannot re-read channels after reconnecting: %s", exc)
+            return
+        up = {str(c.get("id")): c for c in channels if isinstance(c, dict)}
+        now = datetime.now(UTC)
+        for uid, call in list(self.calls.items()):
+            if call.ended:
+                continue
+            if uid not in up:
+                await self._end(call, cause="channel gone while ARI was disconnected", at=now)
+                continue
+            with contextlib.suppress(AriError):
+                await self.client.subscribe(f"channel:{uid}")
+            busy = call.setup_task is not None and not call.setup_task.done()
+            if not call.setup_done and not busy and not call.continuing:
+                await self._cleanup(call)
+                call.attempt += 1
+                logger.info("call %s: resuming set-up after reconnect (attempt %d)", uid, call.attempt + 1)
+                call.setup_task = self._spawn(self._setup(call), f"ari-setup-{uid}")
+        for cid, channel in up.items():
+            if cid in self.calls or cid in self._helpers:
+                continue
+            dialplan = channel.get("dialplan") or {}
+            app_data = str(dialplan.get("app_data", ""))
+            in_our_app = dialplan.get("app_name") == "Stasis" and app_data.split(",")[0] == self.client.app
+            if in_our_app and not self._is_foreign_helper(channel, app_data.split(",")[1:]):
+                logger.info("adopting channel %s found in Stasis after reconnecting", cid)
+                await self._adopt(channel, at=now)

@@ -1,0 +1,1 @@
+"""Protocol-faithful Asterisk peers for tests: ARI (HTTP + WebSocket), FastAGI client, AudioSocket client."""

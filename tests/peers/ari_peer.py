@@ -1,0 +1,583 @@
+"""A protocol-faithful ARI peer: Asterisk's REST endpoints callcard uses, the events WebSocket, chan_audiosocket.
+
+It serves HTTP and WebSocket on 127.0.0.1 (starlette under uvicorn), keeps channels, bridges and recordings the
+way Asterisk does (Stasis membership, explicit subscriptions, snoops that die with their target, recordings
+stored when their channel hangs up), answers with Asterisk's status codes, and sends events built from the
+templates in tests/fixtures/ari/. An externalMedia channel with encapsulation=audiosocket connects to
+``external_host`` at creation and sends the UUID frame, as chan_audiosocket does; once that channel shares a
+bridge with a ``spy=in`` snoop of a caller, the caller's audio (given to ``new_call``) is sent in 20 ms slin
+frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import copy
+import io
+import json
+import socket
+import time
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from telephony.audiosocket import KIND_AUDIO, encode_frame, uuid_frame
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ari"
+ASTERISK_ID = "52:54:00:12:34:56"
+ALMATY = timezone(timedelta(hours=6))
+
+
+def load_fixture(name: str) -> dict[str, Any]:
+    """One sample event or model from tests/fixtures/ari/."""
+    return dict(json.loads((FIXTURES / f"{name}.json").read_text()))
+
+
+def ari_time(when: float | None = None) -> str:
+    """Asterisk's timestamp format: 2026-11-22T09:16:07.131+0600."""
+    dt = datetime.fromtimestamp(when if when is not None else time.time(), ALMATY)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}" + dt.strftime("%z")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=status)
+
+
+class _QuietServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:  # never touch the test process's signal handlers
+        yield
+
+
+@dataclass
+class PeerChannel:
+    """A channel as the peer knows it."""
+
+    json: dict[str, Any]
+    app: str | None = None  # the Stasis application it is in, if any
+    audio: bytes = b""  # what the caller says (callers only)
+    snoop_of: str | None = None
+    spy: str = "none"
+    bridge: str | None = None
+    media: dict[str, Any] | None = None  # externalMedia parameters
+    writer: asyncio.StreamWriter | None = None  # chan_audiosocket's TCP connection
+    stream_task: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self.json["id"])
+
+
+@dataclass
+class _Client:
+    app: str
+    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
+
+
+class AriPeer:
+    """An Asterisk stand-in for ARI tests (start with ``await peer.start()``)."""
+
+    def __init__(self, *, user: str = "callcard", password: str = "s3cret", realtime_media: bool = False) -> None:
+        self.user, self.password = user, password
+        self.realtime_media = realtime_media
+        self.channels: dict[str, PeerChannel] = {}
+        self.bridges: dict[str, dict[str, Any]] = {}
+        self.subscriptions: dict[str, set[str]] = {}  # app -> channel ids
+        self.live_recordings: dict[str, dict[str, Any]] = {}
+        self.stored: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str, dict[str, str], Any]] = []
+        self.sent_events: list[dict[str, Any]] = []
+        self.media_connections = 0
+        self._clients: list[_Client] = []
+        self._seq = 40
+        self._server: _QuietServer | None = None
+        self._serve_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.port = 0
+        self.connected = asyncio.Event()
+        self.on_request: Callable[[str, str], Response | None] | None = None  # fault injection
+
+    # ------------------------------------------------------------------------------------------- server
+
+    @property
+    def url(self) -> str:
+        """The base URL callcard's ari_url should be."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _app(self) -> Starlette:
+        r = self._route
+        routes = [
+            WebSocketRoute("/ari/events", self._events_ws),
+            Route("/ari/channels", r(self._list_channels), methods=["GET"]),
+            Route("/ari/channels", r(self._originate), methods=["POST"]),
+            Route("/ari/channels/externalMedia", r(self._external_media), methods=["POST"]),
+            Route("/ari/channels/{cid}", r(self._get_channel), methods=["GET"]),
+            Route("/ari/channels/{cid}", r(self._delete_channel), methods=["DELETE"]),
+            Route("/ari/channels/{cid}/answer", r(self._answer), methods=["POST"]),
+            Route("/ari/channels/{cid}/continue", r(self._continue), methods=["POST"]),
+            Route("/ari/channels/{cid}/redirect", r(self._redirect), methods=["POST"]),
+            Route("/ari/channels/{cid}/snoop", r(self._snoop), methods=["POST"]),
+            Route("/ari/channels/{cid}/record", r(self._record), methods=["POST"]),
+            Route("/ari/bridges/{bid}", r(self._create_bridge), methods=["POST"]),
+            Route("/ari/bridges/{bid}", r(self._destroy_bridge), methods=["DELETE"]),
+            Route("/ari/bridges/{bid}/addChannel", r(self._add_channel), methods=["POST"]),
+            Route("/ari/applications/{app}/subscription", r(self._subscribe), methods=["POST"]),
+            Route("/ari/recordings/stored/{name}", r(self._get_stored), methods=["GET"]),
+            Route("/ari/recordings/stored/{name}/file", r(self._get_stored_file), methods=["GET"]),
+        ]
+        return Starlette(routes=routes)
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 (the same port again after ``stop``)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self._app(), log_level="warning", lifespan="off", ws="websockets-sansio")
+        self._server = _QuietServer(config)
+        self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="ari-peer")
+        while not self._server.started:
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Close every WebSocket and stop listening (channels are kept, as in a WebSocket outage)."""
+        for client in list(self._clients):
+            client.queue.put_nowait(None)
+        if self._server is not None:
+            self._server.should_exit = True
+            self._server.force_exit = True
+        if self._serve_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._serve_task, 5)
+        self._server = self._serve_task = None
+        self.connected.clear()
+
+    async def close(self) -> None:
+        """Stop and close every media connection."""
+        await self.stop()
+        for ch in list(self.channels.values()):
+            await self._close_media(ch)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _authorized(self, headers: Any, query: Any) -> bool:
+        expected = f"{self.user}:{self.password}"
+        if query.get("api_key") == expected:
+            return True
+        auth = headers.get("authorization", "")
+        if auth.startswith("Basic "):
+            with contextlib.suppress(ValueError):
+                return base64.b64decode(auth[6:]).decode() == expected
+        return False
+
+    def _route(self, handler: Callable[..., Any]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            if not self._authorized(request.headers, request.query_params):
+                return _error(401, "Authentication required")
+            body: Any = None
+            raw = await request.body()
+            if raw:
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    return _error(400, "Invalid JSON body")
+            params = dict(request.query_params)
+            self.requests.append((request.method, request.url.path, params, body))
+            if self.on_request is not None:
+                injected = self.on_request(request.method, request.url.path)
+                if injected is not None:
+                    return injected
+            result: Response = await handler(request, params, body, **request.path_params)
+            return result
+
+        return endpoint
+
+    async def _events_ws(self, ws: WebSocket) -> None:
+        if not self._authorized(ws.headers, ws.query_params) or not ws.query_params.get("app"):
+            await ws.close(code=1008)
+            return
+        await ws.accept()
+        client = _Client(app=ws.query_params["app"].split(",")[0])
+        self._clients.append(client)
+        self.connected.set()
+
+        async def pump() -> None:
+            while (event := await client.queue.get()) is not None:
+                await ws.send_text(json.dumps(event))
+            await ws.close(code=1001)
+
+        pumper = asyncio.create_task(pump())
+        try:
+            while True:
+                receive = asyncio.create_task(ws.receive())
+                done, _ = await asyncio.wait({receive, pumper}, return_when=asyncio.FIRST_COMPLETED)
+                if pumper in done:
+                    receive.cancel()
+                    break
+                if receive.result().get("type") == "websocket.disconnect":
+                    break
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            pumper.cancel()
+            self._clients.remove(client)
+            if not self._clients:
+                self.connected.clear()
+
+    # ------------------------------------------------------------------------------------------- events
+
+    def _emit(self, kind: str, channel: PeerChannel | None, app: str | None = None, **fields: Any) -> None:
+        """Send one event to the application the channel is in, or that subscribed to it."""
+        apps: set[str] = set()
+        if app is not None:
+            apps.add(app)
+        if channel is not None:
+            if channel.app:
+                apps.add(channel.app)
+            apps.update(a for a, ids in self.subscriptions.items() if channel.id in ids)
+        for target in apps:
+            event = {"type": kind, "timestamp": ari_time(), **fields}
+            if channel is not None:
+                event["channel"] = copy.deepcopy(channel.json)
+            event["asterisk_id"] = ASTERISK_ID
+            event["application"] = target
+            self.sent_events.append(event)
+            for client in self._clients:
+                if client.app == target:
+                    client.queue.put_nowait(event)
+
+    def _new_id(self) -> str:
+        self._seq += 1
+        return f"{int(time.time())}.{self._seq}"
+
+    def _channel_json(self, cid: str, name: str, *, number: str = "", state: str = "Up",
+                      context: str = "default", exten: str = "s", app_name: str = "", app_data: str = "") -> dict:
+        data = load_fixture("channel")
+        data.update(id=cid, name=name, state=state, creationtime=ari_time(), protocol_id="")
+        data["caller"] = {"name": "", "number": number}
+        data["dialplan"] = {"context": context, "exten": exten, "priority": 1, "app_name": app_name,
+                            "app_data": app_data}
+        return data
+
+    # ------------------------------------------------------------------------------------ test controls
+
+    def new_call(self, number: str = "+77011234567", *, audio: bytes = b"", app: str = "callcard",
+                 exten: str = "109", args: list[str] | None = None, announce: bool = True) -> str:
+        """A caller dials 109 and the dialplan runs Stasis(app): StasisStart is sent. Returns the uniqueid."""
+        cid = self._new_id()
+        name = f"PJSIP/trunk-{self._seq:08x}"
+        data = self._channel_json(cid, name, number=number, state="Ring", context="from-trunk", exten=exten,
+                                  app_name="Stasis", app_data=",".join([app, *(args or [])]))
+        data["dialplan"]["priority"] = 2
+        ch = PeerChannel(json=data, app=app, audio=audio)
+        self.channels[cid] = ch
+        if announce:
+            self._emit("StasisStart", ch, args=list(args or []))
+        return cid
+
+    def resend_stasis_start(self, cid: str) -> None:
+        """Send StasisStart for a channel again (a duplicate event)."""
+        ch = self.channels[cid]
+        self._emit("StasisStart", ch, args=[])
+
+    async def hangup(self, cid: str, cause: int = 16, cause_txt: str = "Normal Clearing") -> None:
+        """The channel hangs up: ChannelHangupRequest, StasisEnd (if in Stasis), ChannelDestroyed; snoops die."""
+        ch = self.channels.get(cid)
+        if ch is None:
+            return
+        self._emit("ChannelHangupRequest", ch, cause=cause, soft=False)
+        for snoop in [c for c in self.channels.values() if c.snoop_of == cid]:
+            await self._destroy(snoop, 16, "Normal Clearing")
+        await self._destroy(ch, cause, cause_txt)
+
+    async def _destroy(self, ch: PeerChannel, cause: int, cause_txt: str) -> None:
+        for name, rec in list(self.live_recordings.items()):
+            if rec["channel"] == ch.id:
+                self._finish_recording(name, rec)
+        if ch.bridge is not None and ch.bridge in self.bridges:
+            self.bridges[ch.bridge]["channels"].remove(ch.id)
+        if ch.app:
+            app = ch.app
+            self._emit("StasisEnd", ch)
+            ch.app = None
+            self._emit("ChannelDestroyed", ch, app=app if not self._subscribed(ch) else None, cause=cause,
+                       cause_txt=cause_txt)
+        else:
+            self._emit("ChannelDestroyed", ch, cause=cause, cause_txt=cause_txt)
+        self.channels.pop(ch.id, None)
+        await self._close_media(ch)
+        for ids in self.subscriptions.values():
+            ids.discard(ch.id)
+
+    def _subscribed(self, ch: PeerChannel) -> bool:
+        return any(ch.id in ids for ids in self.subscriptions.values())
+
+    async def _close_media(self, ch: PeerChannel) -> None:
+        if ch.stream_task is not None:
+            ch.stream_task.cancel()
+            with contextlib.suppress(BaseException):
+                await ch.stream_task
+        if ch.writer is not None:
+            ch.writer.close()
+            with contextlib.suppress(Exception):
+                await ch.writer.wait_closed()
+            ch.writer = None
+
+    def _finish_recording(self, name: str, rec: dict[str, Any]) -> None:
+        del self.live_recordings[name]
+        snoop = self.channels.get(rec["channel"])
+        target = self.channels.get(snoop.snoop_of) if snoop is not None and snoop.snoop_of else None
+        pcm = target.audio if target is not None else b""
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(8000)
+            wav.writeframes(pcm)
+        self.stored[name] = buf.getvalue()
+        event = load_fixture("recording_finished")["recording"]
+        event.update(name=name, format=rec["format"], state="done", target_uri=f"channel:{rec['channel']}",
+                     duration=int(round(len(pcm) / 16000)))
+        if snoop is not None:
+            self._emit("RecordingFinished", None, app=snoop.app, recording=event)
+
+    def channel_ids(self, prefix: str = "") -> list[str]:
+        """Ids of the channels up, optionally those whose name starts with ``prefix``."""
+        return [c.id for c in self.channels.values() if str(c.json["name"]).startswith(prefix)]
+
+    # ---------------------------------------------------------------------------------------- endpoints
+
+    def _stasis_channel(self, cid: str) -> PeerChannel | JSONResponse:
+        ch = self.channels.get(cid)
+        if ch is None:
+            return _error(404, "Channel not found")
+        if ch.app is None:
+            return _error(409, "Channel not in Stasis application")
+        return ch
+
+    async def _list_channels(self, request: Request, params: dict, body: Any) -> Response:
+        return JSONResponse([c.json for c in self.channels.values()])
+
+    async def _get_channel(self, request: Request, params: dict, body: Any, cid: str) -> Response:
+        ch = self.channels.get(cid)
+        return JSONResponse(ch.json) if ch is not None else _error(404, "Channel not found")
+
+    async def _delete_channel(self, request: Request, params: dict, body: Any, cid: str) -> Response:
+        ch = self.channels.get(cid)
+        if ch is None:
+            return _error(404, "Channel not found")
+        self._spawn(self.hangup(cid, 16, "Normal Clearing"))
+        return Response(status_code=204)
+
+    async def _answer(self, request: Request, params: dict, body: Any, cid: str) -> Response:
+        ch = self._stasis_channel(cid)
+        if isinstance(ch, JSONResponse):
+            return ch
+        if ch.json["state"] != "Up":
+            ch.json["state"] = "Up"
+            self._emit("ChannelStateChange", ch)
+        return Response(status_code=204)
+
+    async def _continue(self, request: Request, params: dict, body: Any, cid: str) -> Response:
+        ch = self._stasis_channel(cid)
+        if isinstance(ch, JSONResponse):
+            return ch
+        context = params.get("context") or ch.json["dialplan"]["context"]
+        ch.json["dialplan"] = {"context": context, "exten": params.get("extension") or "s",
+                               "priority": int(params.get("priority") or 1), "app_name": "Queue",
+                               "app_data": context}
+        self._emit("StasisEnd", ch)
+        ch.app = None
+        return Response(status_code=204)
+
+    async def _redirect(self, request: Request, params: dict, body: Any, cid: str) -> Response:
+        if not params.get("endpoint"):
+            return _error(400, "Endpoint parameter not provided")
+        ch = self._stasis_channel(cid)
+        if isinstance(ch, JSONResponse):
+            return ch
+        return Response(status_code=204)
+
+    async def _snoop(self, request: Request, params: dict, body: Any, cid: str) -> Response:
+        target = self.channels.get(cid)
+        if target is None:
+            return _error(404, "Channel not found")
+        if not params.get("app"):
+            return _error(400, "app is required")
+        spy = params.get("spy", "none")
+        if spy not in ("none", "both", "out", "in"):
+            return _error(400, "Invalid spy value")
+        sid = params.get("snoopId") or self._new_id()
+        self._seq += 1
+        data = self._channel_json(sid, f"Snoop/{cid}-{self._seq:08x}", app_name="Stasis", app_data=params["app"])
+        ch = PeerChannel(json=data, app=params["app"], snoop_of=cid, spy=spy)
+        self.channels[sid] = ch
+        args = params.get("appArgs")
+        self._spawn(self._later(lambda: self._emit("StasisStart", ch, args=args.split(",") if args else [])))
+        return JSONResponse(data)
+
+    async def _later(self, action: Callable[[], None], delay: float = 0.005) -> None:
+        await asyncio.sleep(delay)
+        action()
+
+    async def _external_media(self, request: Request, params: dict, body: Any) -> Response:
+        if not params.get("app") or not params.get("format"):
+            return _error(400, "app and format are required")
+        encapsulation = params.get("encapsulation", "rtp")
+        transport = params.get("transport", "udp")
+        if encapsulation == "audiosocket" and transport != "tcp":
+            return _error(501, "The encapsulation and/or transport is not supported")
+        cid = params.get("channelId") or self._new_id()
+        host = params.get("external_host", "")
+        tech = "AudioSocket" if encapsulation == "audiosocket" else "UnicastRTP"
+        self._seq += 1
+        data = self._channel_json(cid, f"{tech}/{host}-{self._seq:08x}", app_name="Stasis",
+                                  app_data=params["app"])
+        ch = PeerChannel(json=data, app=params["app"], media=params)
+        if encapsulation == "audiosocket":
+            try:
+                h, _, p = host.rpartition(":")
+                _, ch.writer = await asyncio.wait_for(asyncio.open_connection(h, int(p)), 5)
+                ch.writer.write(uuid_frame(params.get("data", "")))
+                await ch.writer.drain()
+                self.media_connections += 1
+            except (OSError, ValueError, TimeoutError) as exc:
+                return _error(500, f"An internal error prevented this request from being handled: {exc}")
+        self.channels[cid] = ch
+        data_arg = params.get("data")
+        self._spawn(self._later(lambda: self._emit("StasisStart", ch, args=[data_arg] if data_arg else [])))
+        return JSONResponse(data)
+
+    async def _record(self, request: Request, params: dict, body: Any, cid: str) -> Response:
+        ch = self._stasis_channel(cid)
+        if isinstance(ch, JSONResponse):
+            return ch
+        if ch.bridge is not None:
+            return _error(409, "Channel is currently bridged with other channels")
+        name, fmt = params.get("name"), params.get("format")
+        if not name or not fmt:
+            return _error(400, "name and format are required")
+        if fmt not in ("wav", "gsm", "ulaw", "sln"):
+            return _error(422, "The format specified is unknown on this system")
+        if name in self.live_recordings or (name in self.stored and params.get("ifExists", "fail") == "fail"):
+            return _error(409, "A recording with the same name already exists on the system")
+        self.live_recordings[name] = {"channel": cid, "format": fmt}
+        rec = {"name": name, "format": fmt, "state": "recording", "target_uri": f"channel:{cid}"}
+        self._emit("RecordingStarted", ch, recording=rec)
+        return JSONResponse(rec, status_code=201)
+
+    async def _create_bridge(self, request: Request, params: dict, body: Any, bid: str) -> Response:
+        bridge = {"id": bid, "technology": "simple_bridge", "bridge_type": params.get("type", "mixing"),
+                  "bridge_class": "stasis", "creator": "Stasis", "name": params.get("name", ""), "channels": [],
+                  "creationtime": ari_time(), "video_mode": "talker"}
+        self.bridges.setdefault(bid, bridge)
+        return JSONResponse(self.bridges[bid])
+
+    async def _destroy_bridge(self, request: Request, params: dict, body: Any, bid: str) -> Response:
+        bridge = self.bridges.pop(bid, None)
+        if bridge is None:
+            return _error(404, "Bridge not found")
+        for cid in bridge["channels"]:
+            if cid in self.channels:
+                self.channels[cid].bridge = None
+        return Response(status_code=204)
+
+    async def _add_channel(self, request: Request, params: dict, body: Any, bid: str) -> Response:
+        bridge = self.bridges.get(bid)
+        if bridge is None:
+            return _error(404, "Bridge not found")
+        ids = [c for c in params.get("channel", "").split(",") if c]
+        if not ids:
+            return _error(400, "Channel not provided")
+        for cid in ids:
+            ch = self.channels.get(cid)
+            if ch is None:
+                return _error(400, "Channel not found")
+            if ch.app is None:
+                return _error(422, "Channel not in Stasis application")
+        for cid in ids:
+            self.channels[cid].bridge = bid
+            bridge["channels"].append(cid)
+        self._start_media_if_ready(bridge)
+        return Response(status_code=204)
+
+    def _start_media_if_ready(self, bridge: dict[str, Any]) -> None:
+        members = [self.channels[c] for c in bridge["channels"] if c in self.channels]
+        snoops = [c for c in members if c.snoop_of and c.spy in ("in", "both")]
+        media = [c for c in members if c.writer is not None and c.stream_task is None]
+        for m in media:
+            for s in snoops:
+                caller = self.channels.get(s.snoop_of or "")
+                if caller is not None:
+                    m.stream_task = asyncio.create_task(self._stream(m, caller.audio))
+
+    async def _stream(self, media: PeerChannel, pcm: bytes) -> None:
+        assert media.writer is not None
+        start = time.monotonic()
+        for i in range(0, len(pcm), 320):
+            frame = pcm[i : i + 320]
+            media.writer.write(encode_frame(KIND_AUDIO, frame))
+            if self.realtime_media:
+                delay = start + (i // 320 + 1) * 0.02 - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif i % (320 * 50) == 0:
+                await media.writer.drain()
+        await media.writer.drain()
+
+    async def _subscribe(self, request: Request, params: dict, body: Any, app: str) -> Response:
+        source = params.get("eventSource", "")
+        if not source:
+            return _error(400, "Missing parameter eventSource")
+        kind, _, ident = source.partition(":")
+        if kind != "channel":
+            return _error(400, "Invalid event source")
+        if ident not in self.channels:
+            return _error(422, "Event source does not exist")
+        self.subscriptions.setdefault(app, set()).add(ident)
+        return JSONResponse({"name": app, "channel_ids": sorted(self.subscriptions[app]), "bridge_ids": [],
+                             "endpoint_ids": [], "device_names": [], "events_allowed": [],
+                             "events_disallowed": []})
+
+    async def _originate(self, request: Request, params: dict, body: Any) -> Response:
+        endpoint = params.get("endpoint")
+        if not endpoint:
+            return _error(400, "Endpoint must be specified")
+        if not params.get("app") and not params.get("extension"):
+            return _error(400, "Application or extension must be specified")
+        cid = params.get("channelId") or self._new_id()
+        self._seq += 1
+        name = f"{endpoint.split('@')[0]}@{endpoint.split('@')[-1]}-{self._seq:08x};1"
+        data = self._channel_json(cid, name, state="Down", context=params.get("context", "default"),
+                                  exten=params.get("extension", "s"))
+        data["channelvars"] = (body or {}).get("variables", {})
+        self.channels[cid] = PeerChannel(json=data, app=params.get("app"))
+        return JSONResponse(data)
+
+    async def _get_stored(self, request: Request, params: dict, body: Any, name: str) -> Response:
+        if name not in self.stored:
+            return _error(404, "Recording not found")
+        return JSONResponse({"name": name, "format": "wav"})
+
+    async def _get_stored_file(self, request: Request, params: dict, body: Any, name: str) -> Response:
+        if name not in self.stored:
+            return _error(404, "Recording not found")
+        return Response(self.stored[name], media_type="audio/wav")
