@@ -48,6 +48,9 @@ def user_from_token(ctx: ApiContext, session: Session, token: str | None) -> Use
     except InvalidToken as exc:
         raise ApiError(401, f"{str(exc)[:1].upper()}{str(exc)[1:]}.", headers={"WWW-Authenticate": "Bearer"}) from exc
     user = session.get(User, int(claims["sub"]))
+    # End the read transaction now: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE), and a
+    # route may hand work to other sessions (threads) while this one would otherwise sit idle in a transaction.
+    session.commit()
     if user is None or not user.active:
         raise ApiError(401, "This account does not exist or is disabled; log in again.",
                        headers={"WWW-Authenticate": "Bearer"})

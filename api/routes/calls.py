@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +13,7 @@ from sqlalchemy import select
 
 from api.deps import CtxDep, SessionDep, StaffUser
 from api.errors import ApiError
-from api.routes.cards import to_public, to_public_list
+from api.routes.cards import parse_when, to_public, to_public_list
 from api.schemas import CallDetail, CallPublic, CallsPublic, CardsPublic, RecordingPublic, SegmentPublic
 from models.records import CALL_STATES, Call, Recording, User
 from models.repo import calls, cards
@@ -23,12 +22,6 @@ router = APIRouter(tags=["calls"])
 
 CHUNK = 64 * 1024
 CallState = Annotated[str | None, Query(pattern="^(" + "|".join(CALL_STATES) + ")$")]
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _visible_call(session: SessionDep, call_id: int, user: User) -> Call:
@@ -46,14 +39,15 @@ def list_calls(
     user: StaffUser,
     state: CallState = None,
     caller: Annotated[str | None, Query(max_length=64)] = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
+    date_from: Annotated[str | None, Query(max_length=40)] = None,
+    date_to: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CallsPublic:
     """Calls, newest first (operators see live calls and their own)."""
     rows, total = calls.list_calls(
-        session, state=state, caller=caller, date_from=_utc(date_from), date_to=_utc(date_to),
+        session, state=state, caller=caller, date_from=parse_when(date_from, name="date_from"),
+        date_to=parse_when(date_to, name="date_to", end=True),
         visible_to_operator=user.id if user.role == "operator" else None, limit=limit, offset=offset,
     )
     return CallsPublic(data=[CallPublic.of(call, card_id) for call, card_id in rows], count=total)
@@ -157,6 +151,7 @@ def call_audio(
     except OSError as exc:
         raise ApiError(404, f"The recording file of call {call_id} is missing on the server.") from exc
     media = "audio/wav" if rec.format == "wav" else f"audio/{rec.format}"
+    session.commit()  # end the read transaction before streaming (SQLite holds its write lock per transaction)
     headers = {"Accept-Ranges": "bytes", "Content-Disposition": f'inline; filename="call-{call_id}.{rec.format}"'}
     try:
         wanted = parse_range(request.headers.get("range"), size)

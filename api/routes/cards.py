@@ -54,12 +54,20 @@ CSV_COLUMNS = (
 )
 
 
-def _as_utc(value: datetime | date | None, *, end: bool = False) -> datetime | None:
-    if value is None:
+def parse_when(value: str | None, *, name: str, end: bool = False) -> datetime | None:
+    """An ISO date or date-time from the query string, in UTC (naive: UTC; a bare date as ``end``: through it)."""
+    if value is None or not value.strip():
         return None
-    if not isinstance(value, datetime):  # a bare date: the whole day (UTC)
-        value = datetime.combine(value, time.min) + (timedelta(days=1) if end else timedelta())
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day, time.min, tzinfo=UTC) + (timedelta(days=1) if end else timedelta())
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ApiError(422, f"{name} must be a date (2026-05-04) or a date and time (2026-05-04T10:30:00Z).",
+                       field=name) from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def card_filters(
@@ -69,8 +77,8 @@ def card_filters(
     service: Annotated[str | None, Query(max_length=64)] = None,
     emergency: Annotated[str | None, Query(max_length=8)] = None,
     district: Annotated[str | None, Query(max_length=32)] = None,
-    date_from: Annotated[datetime | date | None, Query(description="created at or after (ISO date or time)")] = None,
-    date_to: Annotated[datetime | date | None, Query(description="created before (a date: through that day)")] = None,
+    date_from: Annotated[str | None, Query(max_length=40, description="created at or after (ISO date/time)")] = None,
+    date_to: Annotated[str | None, Query(max_length=40, description="created before (a date: through it)")] = None,
     q: Annotated[str | None, Query(max_length=200, description="search summary, address, transcript")] = None,
     caller: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
@@ -79,7 +87,7 @@ def card_filters(
         check_id(ctx.taxonomy, kind, value)
     return {
         "status": status, "topic": topic, "service": service, "emergency": emergency, "district": district,
-        "date_from": _as_utc(date_from), "date_to": _as_utc(date_to, end=True), "q": q or None, "caller": caller,
+        "date_from": parse_when(date_from, name="date_from"), "date_to": parse_when(date_to, name="date_to", end=True), "q": q or None, "caller": caller,
     }
 
 

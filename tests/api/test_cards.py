@@ -1,0 +1,243 @@
+"""The cards API: a card's life from draft to closed, audit of every change, hub messages, search, CSV, transfer."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from core.errors import TelephonyError
+from models.records import AuditEvent
+from models.repo import calls
+
+
+def audit_of(ctx: Any, card_id: int) -> list[AuditEvent]:
+    with ctx.sessionmaker() as s:
+        return list(
+            s.scalars(
+                select(AuditEvent).where(AuditEvent.entity == "card", AuditEvent.entity_id == card_id)
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+def drain(sub: Any) -> list[dict[str, Any]]:
+    out = []
+    while not sub.queue.empty():
+        out.append(sub.queue.get_nowait())
+    return out
+
+
+@pytest.fixture
+def live_call(ctx: Any) -> Any:
+    """A live call with a classifier proposal (its draft card) and one transcript segment."""
+    with ctx.sessionmaker() as s:
+        call, _ = calls.get_or_create_call(s, uniqueid="1711.7", caller_number="+77017778899", channel="PJSIP/t-1")
+        calls.mark_answered(s, uniqueid="1711.7", at=datetime.now(UTC))
+        calls.add_segment(s, call_id=call.id, text="Үйде жылу жоқ, батареялар суық", start_s=0.0, end_s=3.2,
+                          language="kk")
+        calls.save_proposal(
+            s, call_id=call.id, model_version="sk-test",
+            proposal={"topic": "heating", "service": "heating_utility", "emergency": "none", "language": "kk",
+                      "address": {"street": "Кенесары", "house": "40", "district": "saryarka"},
+                      "summary": "Жылу жоқ", "confidence": {"topic": 0.93}},
+        )
+        return call
+
+
+def test_card_life_with_audit_and_hub(client: Any, ctx: Any, operator_headers: Any, live_call: Any) -> None:
+    listed = client.get("/api/cards", headers=operator_headers).json()
+    assert listed["count"] == 1
+    card = listed["data"][0]
+    assert card["status"] == "draft" and card["proposed"]["topic"] == "heating"
+    assert card["proposed"]["address"]["street"] == "Кенесары" and card["topic"] == "heating"
+    card_id, version = card["id"], card["version"]
+
+    patched = client.patch(
+        f"/api/cards/{card_id}",
+        json={"address": {"apartment": "12"}, "summary": "Батареялар суық", "version": version},
+        headers=operator_headers,
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["address"] == {
+        "street": "Кенесары", "house": "40", "building": None, "apartment": "12", "district": "saryarka",
+        "landmark": None,
+    }
+    stale = client.patch(f"/api/cards/{card_id}", json={"summary": "x", "version": version}, headers=operator_headers)
+    assert stale.status_code == 409 and "changed by someone else" in stale.json()["detail"]
+
+    confirmed = client.post(f"/api/cards/{card_id}/confirm", json={"topic": "hot_water"}, headers=operator_headers)
+    assert confirmed.status_code == 200, confirmed.text
+    body = confirmed.json()
+    year = datetime.now(UTC).astimezone().year
+    assert body["reg_number"].startswith("109-") and body["reg_number"].endswith("-000001")
+    assert abs(int(body["reg_number"][4:8]) - year) <= 1
+    assert body["service"] == "heating_utility"  # hot_water's default service
+    assert body["confirmed_by"].startswith("operator-") and body["status"] == "confirmed"
+    due = datetime.fromisoformat(body["due_at"]) - datetime.fromisoformat(body["confirmed_at"])
+    assert due == timedelta(hours=ctx.taxonomy.deadline_hours("hot_water")) == timedelta(hours=48)
+
+    again = client.post(f"/api/cards/{card_id}/confirm", headers=operator_headers)
+    assert again.status_code == 409 and "is confirmed" in again.json()["detail"]
+    assert client.post(f"/api/cards/{card_id}/close", json={}, headers=operator_headers).status_code == 200
+    assert client.post(f"/api/cards/{card_id}/route", headers=operator_headers).status_code == 409
+
+    actions = [e.action for e in audit_of(ctx, card_id)]
+    assert actions == ["create", "propose", "edit", "confirm", "close"]
+    confirm_event = audit_of(ctx, card_id)[3]
+    assert confirm_event.before["status"] == "draft" and confirm_event.after["status"] == "confirmed"
+    assert confirm_event.after["topic"] == "hot_water" and confirm_event.actor.startswith("operator-")
+    assert confirm_event.user_id is not None and confirm_event.at is not None
+    audit_api = client.get(f"/api/cards/{card_id}/audit", headers=operator_headers).json()
+    assert audit_api["count"] == 5 and audit_api["data"][0]["action"] == "close"
+
+
+async def test_card_updates_are_published(ctx: Any, client: Any, operator_headers: Any) -> None:
+    async with ctx.hub.subscribe() as sub:
+        created = client.post("/api/cards", json={"topic": "garbage", "summary": "Қоқыс"}, headers=operator_headers)
+        card_id = created.json()["id"]
+        client.post(f"/api/cards/{card_id}/confirm", headers=operator_headers)
+        messages = drain(sub)
+    assert [m["type"] for m in messages] == ["card_updated", "card_updated"]
+    assert messages[1]["card_id"] == card_id and messages[1]["status"] == "confirmed"
+    assert messages[1]["reg_number"].endswith("-000001") and "call_id" in messages[1]
+
+
+def test_route_resolve_close(client: Any, ctx: Any, operator_headers: Any) -> None:
+    card_id = client.post("/api/cards", json={"topic": "road_damage"}, headers=operator_headers).json()["id"]
+    assert client.post(f"/api/cards/{card_id}/resolve", json={"resolution": "x"},
+                       headers=operator_headers).status_code == 409
+    client.post(f"/api/cards/{card_id}/confirm", headers=operator_headers)
+    bad = client.post(f"/api/cards/{card_id}/route", json={"service": "mars"}, headers=operator_headers)
+    assert bad.status_code == 422 and "roads" in bad.json()["allowed"]
+    routed = client.post(f"/api/cards/{card_id}/route", json={"service": "district_akimat"}, headers=operator_headers)
+    assert routed.json()["status"] == "routed" and routed.json()["service"] == "district_akimat"
+    resolved = client.post(f"/api/cards/{card_id}/resolve", json={"resolution": "Шұңқыр жөнделді",
+                           "first_call_resolution": False}, headers=operator_headers)
+    assert resolved.json()["status"] == "resolved" and resolved.json()["resolution"] == "Шұңқыр жөнделді"
+    closed = client.post(f"/api/cards/{card_id}/close", headers=operator_headers)
+    assert closed.json()["status"] == "closed" and closed.json()["closed_at"]
+    assert [e.action for e in audit_of(ctx, card_id)] == ["create", "confirm", "route", "resolve", "close"]
+
+
+def test_taxonomy_checks_every_id(client: Any, ctx: Any, operator_headers: Any) -> None:
+    for body, field in (
+        ({"topic": "teleportation"}, "topic"),
+        ({"service": "nasa"}, "service"),
+        ({"emergency": "911"}, "emergency"),
+        ({"address": {"district": "manhattan"}}, "address.district"),
+        ({"emergency_also": ["101", "999"]}, "emergency_also"),
+    ):
+        answer = client.post("/api/cards", json=body, headers=operator_headers)
+        assert answer.status_code == 422, body
+        assert answer.json()["field"] == field and answer.json()["allowed"], body
+    filtered = client.get("/api/cards?topic=teleportation", headers=operator_headers)
+    assert filtered.status_code == 422 and "heating" in filtered.json()["allowed"]
+    assert client.get("/api/cards", headers=operator_headers).json()["count"] == 0
+
+
+def test_search_filters_paging_and_csv(client: Any, ctx: Any, operator_headers: Any, live_call: Any) -> None:
+    h = operator_headers
+    client.post("/api/cards", json={"topic": "snow_ice", "summary": "Қар тазаланбаған", "caller_number": "+77015550101",
+                                    "address": {"street": "Абай даңғылы", "district": "almaty"}}, headers=h)
+    client.post("/api/cards", json={"topic": "garbage", "summary": "Мусор не вывозят"}, headers=h)
+
+    def count(query: str) -> int:
+        answer = client.get(f"/api/cards?{query}", headers=h)
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()["count"])
+
+    assert count("q=ҚАР") == 1 and count("q=абай") == 1 and count("q=мусор") == 1
+    assert count("q=батареялар") == 1  # transcript text only
+    assert count("topic=snow_ice&district=almaty") == 1 and count("status=draft") == 3
+    assert count("caller=%2B77015550101") == 1
+    today = datetime.now(UTC).date()
+    assert count(f"date_from={today}") == 3 and count(f"date_to={today}") == 3
+    assert count(f"date_from={today + timedelta(days=1)}") == 0
+    page = client.get("/api/cards?limit=2&offset=2", headers=h).json()
+    assert page["count"] == 3 and len(page["data"]) == 1
+
+    exported = client.get("/api/cards/export.csv?status=draft", headers=h)
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert len(rows) == 3 and {r["summary"] for r in rows} >= {"Қар тазаланбаған", "Мусор не вывозят"}
+
+    history = client.get("/api/callers/+77015550101/history", headers=h).json()
+    assert history["count"] == 1 and history["data"][0]["topic"] == "snow_ice"
+
+
+def test_manual_card_for_a_call(client: Any, ctx: Any, operator_headers: Any) -> None:
+    with ctx.sessionmaker() as s:
+        call, _ = calls.get_or_create_call(s, uniqueid="m.1", caller_number="+77001112233")
+    made = client.post("/api/cards", json={"call_id": call.id, "topic": "elevator"}, headers=operator_headers)
+    assert made.status_code == 201 and made.json()["caller_number"] == "+77001112233"
+    assert made.json()["service"] == "housing_inspection"
+    dup = client.post("/api/cards", json={"call_id": call.id}, headers=operator_headers)
+    assert dup.status_code == 409 and "already has a card" in dup.json()["detail"]
+    missing = client.post("/api/cards", json={"call_id": 9999}, headers=operator_headers)
+    assert missing.status_code == 404
+
+
+class RecordingTransfer:
+    """Stands in for telephony's transfer (the ARI side is tested in tests/telephony)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.fail = fail
+
+    async def transfer(self, *, uniqueid: str, code: str) -> str:
+        if self.fail:
+            raise TelephonyError("ARI answered 404: channel not found")
+        self.calls.append((uniqueid, code))
+        return f"emergency,{code},1"
+
+
+def test_transfer_and_dismiss(make_ctx: Any, operator_headers: Any, live_call: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    transfer = RecordingTransfer()
+    ctx = make_ctx(transfer=transfer)
+    with TestClient(create_app(ctx)) as client:
+        card_id = client.get("/api/cards", headers=operator_headers).json()["data"][0]["id"]
+        bad = client.post(f"/api/cards/{card_id}/transfer", json={"code": "109"}, headers=operator_headers)
+        assert bad.status_code == 422 and bad.json()["allowed"] == ["101", "102", "103", "104"]
+        moved = client.post(f"/api/cards/{card_id}/transfer", json={"code": "104"}, headers=operator_headers)
+        assert moved.status_code == 200, moved.text
+        assert transfer.calls == [("1711.7", "104")]
+        assert moved.json()["emergency_transferred_to"] == "104" and moved.json()["emergency_transferred_at"]
+        dismissed = client.post(f"/api/cards/{card_id}/dismiss-emergency", json={"reason": "Газ иісі жоқ екен"},
+                                headers=operator_headers)
+        assert dismissed.json()["emergency"] == "none"
+        assert dismissed.json()["emergency_dismissed_reason"] == "Газ иісі жоқ екен"
+        actions = [e.action for e in audit_of(ctx, card_id)]
+        assert actions[-2:] == ["transfer", "dismiss_emergency"]
+
+    with TestClient(create_app(make_ctx(transfer=RecordingTransfer(fail=True)))) as client:
+        failed = client.post(f"/api/cards/{card_id}/transfer", json={"code": "101"}, headers=operator_headers)
+        assert failed.status_code == 502 and "could not move" in failed.json()["detail"]
+
+    with TestClient(create_app(make_ctx(transfer=None))) as client:
+        offline = client.post(f"/api/cards/{card_id}/transfer", json={"code": "101"}, headers=operator_headers)
+        assert offline.status_code == 503 and "Telephony is not connected" in offline.json()["detail"]
+    with ctx.sessionmaker() as s:
+        calls.end_call(s, uniqueid="1711.7", at=datetime.now(UTC))
+    with TestClient(create_app(make_ctx(transfer=transfer))) as client:
+        ended = client.post(f"/api/cards/{card_id}/transfer", json={"code": "101"}, headers=operator_headers)
+        assert ended.status_code == 409 and "ended" in ended.json()["detail"]
+    assert transfer.calls == [("1711.7", "104")]
+    assert [e.action for e in audit_of(ctx, card_id)].count("transfer") == 1
+
+
+@pytest.mark.parametrize("api_db", ["postgres"], indirect=True)
+def test_confirm_on_postgres(client: Any, operator_headers: Any) -> None:
+    ids = [client.post("/api/cards", json={"topic": "heating"}, headers=operator_headers).json()["id"]
+           for _ in range(3)]
+    numbers = [client.post(f"/api/cards/{i}/confirm", headers=operator_headers).json()["reg_number"] for i in ids]
+    assert [n[-6:] for n in numbers] == ["000001", "000002", "000003"]
+    assert client.get("/api/cards?q=109-", headers=operator_headers).json()["count"] == 3
