@@ -1,4 +1,6 @@
-"""CallSession: one call's live processing — audio → ASR → proposals → records → hub messages."""
+"""CallSession: one call's live processing — audio → ASR → proposals → records → hub messages.
+
+The call manager publishes call_started / call_ended; a session publishes what it learns in between."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from models.repo import calls as repo
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+MAX_BATCH_FRAMES = 50  # at most 1 s of 20 ms frames per recognizer call
 
 
 def proposal_dict(p: CardProposal) -> dict[str, Any]:
@@ -109,13 +113,24 @@ class CallSession:
         token = current_call.set(self.info.uniqueid)
         try:
             await self._start()
-            while True:
+            ended = False
+            while not ended:
                 chunk = await frames.get()
                 if chunk is None:
                     break
-                self.stats.chunks += 1
-                self.stats.bytes += len(chunk)
-                await self._feed(chunk)
+                # Whatever queued up while the last chunk decoded goes to the recognizer in one piece:
+                # the session catches up after a slow moment instead of paying per-frame overhead.
+                parts = [chunk]
+                while len(parts) < MAX_BATCH_FRAMES and not frames.empty():
+                    nxt = frames.get_nowait()
+                    if nxt is None:
+                        ended = True
+                        break
+                    parts.append(nxt)
+                pcm = b"".join(parts)
+                self.stats.chunks += len(parts)
+                self.stats.bytes += len(pcm)
+                await self._feed(pcm)
             await self._finish()
         finally:
             await self._close()
@@ -136,14 +151,6 @@ class CallSession:
                 self._scorer = self._proposer.open_call()
             except Exception:
                 logger.exception("could not open the card scorer; cards can still be made by hand")
-        self._publish(
-            {
-                "type": msg.CALL_STARTED,
-                "uniqueid": self.info.uniqueid,
-                "caller_number": self.info.caller_number,
-                "started_at": _iso(self.info.started_at),
-            }
-        )
 
     async def _finish(self) -> None:
         if self._stream is not None and not self.stats.asr_failed:
@@ -152,7 +159,6 @@ class CallSession:
             except Exception:
                 self.stats.asr_failed = True
                 logger.exception("flushing recognition failed")
-        self._publish({"type": msg.CALL_ENDED, "ended_at": _iso(datetime.now(UTC))})
 
     async def _close(self) -> None:
         if self._stream is not None:
@@ -211,7 +217,7 @@ class CallSession:
                     start_s=seg.start,
                     end_s=max(seg.end, seg.start),
                     language=seg.language,
-                    words=[{"word": w.text, "start": w.start, "end": w.end, "conf": w.conf} for w in seg.words],
+                    words=segment_dict(seg, None)["words"],
                     confidence=seg.confidence,
                     engine=seg.engine,
                     model_version=seg.model_version,
@@ -312,7 +318,8 @@ class CallSession:
             return await asyncio.to_thread(run)
         except Exception:
             self.stats.db_errors += 1
-            logger.exception("database write failed (%.0f ms); live view continues", 1000 * (time.perf_counter() - started))
+            elapsed_ms = 1000 * (time.perf_counter() - started)
+            logger.exception("database write failed (%.0f ms); the live view continues", elapsed_ms)
             return None
 
     def _publish(self, message: dict[str, Any]) -> None:
@@ -344,6 +351,8 @@ def session_factory(
     """A calls.live.ProcessorFactory that builds a CallSession per call."""
 
     def build(info: CallInfo) -> CallSession:
-        return CallSession(info, speech=speech, proposer=proposer, sessions=sessions, hub=hub, language=language)
+        return CallSession(
+            info, speech=speech, proposer=proposer, sessions=sessions, hub=hub, language=language
+        )
 
     return build
