@@ -1,0 +1,258 @@
+"""Composition root: builds every part of callcard from Settings and runs them together in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.app import create_app
+from api.context import ApiContext
+from asr.base import SpeechEngine
+from asr.factory import build_speech_engine
+from asr.models import resolve_model_dirs
+from calls.hub import CardHub
+from calls.live import CallInfo
+from calls.manager import CallManager
+from calls.registry import CallRegistry
+from calls.session import session_factory
+from calls.spool import Spool
+from classifier.base import CardProposer
+from core.config import Settings, split_hostport
+from core.taxonomy import Taxonomy, load_taxonomy
+from models.db import make_engine, make_sessionmaker
+from models.repo import calls as call_repo
+from telephony.bridge import TelephonyBridge
+from telephony.events import RecordingFinished
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Every long-lived part of a running callcard, built once."""
+
+    settings: Settings
+    taxonomy: Taxonomy
+    db: Engine
+    sessions: sessionmaker[Session]
+    hub: CardHub
+    speech: SpeechEngine | None
+    proposer: CardProposer | None
+    registry: CallRegistry
+    manager: CallManager
+    bridge: TelephonyBridge
+    api: FastAPI
+    status: dict[str, str] = field(default_factory=dict)
+
+
+def load_proposer(settings: Settings, taxonomy: Taxonomy) -> CardProposer | None:
+    """The card classifier the settings ask for; None (cards by hand) when it cannot load, said once."""
+    try:
+        from classifier.loader import load_proposer as load
+
+        return load(settings.classifier_backend, settings.classifier_dir, taxonomy)
+    except Exception as exc:  # the service must run without proposals rather than not at all
+        logger.error("card proposals are off: %s (run `callcard classifier train`)", exc)
+        return None
+
+
+def load_speech(settings: Settings) -> SpeechEngine | None:
+    """The Vosk engine for Kazakh and Russian, or None when recognition is switched off."""
+    if not settings.asr_enabled:
+        logger.info("speech recognition is switched off (CALLCARD_ASR_ENABLED=false)")
+        return None
+    explicit: dict[str, Path | None] = {"ru": settings.asr_model_ru, "kk": settings.asr_model_kk}
+    dirs = resolve_model_dirs(models_dir=settings.models_path, explicit=explicit, size="small")
+    big: dict[str, Path | None] | None = None
+    if settings.asr_model_size == "big":
+        big = resolve_model_dirs(models_dir=settings.models_path, size="big")
+    return build_speech_engine(model_dirs=dirs, workers=settings.asr_workers, big_model_dirs=big)
+
+
+def build_services(settings: Settings) -> Services:
+    """Wire the parts. Nothing listens or connects until ``run_services``."""
+    taxonomy = load_taxonomy(settings.taxonomy_path, settings.deadlines_path)
+    db = make_engine(settings.database_url)
+    sessions = make_sessionmaker(db)
+    hub = CardHub()
+    speech = load_speech(settings)
+    proposer = load_proposer(settings, taxonomy)
+    registry = CallRegistry(sessions, Spool(settings.spool_path))
+    factory = session_factory(speech=speech, proposer=proposer, sessions=sessions, hub=hub)
+
+    async def after_recording(info: CallInfo | None, event: RecordingFinished) -> None:
+        await redecode_recording(speech, sessions, info, event)
+
+    manager = CallManager(registry=registry, processor_factory=factory, hub=hub, on_recording=after_recording)
+    bridge = TelephonyBridge(
+        events=manager,
+        audio=manager,
+        call_ids=manager,
+        recordings_dir=settings.recordings_path,
+        ari_enabled=settings.ari_enabled,
+        ari_url=settings.ari_url,
+        ari_user=settings.ari_user,
+        ari_password=settings.ari_password,
+        ari_app=settings.ari_app,
+        operators_context=settings.operators_context,
+        operators_extension=settings.operators_extension,
+        emergency_context=settings.emergency_context,
+        audiosocket_enabled=settings.audiosocket_enabled,
+        audiosocket_bind=settings.audiosocket_bind,
+        audiosocket_advertise=settings.audiosocket_advertise,
+        agi_enabled=settings.agi_enabled,
+        agi_bind=settings.agi_bind,
+    )
+    ctx = ApiContext(
+        settings=settings,
+        sessionmaker=sessions,
+        taxonomy=taxonomy,
+        hub=hub,
+        transfer=bridge.transfer,
+        components=component_reporters(settings, speech, proposer, bridge, registry),
+    )
+    api = create_app(ctx)
+    return Services(
+        settings=settings,
+        taxonomy=taxonomy,
+        db=db,
+        sessions=sessions,
+        hub=hub,
+        speech=speech,
+        proposer=proposer,
+        registry=registry,
+        manager=manager,
+        bridge=bridge,
+        api=api,
+    )
+
+
+def component_reporters(
+    settings: Settings,
+    speech: SpeechEngine | None,
+    proposer: CardProposer | None,
+    bridge: TelephonyBridge,
+    registry: CallRegistry,
+) -> dict[str, Callable[[], dict[str, object]]]:
+    """What GET /api/ready shows of each part."""
+
+    def asr() -> dict[str, object]:
+        if speech is None:
+            return {"status": "off"}
+        detail = dict(speech.status())
+        usable = [lang for lang in ("ru", "kk") if detail.get(lang) == "ok"]
+        return {"status": "ok" if usable else "missing", **detail}
+
+    def classifier() -> dict[str, object]:
+        if proposer is None:
+            return {"status": "missing", "detail": "run `callcard classifier train`"}
+        return {"status": "ok", "version": proposer.version}
+
+    def telephony() -> dict[str, object]:
+        return {
+            "status": "ok",
+            "ari": "on" if settings.ari_enabled else "off",
+            "audiosocket": settings.audiosocket_bind if settings.audiosocket_enabled else "off",
+            "agi": settings.agi_bind if settings.agi_enabled else "off",
+            "spooling": registry.spooling,
+        }
+
+    return {"asr": asr, "classifier": classifier, "telephony": telephony}
+
+
+async def redecode_recording(
+    speech: SpeechEngine | None,
+    sessions: sessionmaker[Session],
+    info: CallInfo | None,
+    event: RecordingFinished,
+) -> None:
+    """After hang-up, re-decode the whole-call recording with the big model (when configured) and store it."""
+    redecode = getattr(speech, "redecode", None)
+    if redecode is None or info is None or event.kind != "mixed":
+        return
+    try:
+        segments = await redecode(event.path)
+    except Exception:
+        logger.exception("re-decoding %s failed; the live transcript stays", event.path)
+        return
+    if not segments:
+        return
+    call_id = info.call_id
+    if call_id is None:
+        return
+
+    def store() -> None:
+        with sessions() as session:
+            for seg in segments:
+                call_repo.add_segment(
+                    session,
+                    call_id=call_id,
+                    text=seg.text,
+                    start_s=seg.start,
+                    end_s=max(seg.end, seg.start),
+                    language=seg.language,
+                    words=[{"word": w.text, "start": w.start, "end": w.end, "conf": w.conf} for w in seg.words],
+                    confidence=seg.confidence,
+                    engine=seg.engine,
+                    model_version=seg.model_version,
+                    source="redecode",
+                )
+
+    await asyncio.to_thread(store)
+    logger.info("stored %d re-decoded segments", len(segments))
+
+
+async def run_services(services: Services, *, stop: asyncio.Event | None = None) -> None:
+    """Run the API, the telephony bridge and the call registry until ``stop`` is set or a signal arrives."""
+    settings = services.settings
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await services.registry.start()
+    await services.bridge.start()
+    server: uvicorn.Server | None = None
+    server_task: asyncio.Task[None] | None = None
+    if settings.api_enabled:
+        host, port = split_hostport(settings.api_bind, 8000)
+        config = uvicorn.Config(
+            services.api, host=host, port=port, log_level=settings.log_level.lower(), lifespan="on",
+            log_config=None, ws="websockets",
+        )
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        server_task = asyncio.create_task(server.serve(), name="api")
+        logger.info("callcard is listening on http://%s:%d", host, port)
+    try:
+        if server_task is not None:
+            stopper = asyncio.create_task(stop.wait(), name="stop")
+            done, _ = await asyncio.wait({server_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if server_task in done and server_task.exception() is not None:
+                raise server_task.exception()  # type: ignore[misc]
+        else:
+            await stop.wait()
+    finally:
+        logger.info("callcard is stopping")
+        if server is not None:
+            server.should_exit = True
+            if server_task is not None:
+                with contextlib.suppress(Exception):
+                    await server_task
+        await services.bridge.stop()
+        await services.manager.stop()
+        await services.registry.stop()
+        if services.speech is not None:
+            await services.speech.aclose()
+        services.db.dispose()
