@@ -1,1 +1,1 @@
-"""Speech recognition: 8 kHz 16-bit mono PCM in, partial and final transcripts out. Knows nothing of HTTP or Asterisk."""
+"""Speech recognition: 8 kHz 16-bit mono PCM in, partial and final transcripts out; no HTTP, no Asterisk."""

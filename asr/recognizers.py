@@ -1,0 +1,112 @@
+"""Inside a worker: one loaded Vosk Model per directory, and pools of reusable KaldiRecognizers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import vosk
+
+from asr.audio import model_sample_rate
+from asr.models import model_version
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RecognizerKey:
+    """What makes two recognizers interchangeable: model, rate and phrase list."""
+
+    model_dir: str
+    rate: int
+    grammar: str | None  # JSON list of phrases, or None for free decoding
+
+
+@dataclass(slots=True)
+class PooledRecognizer:
+    """A KaldiRecognizer and how much audio it has decoded over its life (Vosk's times run on from it)."""
+
+    key: RecognizerKey
+    rec: vosk.KaldiRecognizer
+    samples: int = 0  # fed over its whole life
+
+    def accept(self, pcm: bytes) -> bool:
+        """Feed s16le samples at the key's rate; True when an utterance ended."""
+        self.samples += len(pcm) // 2
+        return bool(self.rec.AcceptWaveform(pcm))
+
+    @property
+    def seconds(self) -> float:
+        """Audio decoded over its life, in seconds (Vosk's clock)."""
+        return self.samples / self.key.rate
+
+
+@dataclass(slots=True)
+class RecognizerPool:
+    """Idle recognizers per key, reused across calls: a fresh one decodes about twice as slowly at first."""
+
+    models: dict[str, vosk.Model] = field(default_factory=dict)
+    idle: dict[RecognizerKey, list[PooledRecognizer]] = field(default_factory=dict)
+    max_idle_per_key: int = 8
+    rotate_after_s: float = 3600.0
+    created: int = 0
+    reused: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def load(self, model_dir: str | Path) -> vosk.Model:
+        """Load (once) and return the Model for ``model_dir``."""
+        key = str(Path(model_dir))
+        with self._lock:
+            model = self.models.get(key)
+        if model is None:
+            model = vosk.Model(key)
+            with self._lock:
+                model = self.models.setdefault(key, model)
+            logger.info("loaded Vosk model %s", model_version(Path(key)))
+        return model
+
+    def key_for(self, model_dir: str | Path, grammar: Sequence[str] | None = None) -> RecognizerKey:
+        """The key for a model directory (rate read from its config) and an optional phrase list."""
+        gram = json.dumps(list(grammar), ensure_ascii=False) if grammar else None
+        return RecognizerKey(str(Path(model_dir)), model_sample_rate(model_dir), gram)
+
+    def acquire(self, key: RecognizerKey) -> PooledRecognizer:
+        """An idle recognizer for ``key``, or a new one."""
+        with self._lock:
+            stack = self.idle.get(key)
+            if stack:
+                self.reused += 1
+                return stack.pop()
+        model = self.load(key.model_dir)
+        if key.grammar:
+            rec = vosk.KaldiRecognizer(model, key.rate, key.grammar)
+        else:
+            rec = vosk.KaldiRecognizer(model, key.rate)
+        rec.SetWords(True)
+        with self._lock:
+            self.created += 1
+        return PooledRecognizer(key, rec)
+
+    def release(self, pooled: PooledRecognizer) -> None:
+        """Reset a recognizer and keep it for the next call (or drop it when old or the pool is full)."""
+        pooled.rec.Reset()
+        with self._lock:
+            stack = self.idle.setdefault(pooled.key, [])
+            if pooled.seconds < self.rotate_after_s and len(stack) < self.max_idle_per_key:
+                stack.append(pooled)
+                return
+        logger.debug("retiring a recognizer after %.0f s of audio", pooled.seconds)
+
+    def stats(self) -> dict[str, int]:
+        """Counters for status and benchmarks."""
+        with self._lock:
+            return {
+                "models": len(self.models),
+                "idle": sum(len(v) for v in self.idle.values()),
+                "created": self.created,
+                "reused": self.reused,
+            }

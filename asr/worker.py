@@ -1,0 +1,155 @@
+"""The worker process: loads each language's Vosk model once and decodes many calls on threads."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# Messages, parent -> worker (tuples, pickled by the pipe):
+#   ("open", sid, {"language", "input_rate", "phrases"})      no reply (errors come with the next request)
+#   ("feed", sid, req, pcm) / ("finish", sid, req)           reply ("res", req, True, [segment dicts])
+#   ("close", sid)                                            no reply
+#   ("stats", req)                                            reply ("res", req, True, {...})
+#   ("stop",)
+# worker -> parent: ("ready", pid, stats) once the models are loaded; ("res", req, ok, payload);
+#   a failed request replies ("res", req, False, "message").
+
+
+class _Serial:
+    """Runs one stream's tasks in order on a shared thread pool."""
+
+    def __init__(self, executor: ThreadPoolExecutor) -> None:
+        self.executor = executor
+        self.tasks: deque[Callable[[], None]] = deque()
+        self.running = False
+        self.lock = threading.Lock()
+
+    def submit(self, task: Callable[[], None]) -> None:
+        with self.lock:
+            self.tasks.append(task)
+            if self.running:
+                return
+            self.running = True
+        self.executor.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self.lock:
+                if not self.tasks:
+                    self.running = False
+                    return
+                task = self.tasks.popleft()
+            task()
+
+
+class _Stream:
+    """A call's decoder inside the worker and the queue that keeps its requests in order."""
+
+    def __init__(self, executor: ThreadPoolExecutor) -> None:
+        self.serial = _Serial(executor)
+        self.decoder: Any = None
+        self.error: str | None = None
+
+
+def worker_main(
+    conn: Connection,
+    languages: dict[str, dict[str, Any]],
+    threads: int,
+    options: dict[str, Any],
+    max_idle_per_key: int = 8,
+    rotate_after_s: float = 3600.0,
+) -> None:
+    """Entry point of a worker process (spawned); returns when the parent stops it or goes away."""
+    import vosk
+
+    from asr.decoder import CallDecoder, DecoderOptions, LanguageModel
+    from asr.recognizers import RecognizerPool
+
+    vosk.SetLogLevel(-1)
+    pool = RecognizerPool(max_idle_per_key=max_idle_per_key, rotate_after_s=rotate_after_s)
+    models = {
+        lang: LanguageModel(spec["model_dir"], tuple(spec["grammar"]) if spec.get("grammar") else None)
+        for lang, spec in languages.items()
+    }
+    opts = DecoderOptions(**options)
+    for lm in models.values():
+        pool.load(lm.model_dir)
+    send_lock = threading.Lock()
+
+    def send(msg: tuple[Any, ...]) -> None:
+        with send_lock:
+            try:
+                conn.send(msg)
+            except (OSError, ValueError):
+                pass  # the parent is gone; the main loop ends on its own
+
+    send(("ready", os.getpid(), pool.stats()))
+    executor = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="asr")
+    streams: dict[int, _Stream] = {}
+
+    def do_open(stream: _Stream, spec: dict[str, Any]) -> None:
+        try:
+            phrases = tuple(spec["phrases"]) if spec.get("phrases") else None
+            stream.decoder = CallDecoder(
+                pool, models, language=spec.get("language", "auto"), input_rate=int(spec.get("input_rate", 8000)),
+                phrases=phrases, options=opts,
+            )
+        except Exception as exc:  # reported with the stream's next request
+            stream.error = f"cannot open a recognition stream: {exc}"
+
+    def do_request(stream: _Stream, req: int, op: str, pcm: bytes | None) -> None:
+        if stream.error is not None or stream.decoder is None:
+            send(("res", req, False, stream.error or "stream not open"))
+            return
+        try:
+            segs = stream.decoder.accept(pcm or b"") if op == "feed" else stream.decoder.finish()
+        except Exception as exc:
+            logger.exception("decoding failed")
+            stream.error = f"decoding failed: {exc}"
+            send(("res", req, False, stream.error))
+            return
+        send(("res", req, True, segs))
+
+    def do_close(stream: _Stream, sid: int) -> None:
+        if stream.decoder is not None:
+            stream.decoder.close()
+        streams.pop(sid, None)
+
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            break
+        op = msg[0]
+        if op == "open":
+            sid, spec = msg[1], msg[2]
+            stream = streams[sid] = _Stream(executor)
+            stream.serial.submit(lambda s=stream, sp=spec: do_open(s, sp))
+        elif op in ("feed", "finish"):
+            sid, req = msg[1], msg[2]
+            stream_or_none = streams.get(sid)
+            if stream_or_none is None:
+                send(("res", req, False, f"unknown stream {sid}"))
+                continue
+            pcm = msg[3] if op == "feed" else None
+            stream_or_none.serial.submit(lambda s=stream_or_none, r=req, o=op, p=pcm: do_request(s, r, o, p))
+        elif op == "close":
+            sid = msg[1]
+            stream_or_none = streams.get(sid)
+            if stream_or_none is not None:
+                stream_or_none.serial.submit(lambda s=stream_or_none, i=sid: do_close(s, i))
+        elif op == "stats":
+            send(("res", msg[1], True, {**pool.stats(), "streams": len(streams), "pid": os.getpid(),
+                                         "options": asdict(opts)}))
+        elif op == "stop":
+            break
+    executor.shutdown(wait=True, cancel_futures=False)
