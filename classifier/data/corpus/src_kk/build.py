@@ -6,7 +6,7 @@ Source format (one utterance per line, ``#`` lines are comments)::
     text || em=104,103 t=topic || st=<street key> h=45 b=1 a=12 d=saryarka lm=мектеп_жаны
 
 The first ``||`` part holds labels (``em`` primary code then emergency_also codes,
-``t`` topic override), the second the address; both are optional. ``st`` is a key
+``t`` topic override; required on every line of a file whose name is not a topic id), the second the address; both are optional. ``st`` is a key
 resolved against classifier/data/streets.yaml (canonical name, ru or kk form).
 """
 
@@ -67,11 +67,9 @@ def parse_kv(part: str) -> dict[str, str]:
     return out
 
 
-def build(topic_file: Path, streets: dict[str, str], errors: list[str]) -> dict[tuple[str, str], list[dict]]:
+def build(topic_file: Path, streets: dict[str, str], errors: list[str]) -> dict[tuple[str, str], list[dict]]:  # noqa: C901
     """Parse one source file into records keyed by (split, language)."""
-    topic = topic_file.stem
-    if topic not in TOPICS:
-        errors.append(f"{topic_file.name}: unknown topic {topic}")
+    topic = topic_file.stem if topic_file.stem in TOPICS else None
     out: dict[tuple[str, str], list[dict]] = {}
     key = None
     for n, raw in enumerate(topic_file.read_text(encoding="utf-8").splitlines(), 1):
@@ -96,7 +94,7 @@ def build(topic_file: Path, streets: dict[str, str], errors: list[str]) -> dict[
         elif codes != sorted(codes, key=PRECEDENCE.index) or len(set(codes)) != len(codes):
             errors.append(f"{where}: codes not in precedence order {codes}")
         t = labels.get("t", topic)
-        if t not in TOPICS:
+        if t is None or t not in TOPICS:
             errors.append(f"{where}: bad topic {t}")
         if key is None:
             errors.append(f"{where}: no section header")
@@ -126,6 +124,7 @@ def main() -> int:
     errors: list[str] = []
     seen: dict[str, str] = {}
     counts = []
+    out: dict[tuple[str, str, str], list[dict]] = {}
     for src in sorted(HERE.glob("*.txt")):
         groups = build(src, streets, errors)
         for (split, lang), recs in groups.items():
@@ -133,11 +132,13 @@ def main() -> int:
                 if r["text"] in seen:
                     errors.append(f"{src.name}: duplicate text {r['text']!r} (also {seen[r['text']]})")
                 seen[r["text"]] = f"{src.stem}/{split}/{lang}"
-            path = CORPUS / split / f"{src.stem}.{lang}.jsonl"
-            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
-            n_addr = sum(r["address"] is not None for r in recs)
-            n_em = sum(r["emergency"] != "none" for r in recs)
-            counts.append(f"{src.stem:22s} {split:8s} {lang:6s} {len(recs):4d}  addr={n_addr:3d} em={n_em:3d}")
+                out.setdefault((r["topic"], split, lang), []).append(r)
+    for (topic, split, lang), recs in sorted(out.items()):
+        path = CORPUS / split / f"{topic}.{lang}.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+        n_addr = sum(r["address"] is not None for r in recs)
+        n_em = sum(r["emergency"] != "none" for r in recs)
+        counts.append(f"{topic:22s} {split:8s} {lang:6s} {len(recs):4d}  addr={n_addr:3d} em={n_em:3d}")
     print("\n".join(counts))
     if errors:
         print("\n".join(errors), file=sys.stderr)
