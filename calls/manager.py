@@ -38,8 +38,11 @@ class LiveCall:
     task: asyncio.Task[None] | None = None
     frames: int = 0
     dropped: int = 0
-    ended: bool = False
+    ended: bool = False  # the call hung up
+    closed: bool = False  # no more audio is accepted (end of audio queued)
     failed: bool = False
+    streams: int = 0  # AudioSocket streams of this call still open
+    streams_done: asyncio.Event | None = None
 
 
 class CallManager:
@@ -59,6 +62,7 @@ class CallManager:
         hub: CardHub | None = None,
         queue_frames: int = 500,
         end_timeout: float = 120.0,
+        stream_grace: float = 5.0,
         on_recording: RecordingHook | None = None,
     ) -> None:
         """Wire the manager; ``hub`` (optional) gets call_started / call_ended messages."""
@@ -67,6 +71,7 @@ class CallManager:
         self.hub = hub
         self.queue_frames = queue_frames
         self.end_timeout = end_timeout
+        self.stream_grace = stream_grace
         self.on_recording = on_recording
         self.calls: dict[str, LiveCall] = {}
         self._finishing: set[asyncio.Task[None]] = set()
@@ -78,7 +83,7 @@ class CallManager:
     def push_audio(self, uniqueid: str, pcm: bytes) -> bool:
         """Queue one chunk of 8 kHz s16le PCM for the call; False (and counted) if it had to be dropped."""
         live = self.calls.get(uniqueid)
-        if live is None or live.ended or live.failed:
+        if live is None or live.closed or live.failed:
             self.unknown_frames += 1
             if live is not None:
                 live.dropped += 1
@@ -111,9 +116,17 @@ class CallManager:
                     await self.on_recording(self._infos.get(event.uniqueid), event)
             elif isinstance(event, AudioStreamStarted):
                 logger.info("call %s: caller audio stream %s connected", event.uniqueid, event.media_uuid)
+                live = self.calls.get(event.uniqueid)
+                if live is not None:
+                    live.streams += 1
             elif isinstance(event, AudioStreamEnded):
                 logger.info("call %s: audio stream ended (%s), %d frames, %d dropped",
                             event.uniqueid, event.reason, event.frames, event.dropped)
+                live = self.calls.get(event.uniqueid)
+                if live is not None:
+                    live.streams = max(0, live.streams - 1)
+                    if live.streams == 0 and live.streams_done is not None:
+                        live.streams_done.set()
         except Exception:
             logger.exception("call %s: %s could not be handled", getattr(event, "uniqueid", "?"),
                              type(event).__name__)
@@ -175,12 +188,21 @@ class CallManager:
         if live is None:
             logger.info("call %s ended (it was not followed live)", event.uniqueid)
             return
-        task = asyncio.create_task(self._finish(live, event), name=f"call-end-{event.uniqueid}")
+        task = asyncio.create_task(self._finish(live, event, live.dropped), name=f"call-end-{event.uniqueid}")
         self._finishing.add(task)
         task.add_done_callback(self._finishing.discard)
 
-    async def _finish(self, live: LiveCall, event: CallEnded) -> None:
+    async def _finish(self, live: LiveCall, event: CallEnded, stored_drops: int | None = None) -> None:
         try:
+            if live.streams > 0:
+                # The hang-up can overtake the last frames still in the AudioSocket connection: let them in.
+                live.streams_done = asyncio.Event()
+                try:
+                    await asyncio.wait_for(live.streams_done.wait(), self.stream_grace)
+                except TimeoutError:
+                    logger.warning("call %s: audio stream still open %.0f s after the hang-up; closing it",
+                                   live.uniqueid, self.stream_grace)
+            live.closed = True
             if live.task is not None and not live.task.done():
                 if not live.failed:
                     await asyncio.wait_for(live.queue.put(None), self.end_timeout)
@@ -197,6 +219,9 @@ class CallManager:
             if live.dropped:
                 logger.warning("call %s ended with %d of %d audio frames dropped", live.uniqueid, live.dropped,
                                live.frames + live.dropped)
+            if stored_drops is not None and live.dropped > stored_drops:
+                await self.registry.call_ended(uniqueid=live.uniqueid, at=event.at, cause=event.cause,
+                                               frames_dropped=live.dropped)
             call_id = live.info.call_id if live.info is not None else None
             if call_id is None:
                 call_id = await self.registry.call_id_for(live.uniqueid)
@@ -209,6 +234,7 @@ class CallManager:
         for live in list(self.calls.values()):
             if not live.ended:
                 live.ended = True
+                live.streams = 0
                 task = asyncio.create_task(
                     self._finish(live, CallEnded(uniqueid=live.uniqueid, at=datetime.now(UTC), cause="shutdown")),
                     name=f"call-stop-{live.uniqueid}",

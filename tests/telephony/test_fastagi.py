@@ -1,0 +1,106 @@
+"""The FastAGI server against an AGI peer that talks like Asterisk's res_agi, over real TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from telephony.audiosocket import MediaDirectory
+from telephony.events import CallEnded, CallStarted, RecordingFinished
+from telephony.fastagi import FastAgiServer
+from telephony.recording import WavWriter
+from tests.peers.agi_peer import agi_call, agi_raw
+from tests.telephony.conftest import Collector
+
+
+@pytest.fixture
+async def agi(collector: Collector, directory: MediaDirectory, tmp_path: Path) -> AsyncIterator[FastAgiServer]:
+    server = FastAgiServer(events=collector, directory=directory, recordings_dir=tmp_path / "rec", host="127.0.0.1",
+                           port=0, call_ids=collector, read_timeout=3, recording_timeout=2)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_incoming_registers_records_and_sets_the_call_id(
+    agi: FastAgiServer, collector: Collector, directory: MediaDirectory
+) -> None:
+    collector.ids["1763781367.42"] = 4242
+    media = str(uuid.uuid4())
+    session = await agi_call(agi.bound_port, "incoming", uniqueid="1763781367.42", caller="+77011234567",
+                             args=[media])
+    started = collector.of(CallStarted)[0]
+    assert (started.uniqueid, started.caller_number, started.source, started.media_uuid) == (
+        "1763781367.42", "+77011234567", "agi", media)
+    assert started.channel == "PJSIP/trunk-0000002a" and started.dialled_number == "109"
+    path = agi.recording_path("1763781367.42")
+    assert path.is_absolute()
+    assert session.commands == [f'EXEC MixMonitor "{path}"', 'SET VARIABLE "CALLCARD_CALL_ID" "4242"']
+    assert session.closed_by_server  # returns to the dialplan
+    assert directory.lookup(media) == "1763781367.42"
+
+
+async def test_hangup_ends_the_call_and_finalises_the_mixmonitor_file(
+    agi: FastAgiServer, collector: Collector
+) -> None:
+    await agi_call(agi.bound_port, "incoming", uniqueid="1763781367.43")
+    path = agi.recording_path("1763781367.43")
+    writer = WavWriter(path)  # MixMonitor's file, as Asterisk writes it
+    writer.write(b"\x10\x00" * 8000)
+    session = await agi_call(agi.bound_port, "hangup", uniqueid="1763781367.43", args=["16"])
+    assert session.commands == []
+    assert collector.of(CallEnded)[0].cause == "16"
+    await asyncio.sleep(0.5)
+    assert not collector.of(RecordingFinished)  # still being written (header not final)
+    writer.close()  # the channel is destroyed, MixMonitor closes the file
+    await collector.wait(lambda: bool(collector.of(RecordingFinished)))
+    rec = collector.of(RecordingFinished)[0]
+    assert (rec.path, rec.kind, rec.duration_s, rec.complete) == (str(path), "mixed", 1.0, True)
+
+
+async def test_caller_hanging_up_during_incoming_is_handled(agi: FastAgiServer, collector: Collector) -> None:
+    session = await agi_call(agi.bound_port, "incoming", uniqueid="1763781367.44", hangup_after=0)
+    assert session.commands[0].startswith("EXEC MixMonitor")
+    assert len(session.commands) == 1  # nothing more was sent to a dead channel
+    assert collector.of(CallStarted)
+
+
+@pytest.mark.parametrize(
+    ("preamble", "why"),
+    [
+        (b"agi_network: yes\nagi_network_script: incoming\nagi_uniqueid: 1.1\nagi_chan", "truncated env"),
+        (b"agi_network: yes\nagi_network_script: incoming\nthis is not a variable\n\n", "line without a colon"),
+        (b"\xff\xfe\x00garbage\n\n", "binary garbage"),
+        (b"agi_network: yes\nagi_network_script: incoming\n\n", "no agi_uniqueid"),
+        (b"agi_network: yes\nagi_network_script: rm-rf\nagi_uniqueid: 1.2\n\n", "unknown script"),
+        (b"agi_request: " + b"x" * 10000 + b"\n\n", "overlong line"),
+        (b"", "empty connection"),
+    ],
+)
+async def test_malformed_environment_is_answered_cleanly(
+    agi: FastAgiServer, collector: Collector, preamble: bytes, why: str
+) -> None:
+    session = await agi_raw(agi.bound_port, preamble, close_after_preamble=True, timeout=5)
+    assert session.commands == [], why  # no command sent into a broken session
+    assert session.closed_by_server
+    assert collector.events == []
+    assert agi.rejected == 1
+    # The server still serves the next, well-formed request.
+    await agi_call(agi.bound_port, "incoming", uniqueid="1763781367.50")
+    assert [e.uniqueid for e in collector.of(CallStarted)] == ["1763781367.50"]
+
+
+async def test_silent_client_times_out_without_blocking_others(agi: FastAgiServer, collector: Collector) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", agi.bound_port)
+    writer.write(b"agi_network: yes\n")  # and then nothing
+    await writer.drain()
+    results = await asyncio.gather(*(agi_call(agi.bound_port, "incoming", uniqueid=f"1763781367.{60 + i}")
+                                     for i in range(10)))
+    assert all(r.closed_by_server for r in results)
+    assert len(collector.of(CallStarted)) == 10
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed after read_timeout
+    writer.close()
