@@ -1,0 +1,74 @@
+"""Which language a caller speaks: "ru", "kk" or "mixed", from Kazakh letters and function words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KK_LETTERS = frozenset("әғқңөұүһі")
+
+# Frequent Kazakh words written without Kazakh-only letters (so letters alone would miss them).
+KK_WORDS = frozenset({
+    "және", "мен", "бар", "жоқ", "бе", "ба", "ма", "ме", "па", "пе", "ғой", "ғана", "үшін", "деп", "енді", "әлгі",
+    "мынау", "сосын", "тұр", "жатыр", "керек", "біз", "сіз", "сен", "ол", "бұл", "осы", "сол", "не", "неге",
+    "қашан", "қайда", "кім", "иә", "жоқ", "ал", "бірақ", "өте", "көп", "аз", "тағы", "қазір", "кеше", "бүгін",
+    "ертең", "үй", "су", "жарық", "газ", "жол", "бала", "балалар", "адам", "келіп", "кетті", "болды", "болып",
+    "жатыр", "отыр", "келді", "айтып", "айтыңызшы", "рахмет", "сәлеметсіз", "сәлем", "ешкім", "ештеңе", "мұнда",
+    "сонда", "анау", "мына", "жаңағы", "ой", "апырай", "ау", "ей", "шығып", "иісі", "көшесі", "даңғылы",
+    "ауданы", "пәтер", "тез", "дейді", "екен", "еді", "емес", "басқа", "барлық", "бәрі", "жерде", "тұрмыз",
+    "отырмыз", "жатырмыз", "келіңіздер", "көмектесіңіздер", "шақырыңыздар", "мектеп", "балабақша", "қала",
+    "жылу", "батарея", "суық", "ыстық", "кезек", "шам", "сым", "ит", "иттер", "қоқыс", "ағаш", "қар",
+})
+# Frequent Russian function words (never Kazakh).
+RU_WORDS = frozenset({
+    "и", "в", "на", "не", "что", "это", "у", "нас", "есть", "нет", "как", "я", "мы", "вы", "вот", "ну", "очень",
+    "уже", "там", "здесь", "пожалуйста", "с", "по", "к", "из", "за", "от", "до", "для", "так", "же", "бы", "ли",
+    "когда", "где", "почему", "кто", "все", "всё", "еще", "ещё", "только", "можно", "нужно", "надо", "дом",
+    "доме", "улица", "улице", "квартира", "девушка", "здравствуйте", "алло", "слушайте", "короче", "просто",
+    "потому", "тоже", "сейчас", "вчера", "сегодня", "завтра", "уже", "был", "была", "было", "были", "меня",
+    "мне", "нам", "вам", "его", "ее", "их", "они", "он", "она", "оно", "тут", "этот", "эта", "эти", "который",
+    "которая", "если", "чтобы", "или", "но", "а", "да", "со", "во", "подскажите", "скажите", "помогите",
+    "вообще", "опять", "снова", "давно", "совсем", "никто", "ничего", "какой", "какая", "неделю", "дня", "день",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageVote:
+    """Counts behind a language decision."""
+
+    kk: int
+    ru: int
+
+    @property
+    def language(self) -> str:
+        """"kk", "ru" or "mixed" from the counts."""
+        return decide(self.kk, self.ru)
+
+
+def vote(tokens: list[str]) -> LanguageVote:
+    """Count Kazakh-looking and Russian-looking tokens."""
+    kk = ru = 0
+    for t in tokens:
+        if t in KK_WORDS or any(ch in KK_LETTERS for ch in t):
+            kk += 1
+        elif t in RU_WORDS:
+            ru += 1
+    return LanguageVote(kk, ru)
+
+
+def decide(kk: int, ru: int) -> str:
+    """Turn counts into a label; a language needs real presence (not one borrowed word) to make "mixed"."""
+    if kk == 0 and ru == 0:
+        return "ru"
+    total = kk + ru
+    if kk / total >= 0.85:
+        return "kk"
+    if ru / total >= 0.85:
+        return "ru"
+    if kk >= 2 and ru >= 2:
+        return "mixed"
+    return "kk" if kk > ru else "ru"
+
+
+def detect(text_tokens: list[str]) -> str:
+    """Language of normalised tokens."""
+    return vote(text_tokens).language

@@ -1,0 +1,249 @@
+"""The card proposer: whole-text proposals and per-call incremental scoring on the sklearn backend."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from classifier import emergency as rules
+from classifier.address import AddressExtractor, Mention, StreetIndex
+from classifier.base import Address, CardProposal, EmergencyHint, Scored
+from classifier.features import FeatureState
+from classifier.language import decide as decide_language
+from classifier.language import vote as language_vote
+from classifier.normalize import normalize
+from classifier.sklearn_model import SklearnModel, calibrated_proba
+from classifier.summary import make_summary
+from core.taxonomy import EMERGENCY_CODES, Taxonomy
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_WINDOW = 10  # words in the key phrase
+TOP_K = 3
+ADDRESS_RESCAN = 12  # tokens before the new ones that the address scanner re-reads
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_RULE_VETO = 0.03  # a clean rule hit counts unless the model is this sure it is not that code
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyVerdict:
+    """Emergency decision with its evidence."""
+
+    primary: str
+    also: tuple[str, ...]
+    confidence: float
+    evidence: str
+
+
+def decide_emergency(
+    probs: dict[str, float], hits: list[rules.RuleHit], thresholds: dict[str, float]
+) -> EmergencyVerdict:
+    """Combine the model's per-code probabilities with rule hits; codes ordered by taxonomy precedence.
+
+    A code is on when the model alone is above its threshold, or when a rule hit that is neither negated nor
+    about a past event fires and the model does not rule the code out (probability above a small veto).
+    """
+    veto = thresholds.get("rule_veto", DEFAULT_RULE_VETO)
+    clean: dict[str, list[str]] = {}
+    for h in hits:
+        if not h.discounted:
+            clean.setdefault(h.code, []).append(h.text)
+    active: dict[str, float] = {}
+    evidence: list[str] = []
+    for code in EMERGENCY_CODES:
+        p = probs.get(code, 0.0)
+        if p >= thresholds.get(f"emergency_{code}", DEFAULT_THRESHOLD):
+            active[code] = p
+        elif code in clean and p >= veto:
+            active[code] = max(p, 0.9)
+        if code in active and code in clean:
+            evidence.extend(clean[code])
+    primary, also = rules.split_primary(set(active))
+    if primary == "none":
+        top = max(probs.values(), default=0.0)
+        return EmergencyVerdict("none", (), round(1.0 - top, 4), "")
+    return EmergencyVerdict(primary, also, round(active[primary], 4), ", ".join(dict.fromkeys(evidence)))
+
+
+def _top(labels: tuple[str, ...] | list[str], probs: np.ndarray, k: int = TOP_K) -> tuple[Scored, ...]:
+    order = np.argsort(-probs, kind="stable")[:k]
+    return tuple(Scored(labels[i], round(float(probs[i]), 4)) for i in order)
+
+
+@dataclass(slots=True)
+class _CallState:
+    feats: FeatureState
+    tokens: list[str] = field(default_factory=list)  # normalised tokens (aligned with feature tokens)
+    mentions: list[Mention] = field(default_factory=list)
+    hits: list[rules.RuleHit] = field(default_factory=list)
+    kk_votes: int = 0
+    ru_votes: int = 0
+    # summary: per-topic best window score and start, rolling window sum, per-token topic scores
+    best_score: np.ndarray | None = None
+    best_start: np.ndarray | None = None
+    window_sum: np.ndarray | None = None
+    token_scores: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=SUMMARY_WINDOW))
+
+
+class SklearnCallScorer:
+    """Incremental scorer of one call: each final segment costs time proportional to its own length."""
+
+    def __init__(self, proposer: SklearnProposer) -> None:
+        self._p = proposer
+        self._s = _CallState(feats=proposer.model.incremental.new_state())
+        self._last: CardProposal | None = None
+
+    def add_final(self, text: str) -> CardProposal:
+        """Add a final segment's text and return the updated proposal."""
+        p = self._p
+        s = self._s
+        new_tokens = normalize(text).split()
+        if not new_tokens:
+            if self._last is None:
+                self._last = p.build(s)
+            return self._last
+        n_prev = len(s.tokens)
+        p.model.incremental.add(s.feats, text)
+        s.tokens.extend(new_tokens)
+        # rules: rescan a fixed tail so context words in this segment can discount earlier hits
+        r0 = max(0, n_prev - rules.RESCAN_TOKENS)
+        s.hits = [h for h in s.hits if h.start < r0] + rules.scan(s.tokens, r0)
+        a0 = max(0, n_prev - ADDRESS_RESCAN)
+        s.mentions = [m for m in s.mentions if m.start < a0] + p.extractor.mentions(s.tokens, a0)
+        v = language_vote(new_tokens)
+        s.kk_votes += v.kk
+        s.ru_votes += v.ru
+        p.update_windows(s, n_prev)
+        self._last = p.build(s)
+        return self._last
+
+    def check_partial(self, text: str) -> EmergencyHint:
+        """Emergency verdict for the call so far plus the partial text (nothing is stored)."""
+        return self._p.hint(self._s, text)
+
+    def proposal(self) -> CardProposal | None:
+        """The latest proposal, or None before any text."""
+        return self._last
+
+
+class SklearnProposer:
+    """A loaded sklearn classifier: proposes cards for whole texts and opens incremental scorers."""
+
+    def __init__(self, model: SklearnModel, taxonomy: Taxonomy, streets: StreetIndex) -> None:
+        self.model = model
+        self.taxonomy = taxonomy
+        self.extractor = AddressExtractor(streets)
+        self.version = model.version
+        self._topic_spec = model.heads["topic"]
+        self._topics = self._topic_spec.classes
+        services = sorted({taxonomy.service_for(t) for t in self._topics})
+        self._services = tuple(services)
+        self._topic_to_service = np.zeros((len(self._topics), len(services)))
+        for i, t in enumerate(self._topics):
+            self._topic_to_service[i, services.index(taxonomy.service_for(t))] = 1.0
+        self._lang_spec = model.heads.get("language")
+        self._emergency_specs = {c: model.heads[f"emergency_{c}"] for c in EMERGENCY_CODES
+                                 if f"emergency_{c}" in model.heads}
+        self._thresholds = dict(model.thresholds)
+        w = model.incremental.weights[:, self._topic_spec.columns]
+        self._topic_weights = np.ascontiguousarray(w)
+
+    # --- public contract ----------------------------------------------------------------------------------------
+    def propose(self, text: str) -> CardProposal:
+        """Propose a card for a whole text."""
+        return self.open_call().add_final(text)
+
+    def open_call(self) -> SklearnCallScorer:
+        """Start incremental scoring of one call."""
+        return SklearnCallScorer(self)
+
+    # --- internals shared with the scorer ------------------------------------------------------------------------
+    def _emergency_probs(self, decision: np.ndarray) -> dict[str, float]:
+        return {c: float(calibrated_proba(spec, decision)[1]) for c, spec in self._emergency_specs.items()}
+
+    def hint(self, s: _CallState, partial: str) -> EmergencyHint:
+        """Rules on the partial words plus the model on (call so far + partial), without changing the state."""
+        toks = normalize(partial).split()
+        hits = [h for h in s.hits if not h.discounted]
+        if toks:
+            joined = s.tokens[-rules.CONTEXT_TOKENS :] + toks
+            hits = hits + rules.scan(joined, len(joined) - len(toks))
+        decision = self.model.incremental.peek(s.feats, partial) if toks else self.model.incremental.decisions(s.feats)
+        verdict = decide_emergency(self._emergency_probs(decision), hits, self._thresholds)
+        return EmergencyHint(verdict.primary, verdict.also, verdict.confidence, verdict.evidence)
+
+    def update_windows(self, s: _CallState, n_prev: int) -> None:
+        """Slide the key-phrase windows over the new tokens (per-topic best window of SUMMARY_WINDOW words)."""
+        k = len(self._topics)
+        if s.best_score is None:
+            s.best_score = np.full(k, -np.inf)
+            s.best_start = np.zeros(k, dtype=np.int64)
+            s.window_sum = np.zeros(k)
+        assert s.best_start is not None and s.window_sum is not None
+        inc = self.model.incremental
+        L = SUMMARY_WINDOW
+        feat_tokens = s.feats.tokens
+        zero = np.zeros(k)
+        for pos in range(n_prev, len(s.tokens)):
+            idx = inc.unigram_index(feat_tokens[pos]) if pos < len(feat_tokens) else None
+            vec = self._topic_weights[idx] if idx is not None else zero
+            dropped = s.token_scores[0] if len(s.token_scores) == L else zero
+            s.token_scores.append(vec)
+            s.window_sum = s.window_sum + vec - dropped
+            if pos >= L - 1:
+                better = s.window_sum > s.best_score
+                s.best_score = np.where(better, s.window_sum, s.best_score)
+                s.best_start = np.where(better, pos - L + 1, s.best_start)
+
+    def key_phrase(self, s: _CallState, topic_index: int) -> str:
+        """The window of the call that speaks most for the topic."""
+        if len(s.tokens) < SUMMARY_WINDOW or s.best_start is None:
+            return " ".join(s.tokens)
+        start = int(s.best_start[topic_index])
+        return " ".join(s.tokens[start : start + SUMMARY_WINDOW])
+
+    def build(self, s: _CallState) -> CardProposal:
+        """The proposal for the state's text so far."""
+        decision = self.model.incremental.decisions(s.feats)
+        topic_p = calibrated_proba(self._topic_spec, decision)
+        ti = int(np.argmax(topic_p))
+        topic = self._topics[ti]
+        service_p = topic_p @ self._topic_to_service
+        service = self.taxonomy.service_for(topic)
+        si = self._services.index(service)
+        verdict = decide_emergency(self._emergency_probs(decision), s.hits, self._thresholds)
+        language = self._language(decision, s)
+        address = self.extractor.merge(s.mentions)
+        summary = make_summary(topic, address, self.key_phrase(s, ti), language, self.taxonomy)
+        return CardProposal(
+            topic=topic,
+            service=service,
+            emergency=verdict.primary,
+            emergency_also=verdict.also,
+            language=language,
+            address=address,
+            summary=summary,
+            confidence={
+                "topic": round(float(topic_p[ti]), 4),
+                "service": round(float(service_p[si]), 4),
+                "emergency": verdict.confidence,
+            },
+            alternatives={"topic": _top(self._topics, topic_p), "service": _top(self._services, service_p)},
+            model_version=self.version,
+        )
+
+    def _language(self, decision: np.ndarray, s: _CallState) -> str:
+        if self._lang_spec is not None and (s.kk_votes or s.ru_votes):
+            p = calibrated_proba(self._lang_spec, decision)
+            return self._lang_spec.classes[int(np.argmax(p))]
+        return decide_language(s.kk_votes, s.ru_votes)
+
+
+def load_sklearn_proposer(model_dir: Path, taxonomy: Taxonomy, streets_path: Path | None = None) -> SklearnProposer:
+    """Load an sklearn artifact directory and the street list into a ready proposer."""
+    model = SklearnModel.load(model_dir, taxonomy)
+    return SklearnProposer(model, taxonomy, StreetIndex.load(streets_path))
