@@ -63,7 +63,7 @@ def parse_kv(part: str) -> dict[str, str]:
     out = {}
     for tok in part.split():
         k, _, v = tok.partition("=")
-        out[k] = v.replace("_", " ")
+        out[k] = v if k in ("t", "em") else v.replace("_", " ")
     return out
 
 
@@ -133,6 +133,10 @@ def main() -> int:
                     errors.append(f"{src.name}: duplicate text {r['text']!r} (also {seen[r['text']]})")
                 seen[r["text"]] = f"{src.stem}/{split}/{lang}"
                 out.setdefault((r["topic"], split, lang), []).append(r)
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        print("not written: fix the errors above", file=sys.stderr)
+        return 1
     for (topic, split, lang), recs in sorted(out.items()):
         path = CORPUS / split / f"{topic}.{lang}.jsonl"
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
