@@ -13,6 +13,7 @@ Databases (every test gets a FRESH database, so no test depends on another's lef
 
 API (SQLite by default; parametrise ``api_db`` indirectly with "postgres" to run on PostgreSQL):
     settings       core.config.Settings for the test (data dirs under tmp_path, a test secret key).
+    taxonomy       session: the bundled core.taxonomy.Taxonomy.
     make_ctx       make_ctx(transfer=None, **settings_overrides) -> api.context.ApiContext on the test database.
     ctx            make_ctx() with no telephony.
     client         fastapi TestClient on api.app.create_app(ctx) (a context manager, so lifespan runs).
@@ -223,19 +224,26 @@ def settings(tmp_path: Path, api_db: str) -> Any:
     )
 
 
+@pytest.fixture(scope="session")
+def taxonomy() -> Any:
+    """The bundled taxonomy (frozen, so one load serves the whole session)."""
+    from core.taxonomy import load_taxonomy
+
+    return load_taxonomy()
+
+
 @pytest.fixture
-def make_ctx(settings: Any, api_engine: Engine) -> Callable[..., Any]:
+def make_ctx(settings: Any, api_engine: Engine, taxonomy: Any) -> Callable[..., Any]:
     """Build an ApiContext on the test database; keyword arguments override settings fields."""
     from api.context import ApiContext
     from calls.hub import CardHub
-    from core.taxonomy import load_taxonomy
 
     def build(transfer: Any = None, **overrides: Any) -> ApiContext:
         the_settings = settings.model_copy(update=overrides) if overrides else settings
         return ApiContext(
             settings=the_settings,
             sessionmaker=make_sessionmaker(api_engine),
-            taxonomy=load_taxonomy(),
+            taxonomy=taxonomy,
             hub=CardHub(),
             transfer=transfer,
         )
@@ -260,8 +268,14 @@ def client(ctx: Any) -> Iterator[Any]:
         yield test_client
 
 
+@pytest.fixture(scope="session")
+def password_hashes() -> dict[str, str]:
+    """Argon2 hashes by password, reused across tests (hashing costs ~0.5 s on a busy CI core)."""
+    return {}
+
+
 @pytest.fixture
-def make_user(ctx: Any) -> Callable[..., Any]:
+def make_user(ctx: Any, password_hashes: dict[str, str]) -> Callable[..., Any]:
     """Create a user in the test database: make_user(role="operator", username=None, password=None)."""
     from models.repo import users
 
@@ -269,10 +283,11 @@ def make_user(ctx: Any) -> Callable[..., Any]:
         from api.security import hash_password
 
         name = username or f"{role}-{uuid.uuid4().hex[:6]}"
+        secret = password or f"pw-{role}-123"
+        if secret not in password_hashes:
+            password_hashes[secret] = hash_password(secret)
         with ctx.sessionmaker() as s:
-            user = users.create_user(
-                s, username=name, role=role, password_hash=hash_password(password or f"pw-{role}-123"), **kw
-            )
+            user = users.create_user(s, username=name, role=role, password_hash=password_hashes[secret], **kw)
         return user
 
     return build

@@ -240,6 +240,7 @@ def confirm_card(
         lambda: cards.confirm_card(
             session, card_id=card_id, actor=actor_of(user), changes=changes, due_hours=ctx.taxonomy.deadline_hours,
             expected_version=edits.version, now=now, year=_local_year(ctx, now),
+            default_service=ctx.taxonomy.service_for,
         )
     )
     _announce(ctx, card)

@@ -221,12 +221,14 @@ def confirm_card(
     expected_version: int | None = None,
     now: datetime | None = None,
     year: int | None = None,
+    default_service: Callable[[str], str] | None = None,
 ) -> Card:
     """Confirm a draft (with optional edits): registration number, due date, who and when.
 
     Args:
         due_hours: hours until due, or a function of the confirmed topic giving them.
         year: the registration year (default: ``now``'s year in UTC; pass the city's local year).
+        default_service: the service of a topic, used when the card has a topic but no service.
     """
     clean = _clean_changes(changes or {})
     at = now or utcnow()
@@ -236,6 +238,8 @@ def confirm_card(
         _apply(card, clean)
         if not card.topic:
             raise ValueError("a card needs a topic before it can be confirmed")
+        if not card.service and default_service is not None:
+            card.service = default_service(card.topic)
         if not card.service:
             raise ValueError("a card needs a service before it can be confirmed")
         if not card.emergency:
