@@ -228,7 +228,8 @@ class AudioSocketServer:
         try:
             while True:
                 try:
-                    frame = await asyncio.wait_for(read_frame(reader), self.idle_timeout)
+                    async with asyncio.timeout(self.idle_timeout):  # a timer handle, no task per frame
+                        frame = await read_frame(reader)
                 except TimeoutError:
                     logger.error("AudioSocket stream %s (call %s) idle for %.0f s; closing it",
                                  media_uuid, uniqueid, self.idle_timeout)
