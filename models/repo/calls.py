@@ -337,7 +337,11 @@ def save_proposal(
     version = _clip(model_version or proposal.get("model_version") or None, 128)
 
     def work() -> Card:
-        card = ensure_card(session, call=call)
+        card_id = ensure_card(session, call=call).id
+        # Lock the row (PostgreSQL) and re-read it: an operator may have edited it since we loaded it.
+        card = session.scalars(
+            select(Card).where(Card.id == card_id).with_for_update().execution_options(populate_existing=True)
+        ).one()
         before = audit.card_snapshot(card)
         for name, value in values.items():
             setattr(card, f"proposed_{name}", value)
@@ -414,3 +418,56 @@ def list_calls(
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.execute(stmt.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit).offset(offset))
     return [(call, card_id) for call, card_id in rows.all()], int(total)
+
+
+def correct_segment(
+    session: Session,
+    *,
+    segment_id: int,
+    text: str,
+    actor: str,
+    user_id: int | None = None,
+    words: Iterable[Any] | None = None,
+) -> TranscriptSegment:
+    """Store a QA correction beside the original segment (which stays as it was); audited as "transcript"."""
+    original = session.get(TranscriptSegment, segment_id)
+    if original is None:
+        raise RecordNotFound(f"transcript segment {segment_id} does not exist")
+    correction = TranscriptSegment(
+        call_id=original.call_id,
+        text=text,
+        start_s=original.start_s,
+        end_s=original.end_s,
+        language=original.language,
+        words=[_word_dict(w) for w in words] if words is not None else [],
+        confidence=None,
+        speaker=original.speaker,
+        source="qa",
+        corrects_id=original.id,
+        created_by_id=user_id,
+        is_final=True,
+    )
+    session.add(correction)
+    session.flush()
+    audit.record(
+        session, actor=actor, user_id=user_id, entity="transcript", entity_id=original.id, action="correct",
+        before={"text": original.text, "segment_id": original.id},
+        after={"text": text, "segment_id": correction.id},
+    )
+    session.commit()
+    return correction
+
+
+def assign_operator(session: Session, *, call_id: int, user_id: int, actor: str) -> Call:
+    """Record which operator handles a call (the desk's "claim"); audited."""
+    call = session.get(Call, call_id)
+    if call is None:
+        raise RecordNotFound(f"call {call_id} does not exist")
+    if call.operator_id != user_id:
+        audit.record(
+            session, actor=actor, user_id=user_id, entity="call", entity_id=call.id, action="claim",
+            before={"operator_id": call.operator_id}, after={"operator_id": user_id},
+        )
+        call.operator_id = user_id
+    session.commit()
+    return call

@@ -185,3 +185,30 @@ def test_racing_proposals_make_one_card(sessionmaker: sessionmaker[Session]) -> 
         assert count(s, Card) == 1
         card = s.scalars(select(Card)).one()
         assert card.proposed_summary in {f"v{i}" for i in range(6)}
+
+
+def test_corrections_sit_beside_the_original_and_are_audited(session: Session) -> None:
+    call, _ = calls.get_or_create_call(session, uniqueid="c1")
+    seg = calls.add_segment(session, call_id=call.id, text="лифт истемейди", start_s=1, end_s=2, language="kk")
+    fixed = calls.correct_segment(session, segment_id=seg.id, text="лифт істемейді", actor="qa-dana",
+                                  words=[{"word": "лифт", "start": 1.0, "end": 1.4, "conf": 1.0}])
+    assert fixed.corrects_id == seg.id and fixed.source == "qa" and fixed.start_s == 1
+    session.expire_all()
+    assert session.get(TranscriptSegment, seg.id).text == "лифт истемейди"
+    event = session.scalars(select(AuditEvent).where(AuditEvent.entity == "transcript")).one()
+    assert event.before["text"] == "лифт истемейди" and event.after["text"] == "лифт істемейді"
+    with pytest.raises(RecordNotFound):
+        calls.correct_segment(session, segment_id=seg.id + 100, text="x", actor="qa")
+    with pytest.raises(RecordNotFound):
+        calls.assign_operator(session, call_id=call.id + 100, user_id=1, actor="x")
+
+
+def test_assign_operator(session: Session) -> None:
+    from models.repo import users
+
+    op = users.create_user(session, username="aigerim", role="operator", password_hash="x")
+    call, _ = calls.get_or_create_call(session, uniqueid="a1")
+    assert calls.assign_operator(session, call_id=call.id, user_id=op.id, actor="aigerim").operator_id == op.id
+    calls.assign_operator(session, call_id=call.id, user_id=op.id, actor="aigerim")  # again: no new event
+    events = session.scalars(select(AuditEvent).where(AuditEvent.entity == "call")).all()
+    assert len(events) == 1 and events[0].after == {"operator_id": op.id}
