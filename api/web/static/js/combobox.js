@@ -18,11 +18,12 @@ export class Combobox {
   /**
    * @param {HTMLInputElement} input  the text box (keeps its id, so its <label for> still names it)
    * @param {{options: () => Array<{id: string, ru: string, kk: string}>, onCommit?: (id: string|null) => void,
-   *          allowEmpty?: boolean, showId?: boolean}} opts
+   *          allowEmpty?: boolean, showId?: boolean, preferred?: () => string[]}} opts
    */
-  constructor(input, { options, onCommit = () => {}, allowEmpty = true, showId = false }) {
+  constructor(input, { options, onCommit = () => {}, allowEmpty = true, showId = false, preferred = () => [] }) {
     this.input = input;
     this.getOptions = options;
+    this.getPreferred = preferred;
     this.onCommit = onCommit;
     this.allowEmpty = allowEmpty;
     this.showId = showId;
@@ -85,7 +86,11 @@ export class Combobox {
   filter(text) {
     const q = fold(text).trim();
     const all = this.getOptions();
-    if (!q || q === fold(this.label(this._value))) return all;
+    if (!q || q === fold(this.label(this._value))) {
+      // Nothing typed: the model's proposal and alternatives first, then the rest in taxonomy order.
+      const first = this.getPreferred().map((id) => all.find((o) => o.id === id)).filter(Boolean);
+      return [...first, ...all.filter((o) => !first.includes(o))];
+    }
     const starts = [];
     const contains = [];
     for (const o of all) {

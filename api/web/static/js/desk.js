@@ -224,10 +224,10 @@ function renderQueue() {
             onclick: () => openCall(c.id, { focus: true }),
           },
           h("span", { class: "num" }, c.caller || t("desk.unknown.number")),
+          h("span", { class: "meta" }, `${fmtTime(c.startedAt)}${c.regNumber ? ` · ${c.regNumber}` : ""}`),
           c.alert && c.alert.state === "active"
             ? h("span", { class: "badge em" }, c.alert.emergency)
-            : h("span", { class: `badge ${c.endedAt ? "ended" : "live"}` }, c.endedAt ? t("desk.call.ended") : t("desk.call.live")),
-          h("span", { class: "meta" }, `${fmtTime(c.startedAt)}${c.regNumber ? ` · ${c.regNumber}` : ""}`),
+            : h("span", { class: `badge ${c.endedAt ? "ended" : "live"}` }, c.endedAt ? t("queue.ended") : t("queue.live")),
         ),
       ),
     ),
@@ -562,6 +562,7 @@ function onEdit(name) {
     if (svc) state.combos.service.value = svc;
   }
   c.form = readForm();
+  renderProposal(c);
 }
 
 /** A new proposal fills every field the operator has not touched. */
@@ -587,7 +588,11 @@ function renderProposal(c) {
     box.replaceChildren();
     if (!c.proposal || !p[name]) continue;
     const label = name === "emergency" ? emergencyLabel(state.tax, p[name]) : state.tax.name(kinds[name], p[name]);
-    box.append(h("span", {}, t("prop.ai")), h("span", { class: "pv" }, label), confBadge(conf[name]));
+    box.append(h("span", {}, t("prop.ai")));
+    // The model's value is spelled out only when the field now says something else.
+    if (state.combos[name].value !== p[name]) box.append(h("span", { class: "pv", title: label }, label));
+    const badge = confBadge(conf[name]);
+    if (badge) box.append(badge);
     const others = (alts[name] || []).filter((a) => a.id !== p[name]).slice(0, 3);
     if (others.length) {
       box.append(h("span", {}, t("prop.alt")));
@@ -599,6 +604,7 @@ function renderProposal(c) {
             {
               type: "button",
               class: "alt",
+              tabindex: "-1", // keyboard users get the alternatives first in the field's list (↓)
               title: t("prop.take", { v: name2 }),
               onclick: () => {
                 state.combos[name].value = a.id;
@@ -620,7 +626,8 @@ function renderProposal(c) {
     if (!proposed || !proposed[name]) continue;
     const mine = name === "district" ? state.combos.district.value : name === "language" ? $("f-language").value : $(`f-${name}`).value.trim();
     if (mine === proposed[name]) {
-      if (name === "district" || name === "street") box.append(h("span", {}, t("prop.ai")), confBadge(conf.address));
+      const badge = name === "street" ? confBadge(conf.address) : null;
+      if (badge) box.append(h("span", {}, t("prop.ai")), badge);
       continue;
     }
     const shown = name === "district" ? state.tax.name("districts", proposed[name]) : name === "language" ? t(`lang.${proposed[name]}`) : proposed[name];
@@ -631,6 +638,7 @@ function renderProposal(c) {
         {
           type: "button",
           class: "alt",
+          tabindex: "-1",
           title: t("prop.take", { v: shown }),
           onclick: () => {
             writeField(name, proposed[name]);
@@ -732,8 +740,20 @@ function renderBanner(c) {
   const a = c.alert;
   if (!a || !a.emergency || a.emergency === "none") {
     slot.replaceChildren();
+    delete slot.dataset.key;
     return;
   }
+  // Redraw only when something shown changes, and keep the focus where it was.
+  const key = JSON.stringify([c.id, a.state, a.emergency, a.emergency_also, a.confidence, a.evidence, a.transferredTo, a.reason, document.documentElement.lang]);
+  if (slot.dataset.key === key && slot.firstChild) return;
+  slot.dataset.key = key;
+  const focused = slot.contains(document.activeElement) ? document.activeElement.id : null;
+  drawBanner(c, slot);
+  if (focused && $(focused)) $(focused).focus();
+}
+
+function drawBanner(c, slot) {
+  const a = c.alert;
   const icon = h("span", { class: "icon" });
   icon.innerHTML = ICONS.alert;
   const what = h(
@@ -758,7 +778,7 @@ function renderBanner(c) {
   } else if (a.state === "dismissed") {
     banner = h("div", { class: "banner dismissed", id: "em-banner", role: "status" }, h("div", { class: "what" }, t("em.dismissed", { reason: a.reason || "" })));
   } else if (a.state === "dismissing") {
-    const input = h("input", { id: "em-reason", type: "text", required: true, "aria-label": t("em.dismiss.reason"), placeholder: t("em.dismiss.reason"), maxlength: 500 });
+    const input = h("input", { id: "em-reason", type: "text", "aria-required": "true", "aria-label": t("em.dismiss.reason"), placeholder: t("em.dismiss.reason"), maxlength: 500 });
     const form = h(
       "form",
       {
@@ -864,11 +884,22 @@ function onKey(e) {
   }
 }
 
+/** The model's choice and alternatives for a field, best first (listed first in its options). */
+function proposedIds(name) {
+  const p = cur()?.proposal;
+  if (!p) return [];
+  const ids = (p.alternatives?.[name] || []).map((a) => a.id);
+  if (name === "district" && p.address?.district) ids.unshift(p.address.district);
+  else if (p[name]) ids.unshift(p[name]);
+  return [...new Set(ids)];
+}
+
 function buildForm() {
   const tax = state.tax;
   const mk = (name, kind, opts = {}) => {
     state.combos[name] = new Combobox($(`f-${name}`), {
       options: () => tax.options(kind),
+      preferred: () => proposedIds(name),
       onCommit: () => onEdit(name),
       ...opts,
     });

@@ -1,0 +1,179 @@
+"""The operator desk in a real browser: a live call fills the card, the keyboard confirms it, an emergency
+banner transfers the caller through telephony, and the stored-to-shown latency of transcript lines."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from models.records import AuditEvent, Call, Card
+from tests.web.conftest import Web
+from tests.web.harness import ROOT, Line, external_requests, shot, wait_for
+
+pytestmark = pytest.mark.browser
+
+HOT_WATER = [
+    Line("здравствуйте у нас в доме нет горячей воды уже третий день", seconds=2.4, low=(9,)),
+    Line("улица Кенесары дом 12 квартира 45", seconds=1.8),
+    Line("пожалуйста примите заявку", seconds=1.2),
+]
+GAS = [
+    Line("алло срочно в подъезде сильно пахнет газом", seconds=2.0),
+    Line("улица Жубанова дом 5", seconds=1.5),
+]
+
+
+def _value(driver: WebDriver, element_id: str) -> str:
+    return str(driver.find_element(By.ID, element_id).get_attribute("value") or "")
+
+
+def _lines(driver: WebDriver) -> int:
+    return int(driver.execute_script("return document.querySelectorAll('#transcript .line:not(.partial)').length"))
+
+
+def _card_of(web: Web, uniqueid: str) -> Card:
+    with web.ctx.sessionmaker() as s:
+        call = s.query(Call).filter_by(uniqueid=uniqueid).one()
+        card = s.query(Card).filter_by(call_id=call.id).one()
+        s.expunge_all()
+        return card
+
+
+def test_live_card_fills_in_and_is_confirmed_from_the_keyboard(web: Web, browser: WebDriver) -> None:
+    web.login(browser, "operator", "/desk")
+    wait_for(browser, lambda d: d.execute_script("return window.__desk && window.__desk.ready"), what="desk ready")
+    tax = web.ctx.taxonomy
+
+    uid = web.start_call("+77015550101", HOT_WATER)
+    web.say(uid, 1.2)  # half of the first utterance: a partial line
+    wait_for(browser, lambda d: d.find_element(By.ID, "call-caller").text == "+77015550101", what="call opens")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#transcript .line.partial"), what="partial line")
+    web.say(uid, 1.3)  # the first utterance ends: a stored line and a proposal
+    wait_for(browser, lambda d: _lines(d) == 1, what="first final line")
+    wait_for(browser, lambda d: _value(d, "f-topic") == tax.topics["hot_water"].ru, what="proposed topic")
+    assert _value(browser, "f-service") == tax.services["heating_utility"].ru
+    web.say(uid, 3.2)
+    wait_for(browser, lambda d: _lines(d) == 3, what="three lines")
+    wait_for(browser, lambda d: _value(d, "f-street") == "Кенесары", what="proposed street")
+    assert _value(browser, "f-house") == "12" and _value(browser, "f-apartment") == "45"
+    low = browser.find_elements(By.CSS_SELECTOR, "#transcript .w.lowconf")
+    assert [w.text for w in low] == ["третий"], "the low-confidence word is marked"
+    assert browser.find_element(By.CSS_SELECTOR, "#p-topic .conf").text.endswith("%")
+    shot(browser, "desk-live-card")
+
+    # The operator corrects the topic by typing (Kazakh-folding type-ahead), the apartment, and confirms.
+    topic = browser.find_element(By.ID, "f-topic")
+    topic.click()
+    topic.send_keys("жылу жок")  # folds onto "Жылу жоқ": Kazakh name of "heating"
+    wait_for(browser, lambda d: d.find_element(By.ID, "f-topic").get_attribute("aria-expanded") == "true",
+             what="topic options")
+    topic.send_keys(Keys.ENTER)
+    assert _value(browser, "f-topic") == tax.topics["heating"].ru
+    assert _value(browser, "f-service") == tax.services["heating_utility"].ru  # follows the topic
+    topic.send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.get_attribute("id") == "f-service"
+    apt = browser.find_element(By.ID, "f-apartment")
+    apt.click()
+    apt.send_keys(Keys.CONTROL, "a")
+    apt.send_keys("46")
+    apt.send_keys(Keys.CONTROL, Keys.ENTER)
+    reg = wait_for(browser, lambda d: d.find_elements(By.ID, "reg-number"), what="registration number")[0]
+    assert re.fullmatch(r"109-\d{4}-\d{6}", reg.text), reg.text
+    assert browser.find_element(By.ID, "due-at").text.strip()
+    shot(browser, "desk-confirmed")
+
+    card = _card_of(web, uid)
+    assert card.status == "confirmed" and card.reg_number == reg.text
+    assert (card.topic, card.service, card.apartment, card.street) == ("heating", "heating_utility", "46", "Кенесары")
+    assert card.proposed_topic == "hot_water", "the model's proposal is kept beside the operator's choice"
+    with web.ctx.sessionmaker() as s:
+        actions = [e.action for e in s.query(AuditEvent).filter_by(entity="card", entity_id=card.id)]
+        assert "confirm" in actions
+    assert external_requests(browser, web.url) == []
+    web.end_call(uid)
+
+
+def test_emergency_banner_transfers_the_caller_through_telephony(web: Web, browser: WebDriver) -> None:
+    web.login(browser, "operator2", "/desk")
+    wait_for(browser, lambda d: d.execute_script("return window.__desk && window.__desk.ready"), what="desk ready")
+    uid = web.start_call("+77015550104", GAS)
+    web.say(uid, 2.1)
+    wait_for(browser, lambda d: "104" in d.execute_script(
+        "return document.getElementById('em-banner')?.textContent || ''"), what="emergency banner with 104")
+    assert browser.find_element(By.ID, "em-transfer").is_displayed()
+    shot(browser, "desk-emergency-banner")
+
+    # One key moves the caller: Alt+T.
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ALT, "t")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "em-done"), what="transfer done")
+    shot(browser, "desk-emergency-transferred")
+    card = _card_of(web, uid)
+    assert card.emergency_transferred_to == "104"
+    if web.peer is not None:
+        calls = [(m, p) for m, p, *_ in web.peer.requests if p.endswith(f"/channels/{uid}/continue")]
+        assert calls, f"no ARI continue for {uid}: {web.peer.requests[-5:]}"
+    else:
+        assert (uid, "104") in web.ctx.transfer.done
+    with web.ctx.sessionmaker() as s:
+        assert s.query(Call).filter_by(uniqueid=uid).one().transferred_to == "104"
+    web.end_call(uid)
+
+
+def test_dismissing_an_emergency_asks_for_a_reason(web: Web, browser: WebDriver) -> None:
+    web.login(browser, "operator2", "/desk")
+    wait_for(browser, lambda d: d.execute_script("return window.__desk && window.__desk.ready"), what="desk ready")
+    uid = web.start_call("+77015550105", [Line("мне кажется пахнет газом но это соседи жарят", seconds=2.0)])
+    web.say(uid, 2.1)
+    wait_for(browser, lambda d: d.find_elements(By.ID, "em-transfer"), what="emergency banner")
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.ALT, "x")
+    reason = wait_for(browser, lambda d: d.find_elements(By.ID, "em-reason"), what="reason box")[0]
+    assert browser.switch_to.active_element == reason
+    reason.send_keys(Keys.ENTER)  # empty: refused, nothing stored
+    assert reason.get_attribute("aria-invalid") == "true"
+    assert _card_of(web, uid).emergency_dismissed_reason is None
+    reason.send_keys("соседи готовят, запаха газа нет")
+    reason.send_keys(Keys.ENTER)
+    wait_for(browser, lambda d: d.execute_script(
+        "return document.querySelector('#em-banner.dismissed') !== null"), what="dismissed banner")
+    card = _card_of(web, uid)
+    assert card.emergency_dismissed_reason == "соседи готовят, запаха газа нет"
+    assert card.emergency == "none"
+    web.end_call(uid)
+
+
+def test_transcript_line_latency_from_stored_to_shown(web: Web, browser: WebDriver) -> None:
+    """p50/p99 of (line shown on the desk) - (segment stored: stored_at of transcript_final), 60 segments."""
+    n = 60
+    web.login(browser, "operator", "/desk")
+    wait_for(browser, lambda d: d.execute_script("return window.__desk && window.__desk.ready"), what="desk ready")
+    browser.execute_script("window.__desk.shown = []")
+    script = [Line(f"строка номер {i} у нас во дворе не убран снег", seconds=0.4) for i in range(n)]
+    uid = web.start_call("+77015550160", script)
+    wait_for(browser, lambda d: d.find_element(By.ID, "call-caller").text == "+77015550160", what="call opens")
+    for _ in range(n):
+        web.say(uid, 0.4)
+        time.sleep(0.1)  # ten utterances a second: faster than any caller speaks
+    wait_for(browser, lambda d: len(d.execute_script("return window.__desk.shown")) >= n, timeout=30,
+             what=f"{n} lines shown")
+    shown = browser.execute_script("return window.__desk.shown")
+    latencies = sorted(float(s["shown"]) - float(s["stored"]) for s in shown)
+    p50 = statistics.median(latencies)
+    p99 = latencies[min(len(latencies) - 1, int(round(0.99 * (len(latencies) - 1))))]
+    result = {"segments": len(latencies), "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),
+              "max_ms": round(latencies[-1], 1), "min_ms": round(latencies[0], 1),
+              "proposer": web.proposer_path}
+    out = ROOT / "test-artifacts" / "desk-latency.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    shot(browser, "desk-latency-run")
+    assert latencies[0] > -50, "stored_at is taken before the line can show (clock sanity)"
+    assert p99 < 1000, result
+    web.end_call(uid)
