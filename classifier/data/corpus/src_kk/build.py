@@ -29,6 +29,17 @@ CODES = {"none", "101", "102", "103", "104"}
 PRECEDENCE = ["none", "101", "103", "104", "102"]
 TEXT_RE = re.compile(r"^[a-zа-яёәғқңөұүһі]+( [a-zа-яёәғқңөұүһі]+)*$")
 KK_LETTERS = set("әғқңөұүһі")
+# Kazakh words written without any Kazakh-only letter (a mixed line must hold one of these or a Kazakh letter).
+KK_PLAIN_WORDS = set(
+    "жатыр жерде аулада балалар ма ме бар керек алмайды ашпайды ашпаймыз шатыр жанып атыс терезе контейнерлер "
+    "батырма жылап сары бу жерден подъездте подъездке лифтте саяжайлар басып басты жолды ашылады алды сатып алу "
+    "аяз курткамен бала баламды балама отыз жыл мен бермей жатыр емханада ауруханада жанбайды жасыл жанады "
+    "апат болады аялдамада автобуста зейнеткерге картам жолда тас акимат тазаламады шатырда машинаны сындырды "
+    "оята алмаймыз басымыз ауырады ауа лас бос жер жерге жерлерде тастады тастайды мерекеде хат зират деп "
+    "жазды бола бере кезек неге иттер жаса жол ортасында бойында келмей тергеп орынсыз арызымды картамнан "
+    "аударылады мияулап ескертпей шулайды шу бастайды отыр ашып жастар оянды ойнайды ойнай суарылмайды "
+    "ескертпей жуындыра тазаламады алмаймыз жас жасыл су астында жанында батареялар трассасы адам люкке мынау".split()
+)
 
 
 def load_streets() -> dict[str, str]:
@@ -101,6 +112,8 @@ def build(topic_file: Path, streets: dict[str, str], errors: list[str]) -> dict[
             continue
         if key[1] == "kk" and not (set(text) & KK_LETTERS):
             errors.append(f"{where}: kk line without Kazakh letters")
+        if key[1] == "mixed" and not (set(text) & KK_LETTERS) and not (set(text.split()) & KK_PLAIN_WORDS):
+            errors.append(f"{where}: mixed line without any Kazakh word")
         address = None
         if addr:
             street = None
