@@ -95,8 +95,12 @@ def build(topic_file: Path, streets: dict[str, str], errors: list[str]) -> dict[
         where = f"{topic_file.name}:{n}"
         parts = [p.strip() for p in line.split("||")]
         text = parts[0]
-        labels = parse_kv(parts[1]) if len(parts) > 1 else {}
-        addr = parse_kv(parts[2]) if len(parts) > 2 else {}
+        # label (t=, em=) and address (st= h= ...) pairs may sit in any "||" part after the text
+        pairs: dict[str, str] = {}
+        for extra in parts[1:]:
+            pairs.update(parse_kv(extra))
+        labels = {k: v for k, v in pairs.items() if k in ("t", "em")}
+        addr = {k: v for k, v in pairs.items() if k not in ("t", "em")}
         if not TEXT_RE.match(text):
             errors.append(f"{where}: bad text {text!r}")
         codes = labels.get("em", "none").split(",")
