@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 HELPER_TECHS = ("Snoop/", "UnicastRTP/", "AudioSocket/", "WebSocket/")
 HELPER_ARG = "callcard-helper"
 ROLE_RECORD, ROLE_LISTEN, ROLE_MEDIA = "record", "listen", "media"
+HELPER_ID_PREFIXES = ("callcard-rec-", "callcard-lsn-", "callcard-em-")
 
 
 def parse_ari_time(value: str | None) -> datetime:
@@ -154,8 +155,9 @@ class AriApplication:
         await handler(event)
 
     def _is_foreign_helper(self, channel: Json, args: list[str]) -> bool:
+        # Never match ids by a bare "callcard-": with systemname=callcard-... every Asterisk id starts so.
         name = str(channel.get("name", ""))
-        return name.startswith(HELPER_TECHS) or str(channel.get("id", "")).startswith("callcard-") or (
+        return name.startswith(HELPER_TECHS) or str(channel.get("id", "")).startswith(HELPER_ID_PREFIXES) or (
             bool(args) and args[0] == HELPER_ARG
         )
 
@@ -213,6 +215,8 @@ class AriApplication:
             return
         if call.continuing:
             logger.info("call %s left Stasis for the operators (%s)", cid, self.operators_context)
+            # Asterisk drops the implicit subscription at StasisEnd; subscribe (again) to hear the hang-up.
+            self._spawn(self._follow(call), f"ari-follow-{cid}")
             return
         await self._end(call, cause="left Stasis during set-up", at=parse_ari_time(event.get("timestamp")))
 
@@ -321,6 +325,15 @@ class AriApplication:
             else:
                 logger.error("call %s: set-up failed: %s", uid, exc)
                 await self._cleanup(call)
+
+    async def _follow(self, call: AriCall) -> None:
+        try:
+            await self.client.subscribe(f"channel:{call.uniqueid}")
+        except AriError as exc:
+            if exc.not_found or exc.status == 422:
+                await self._check_caller(call, datetime.now(UTC))
+            else:
+                logger.warning("call %s: cannot subscribe to its channel: %s", call.uniqueid, exc)
 
     async def _start_recording(self, call: AriCall, snoop_id: str) -> None:
         name = call.ids()["recording"]

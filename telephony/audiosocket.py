@@ -224,6 +224,7 @@ class AudioSocketServer:
         reason = "closed"
         recorder = self._open_recorder(uniqueid, media_uuid)
         resamplers: dict[int, _Resampler] = {}
+        carry = b""
         started = time.monotonic()
         try:
             while True:
@@ -240,8 +241,12 @@ class AudioSocketServer:
                     break
                 kind, payload = frame
                 if kind in KIND_RATES:
-                    if len(payload) % 2:
-                        raise ProtocolError(f"odd-length slin payload ({len(payload)} bytes)")
+                    if carry or len(payload) % 2:  # keep 16-bit samples whole across an odd-length payload
+                        payload = carry + payload
+                        cut = len(payload) - len(payload) % 2
+                        payload, carry = payload[:cut], payload[cut:]
+                        if not payload:
+                            continue
                     if kind != KIND_AUDIO:
                         rate = KIND_RATES[kind]
                         resampler = resamplers.get(rate) or resamplers.setdefault(rate, _Resampler(rate))

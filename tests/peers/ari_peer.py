@@ -74,6 +74,8 @@ class PeerChannel:
     media: dict[str, Any] | None = None  # externalMedia parameters
     writer: asyncio.StreamWriter | None = None  # chan_audiosocket's TCP connection
     stream_task: asyncio.Task[None] | None = None
+    watch_task: asyncio.Task[None] | None = None
+    created_by: str | None = None  # the app that created it (snoop, externalMedia, originate)
 
     @property
     def id(self) -> str:
@@ -89,8 +91,10 @@ class _Client:
 class AriPeer:
     """An Asterisk stand-in for ARI tests (start with ``await peer.start()``)."""
 
-    def __init__(self, *, user: str = "callcard", password: str = "s3cret", realtime_media: bool = False) -> None:
+    def __init__(self, *, user: str = "callcard", password: str = "s3cret", realtime_media: bool = False,
+                 systemname: str = "callcard-test") -> None:
         self.user, self.password = user, password
+        self.systemname = systemname  # asterisk.conf systemname: ids become "<systemname>-<epoch>.<seq>"
         self.realtime_media = realtime_media
         self.channels: dict[str, PeerChannel] = {}
         self.bridges: dict[str, dict[str, Any]] = {}
@@ -266,7 +270,8 @@ class AriPeer:
 
     def _new_id(self) -> str:
         self._seq += 1
-        return f"{int(time.time())}.{self._seq}"
+        base = f"{int(time.time())}.{self._seq}"
+        return f"{self.systemname}-{base}" if self.systemname else base
 
     def _channel_json(self, cid: str, name: str, *, number: str = "", state: str = "Up",
                       context: str = "default", exten: str = "s", app_name: str = "", app_data: str = "") -> dict:
@@ -298,12 +303,17 @@ class AriPeer:
         ch = self.channels[cid]
         self._emit("StasisStart", ch, args=[])
 
-    async def hangup(self, cid: str, cause: int = 16, cause_txt: str = "Normal Clearing") -> None:
+    async def hangup(self, cid: str, cause: int = 16, cause_txt: str = "Normal Clearing", *,
+                     soft: bool = False, request: bool = True) -> None:
         """The channel hangs up: ChannelHangupRequest, StasisEnd (if in Stasis), ChannelDestroyed; snoops die."""
         ch = self.channels.get(cid)
         if ch is None:
             return
-        self._emit("ChannelHangupRequest", ch, cause=cause, soft=False)
+        if request:
+            fields: dict[str, Any] = {"cause": cause}
+            if soft:
+                fields["soft"] = True
+            self._emit("ChannelHangupRequest", ch, **fields)
         for snoop in [c for c in self.channels.values() if c.snoop_of == cid]:
             await self._destroy(snoop, 16, "Normal Clearing")
         await self._destroy(ch, cause, cause_txt)
@@ -314,14 +324,12 @@ class AriPeer:
                 self._finish_recording(name, rec)
         if ch.bridge is not None and ch.bridge in self.bridges:
             self.bridges[ch.bridge]["channels"].remove(ch.id)
+        # As Asterisk 22 does: a channel that entered Stasis from the dialplan is followed only until StasisEnd
+        # (no ChannelDestroyed unless the app subscribed explicitly); channels the app created get it.
         if ch.app:
-            app = ch.app
             self._emit("StasisEnd", ch)
             ch.app = None
-            self._emit("ChannelDestroyed", ch, app=app if not self._subscribed(ch) else None, cause=cause,
-                       cause_txt=cause_txt)
-        else:
-            self._emit("ChannelDestroyed", ch, cause=cause, cause_txt=cause_txt)
+        self._emit("ChannelDestroyed", ch, app=ch.created_by, cause=cause, cause_txt=cause_txt)
         self.channels.pop(ch.id, None)
         await self._close_media(ch)
         for ids in self.subscriptions.values():
@@ -331,6 +339,8 @@ class AriPeer:
         return any(ch.id in ids for ids in self.subscriptions.values())
 
     async def _close_media(self, ch: PeerChannel) -> None:
+        if ch.watch_task is not None and ch.watch_task is not asyncio.current_task():
+            ch.watch_task.cancel()
         if ch.stream_task is not None:
             ch.stream_task.cancel()
             with contextlib.suppress(BaseException):
@@ -384,7 +394,7 @@ class AriPeer:
         ch = self.channels.get(cid)
         if ch is None:
             return _error(404, "Channel not found")
-        self._spawn(self.hangup(cid, 16, "Normal Clearing"))
+        self._spawn(self.hangup(cid, 32, "Normal Clearing", soft=True))
         return Response(status_code=204)
 
     async def _answer(self, request: Request, params: dict, body: Any, cid: str) -> Response:
@@ -428,7 +438,7 @@ class AriPeer:
         sid = params.get("snoopId") or self._new_id()
         self._seq += 1
         data = self._channel_json(sid, f"Snoop/{cid}-{self._seq:08x}", app_name="Stasis", app_data=params["app"])
-        ch = PeerChannel(json=data, app=params["app"], snoop_of=cid, spy=spy)
+        ch = PeerChannel(json=data, app=params["app"], snoop_of=cid, spy=spy, created_by=params["app"])
         self.channels[sid] = ch
         args = params.get("appArgs")
         self._spawn(self._later(lambda: self._emit("StasisStart", ch, args=args.split(",") if args else [])))
@@ -449,29 +459,44 @@ class AriPeer:
         host = params.get("external_host", "")
         tech = "AudioSocket" if encapsulation == "audiosocket" else "UnicastRTP"
         self._seq += 1
-        data = self._channel_json(cid, f"{tech}/{host}-{self._seq:08x}", app_name="Stasis",
-                                  app_data=params["app"])
-        ch = PeerChannel(json=data, app=params["app"], media=params)
+        media_uuid = params.get("data", "")
+        if encapsulation == "audiosocket" and not media_uuid:
+            return _error(400, "data can not be empty")
+        name = f"{tech}/{host}-{media_uuid}" if encapsulation == "audiosocket" else f"{tech}/{host}-{self._seq:08x}"
+        data = self._channel_json(cid, name, state="Down", app_name="Stasis",
+                                  app_data=",".join(filter(None, [params["app"], media_uuid])))
+        ch = PeerChannel(json=data, app=params["app"], media=params, created_by=params["app"])
         if encapsulation == "audiosocket":
             try:
+                uuid_bytes = uuid_frame(media_uuid)
                 h, _, p = host.rpartition(":")
-                _, ch.writer = await asyncio.wait_for(asyncio.open_connection(h, int(p)), 5)
-                ch.writer.write(uuid_frame(params.get("data", "")))
+                reader, ch.writer = await asyncio.wait_for(asyncio.open_connection(h, int(p)), 5)
+                ch.writer.write(uuid_bytes)
                 await ch.writer.drain()
                 self.media_connections += 1
-            except (OSError, ValueError, TimeoutError) as exc:
-                return _error(500, f"An internal error prevented this request from being handled: {exc}")
+            except (OSError, ValueError, TimeoutError):
+                # Asterisk: "Failed to parse UUID" or "Connection refused" in the log, 500 to the client.
+                return _error(500, "An internal error prevented this request from being handled")
+            data["channelvars"] = {"AUDIOSOCKET_SERVICE": host, "AUDIOSOCKET_UUID": media_uuid}
+            ch.watch_task = asyncio.create_task(self._watch_media(ch, reader))
         self.channels[cid] = ch
         data_arg = params.get("data")
         self._spawn(self._later(lambda: self._emit("StasisStart", ch, args=[data_arg] if data_arg else [])))
         return JSONResponse(data)
 
+    async def _watch_media(self, ch: PeerChannel, reader: asyncio.StreamReader) -> None:
+        """The AudioSocket server closed the connection (or sent hang-up/error): the channel ends at once."""
+        with contextlib.suppress(Exception):
+            while await reader.read(4096):
+                pass
+        if ch.id in self.channels:
+            ch.writer = None
+            await self.hangup(ch.id, 0, "Unknown", request=False)
+
     async def _record(self, request: Request, params: dict, body: Any, cid: str) -> Response:
         ch = self._stasis_channel(cid)
         if isinstance(ch, JSONResponse):
             return ch
-        if ch.bridge is not None:
-            return _error(409, "Channel is currently bridged with other channels")
         name, fmt = params.get("name"), params.get("format")
         if not name or not fmt:
             return _error(400, "name and format are required")
@@ -479,9 +504,14 @@ class AriPeer:
             return _error(422, "The format specified is unknown on this system")
         if name in self.live_recordings or (name in self.stored and params.get("ifExists", "fail") == "fail"):
             return _error(409, "A recording with the same name already exists on the system")
+        rec = {"name": name, "format": fmt, "state": "queued", "target_uri": f"channel:{cid}"}
+        if ch.bridge is not None:  # Asterisk 22 accepts, then fails the recording
+            failed = dict(rec, state="failed", cause="Cannot record channel while in bridge")
+            self._spawn(self._later(lambda: self._emit("RecordingFailed", None, app=ch.app, recording=failed)))
+            return JSONResponse(rec, status_code=201)
         self.live_recordings[name] = {"channel": cid, "format": fmt}
-        rec = {"name": name, "format": fmt, "state": "recording", "target_uri": f"channel:{cid}"}
-        self._emit("RecordingStarted", ch, recording=rec)
+        started = dict(rec, state="recording")
+        self._spawn(self._later(lambda: self._emit("RecordingStarted", None, app=ch.app, recording=started)))
         return JSONResponse(rec, status_code=201)
 
     async def _create_bridge(self, request: Request, params: dict, body: Any, bid: str) -> Response:
@@ -569,7 +599,7 @@ class AriPeer:
         data = self._channel_json(cid, name, state="Down", context=params.get("context", "default"),
                                   exten=params.get("extension", "s"))
         data["channelvars"] = (body or {}).get("variables", {})
-        self.channels[cid] = PeerChannel(json=data, app=params.get("app"))
+        self.channels[cid] = PeerChannel(json=data, app=params.get("app"), created_by=params.get("app"))
         return JSONResponse(data)
 
     async def _get_stored(self, request: Request, params: dict, body: Any, name: str) -> Response:

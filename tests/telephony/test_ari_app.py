@@ -55,6 +55,8 @@ async def test_normal_call(app: AriApplication, ari_peer: AriPeer, collector: Co
     pcm = speech_pcm(SPEECH)
     uid = ari_peer.new_call("+77011234567", audio=pcm)
     await collector.wait(lambda: len(collector.audio[uid]) >= len(pcm))
+    await collector.wait(lambda: bool(_paths(ari_peer, "POST", "/record") and ari_peer.live_recordings))
+    await collector.wait(lambda: uid in app.calls and app.calls[uid].setup_done)
     started = collector.of(CallStarted, uid)[0]
     assert (started.caller_number, started.dialled_number, started.source) == ("+77011234567", "109", "ari")
     assert started.channel and started.channel.startswith("PJSIP/")
