@@ -52,8 +52,9 @@ def user_from_token(ctx: ApiContext, session: Session, token: str | None) -> Use
     # route may hand work to other sessions (threads) while this one would otherwise sit idle in a transaction.
     session.commit()
     if user is None or not user.active:
-        raise ApiError(401, "This account does not exist or is disabled; log in again.",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "This account does not exist or is disabled; log in again.", headers={"WWW-Authenticate": "Bearer"}
+        )
     return user
 
 

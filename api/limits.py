@@ -16,9 +16,7 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"The request body is larger than the limit of {self.max_bytes} bytes."}
-        ).encode()
+        body = json.dumps({"detail": f"The request body is larger than the limit of {self.max_bytes} bytes."}).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -47,8 +47,13 @@ class UserPublic(BaseModel):
     def of(cls, user: User) -> UserPublic:
         """From a record."""
         return cls(
-            id=user.id, username=user.username, full_name=user.full_name, role=user.role,  # type: ignore[arg-type]
-            ui_language=user.ui_language, active=user.active, created_at=user.created_at,
+            id=user.id,
+            username=user.username,
+            full_name=user.full_name,
+            role=user.role,  # type: ignore[arg-type]
+            ui_language=user.ui_language,
+            active=user.active,
+            created_at=user.created_at,
         )
 
 
@@ -359,10 +364,20 @@ class SegmentPublic(BaseModel):
     def of(cls, seg: TranscriptSegment) -> SegmentPublic:
         """From a record."""
         return cls(
-            id=seg.id, start=seg.start_s, end=seg.end_s, text=seg.text, language=seg.language,
-            confidence=seg.confidence, words=[WordPublic(**w) for w in seg.words or []], speaker=seg.speaker,
-            source=seg.source, corrects_id=seg.corrects_id, engine=seg.engine, model_version=seg.model_version,
-            created_by_id=seg.created_by_id, created_at=seg.created_at,
+            id=seg.id,
+            start=seg.start_s,
+            end=seg.end_s,
+            text=seg.text,
+            language=seg.language,
+            confidence=seg.confidence,
+            words=[WordPublic(**w) for w in seg.words or []],
+            speaker=seg.speaker,
+            source=seg.source,
+            corrects_id=seg.corrects_id,
+            engine=seg.engine,
+            model_version=seg.model_version,
+            created_by_id=seg.created_by_id,
+            created_at=seg.created_at,
         )
 
 
@@ -384,8 +399,15 @@ class RecordingPublic(BaseModel):
     def of(cls, rec: Recording) -> RecordingPublic:
         """From a record."""
         return cls(
-            id=rec.id, kind=rec.kind, format=rec.format, sample_rate=rec.sample_rate, duration_s=rec.duration_s,
-            size_bytes=rec.size_bytes, sha256=rec.sha256, complete=rec.complete, created_at=rec.created_at,
+            id=rec.id,
+            kind=rec.kind,
+            format=rec.format,
+            sample_rate=rec.sample_rate,
+            duration_s=rec.duration_s,
+            size_bytes=rec.size_bytes,
+            sha256=rec.sha256,
+            complete=rec.complete,
+            created_at=rec.created_at,
             url=f"/api/calls/{rec.call_id}/audio?recording_id={rec.id}",
         )
 
@@ -419,12 +441,26 @@ class CallPublic(BaseModel):
         """From a record."""
         duration = (call.ended_at - call.started_at).total_seconds() if call.ended_at else None
         return cls(
-            id=call.id, uniqueid=call.uniqueid, linkedid=call.linkedid, channel=call.channel,
-            caller_number=call.caller_number, caller_name=call.caller_name, dialled_number=call.dialled_number,
-            source=call.source, state=call.state, language=call.language, started_at=call.started_at,
-            answered_at=call.answered_at, ended_at=call.ended_at, duration_s=duration,
-            hangup_cause=call.hangup_cause, operator_id=call.operator_id, transferred_to=call.transferred_to,
-            frames_dropped=call.frames_dropped, asr_status=call.asr_status, card_id=card_id,
+            id=call.id,
+            uniqueid=call.uniqueid,
+            linkedid=call.linkedid,
+            channel=call.channel,
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            dialled_number=call.dialled_number,
+            source=call.source,
+            state=call.state,
+            language=call.language,
+            started_at=call.started_at,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
+            duration_s=duration,
+            hangup_cause=call.hangup_cause,
+            operator_id=call.operator_id,
+            transferred_to=call.transferred_to,
+            frames_dropped=call.frames_dropped,
+            asr_status=call.asr_status,
+            card_id=card_id,
         )
 
 

@@ -87,8 +87,18 @@ def pg_admin_url() -> Iterator[str]:
     port = _free_port()
     _run(
         _as_pg_user(
-            [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-             "--locale=C.UTF-8", "--no-sync"]
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ]
         ),
         "initdb",
     )
@@ -97,8 +107,9 @@ def pg_admin_url() -> Iterator[str]:
         " -c full_page_writes=off -c max_connections=200"
     )
     _run(
-        _as_pg_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w",
-                     "-t", "60", "start"]),
+        _as_pg_user(
+            [str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "-t", "60", "start"]
+        ),
         "pg_ctl start",
     )
     try:
@@ -299,9 +310,7 @@ def token_for(ctx: Any) -> Callable[[Any], str]:
     from api.security import create_access_token
 
     def build(user: Any) -> str:
-        return create_access_token(
-            user_id=user.id, role=user.role, secret=ctx.settings.secret_key, ttl_minutes=60
-        )
+        return create_access_token(user_id=user.id, role=user.role, secret=ctx.settings.secret_key, ttl_minutes=60)
 
     return build
 

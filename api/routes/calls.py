@@ -46,9 +46,14 @@ def list_calls(
 ) -> CallsPublic:
     """Calls, newest first (operators see live calls and their own)."""
     rows, total = calls.list_calls(
-        session, state=state, caller=caller, date_from=parse_when(date_from, name="date_from"),
+        session,
+        state=state,
+        caller=caller,
+        date_from=parse_when(date_from, name="date_from"),
         date_to=parse_when(date_to, name="date_to", end=True),
-        visible_to_operator=user.id if user.role == "operator" else None, limit=limit, offset=offset,
+        visible_to_operator=user.id if user.role == "operator" else None,
+        limit=limit,
+        offset=offset,
     )
     return CallsPublic(data=[CallPublic.of(call, card_id) for call, card_id in rows], count=total)
 
@@ -88,7 +93,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """
     if not header or not header.startswith("bytes="):
         return None
-    spec = header[len("bytes="):].strip()
+    spec = header[len("bytes=") :].strip()
     if "," in spec or "-" not in spec:
         return None
     first, _, last = spec.partition("-")

@@ -47,10 +47,32 @@ router = APIRouter(prefix="/cards", tags=["cards"])
 T = TypeVar("T")
 EXPORT_LIMIT = 100_000
 CSV_COLUMNS = (
-    "reg_number", "status", "created_at", "confirmed_at", "due_at", "caller_number", "topic", "service",
-    "emergency", "emergency_also", "district", "street", "house", "building", "apartment", "landmark", "summary",
-    "language", "confirmed_by", "routed_at", "resolved_at", "closed_at", "resolution", "emergency_transferred_to",
-    "id", "call_id",
+    "reg_number",
+    "status",
+    "created_at",
+    "confirmed_at",
+    "due_at",
+    "caller_number",
+    "topic",
+    "service",
+    "emergency",
+    "emergency_also",
+    "district",
+    "street",
+    "house",
+    "building",
+    "apartment",
+    "landmark",
+    "summary",
+    "language",
+    "confirmed_by",
+    "routed_at",
+    "resolved_at",
+    "closed_at",
+    "resolution",
+    "emergency_transferred_to",
+    "id",
+    "call_id",
 )
 
 
@@ -65,8 +87,9 @@ def parse_when(value: str | None, *, name: str, end: bool = False) -> datetime |
             return datetime.combine(day, time.min, tzinfo=UTC) + (timedelta(days=1) if end else timedelta())
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ApiError(422, f"{name} must be a date (2026-05-04) or a date and time (2026-05-04T10:30:00Z).",
-                       field=name) from exc
+        raise ApiError(
+            422, f"{name} must be a date (2026-05-04) or a date and time (2026-05-04T10:30:00Z).", field=name
+        ) from exc
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
@@ -86,8 +109,15 @@ def card_filters(
     for kind, value in (("topic", topic), ("service", service), ("emergency", emergency), ("district", district)):
         check_id(ctx.taxonomy, kind, value)
     return {
-        "status": status, "topic": topic, "service": service, "emergency": emergency, "district": district,
-        "date_from": parse_when(date_from, name="date_from"), "date_to": parse_when(date_to, name="date_to", end=True), "q": q or None, "caller": caller,
+        "status": status,
+        "topic": topic,
+        "service": service,
+        "emergency": emergency,
+        "district": district,
+        "date_from": parse_when(date_from, name="date_from"),
+        "date_to": parse_when(date_to, name="date_to", end=True),
+        "q": q or None,
+        "caller": caller,
     }
 
 
@@ -126,8 +156,13 @@ def _unprocessable(work: Callable[[], T]) -> T:
 def _announce(ctx: ApiContext, card: Card) -> None:
     publish(
         ctx,
-        {"type": CARD_UPDATED, "call_id": card.call_id, "card_id": card.id, "status": card.status,
-         "reg_number": card.reg_number},
+        {
+            "type": CARD_UPDATED,
+            "call_id": card.call_id,
+            "card_id": card.id,
+            "status": card.status,
+            "reg_number": card.reg_number,
+        },
     )
 
 
@@ -238,8 +273,14 @@ def confirm_card(
     now = datetime.now(UTC)
     card = _unprocessable(
         lambda: cards.confirm_card(
-            session, card_id=card_id, actor=actor_of(user), changes=changes, due_hours=ctx.taxonomy.deadline_hours,
-            expected_version=edits.version, now=now, year=_local_year(ctx, now),
+            session,
+            card_id=card_id,
+            actor=actor_of(user),
+            changes=changes,
+            due_hours=ctx.taxonomy.deadline_hours,
+            expected_version=edits.version,
+            now=now,
+            year=_local_year(ctx, now),
             default_service=ctx.taxonomy.service_for,
         )
     )
@@ -266,14 +307,16 @@ def route_card(
 
 
 @router.post("/{card_id}/resolve", response_model=CardPublic)
-def resolve_card(
-    card_id: int, body: CardResolve, ctx: CtxDep, session: SessionDep, user: OperatorUser
-) -> CardPublic:
+def resolve_card(card_id: int, body: CardResolve, ctx: CtxDep, session: SessionDep, user: OperatorUser) -> CardPublic:
     """Record what was done for a confirmed or routed card."""
     card = _unprocessable(
         lambda: cards.resolve_card(
-            session, card_id=card_id, actor=actor_of(user), resolution=body.resolution,
-            first_call_resolution=body.first_call_resolution, expected_version=body.version,
+            session,
+            card_id=card_id,
+            actor=actor_of(user),
+            resolution=body.resolution,
+            first_call_resolution=body.first_call_resolution,
+            expected_version=body.version,
         )
     )
     _announce(ctx, card)
@@ -347,7 +390,12 @@ async def transfer_call(card_id: int, body: CardTransfer, ctx: CtxDep, user: Ope
         raise ApiError(502, f"Asterisk could not move the call to {body.code}: {exc}") from exc
     public = await run_in_threadpool(_record_transfer, ctx, card_id, user, body.code)
     ctx.hub.publish(
-        {"type": CARD_UPDATED, "call_id": public.call_id, "card_id": public.id, "status": public.status,
-         "reg_number": public.reg_number}
+        {
+            "type": CARD_UPDATED,
+            "call_id": public.call_id,
+            "card_id": public.id,
+            "status": public.status,
+            "reg_number": public.reg_number,
+        }
     )
     return public

@@ -31,8 +31,14 @@ def create_user(body: UserCreate, session: SessionDep, admin: AdminUser) -> User
     """Add a user; when no password is sent, one is generated and returned in this answer only."""
     password = body.password or generate_password()
     user = users.create_user(
-        session, username=body.username, role=body.role, full_name=body.full_name, ui_language=body.ui_language,
-        password_hash=hash_password(password), actor=admin.username, actor_id=admin.id,
+        session,
+        username=body.username,
+        role=body.role,
+        full_name=body.full_name,
+        ui_language=body.ui_language,
+        password_hash=hash_password(password),
+        actor=admin.username,
+        actor_id=admin.id,
     )
     public = UserPublic.of(user).model_dump()
     return UserCreated(**public, password=None if body.password else password)

@@ -28,7 +28,12 @@ def users() -> None:
 @click.option("--url", default=None, help="Database URL (default: CALLCARD_DATABASE_URL or the SQLite file).")
 @click.option("--if-missing", is_flag=True, help="Do nothing (and succeed) when the user already exists.")
 def add(
-    username: str, role: str, password: str | None, full_name: str, ui_language: str, url: str | None,
+    username: str,
+    role: str,
+    password: str | None,
+    full_name: str,
+    ui_language: str,
+    url: str | None,
     if_missing: bool,
 ) -> None:
     """Add USERNAME with a role; prints the generated password when none is given."""
@@ -46,7 +51,11 @@ def add(
             return
         try:
             user = repo.create_user(
-                session, username=username, role=role, password_hash=hash_password(secret), full_name=full_name,
+                session,
+                username=username,
+                role=role,
+                password_hash=hash_password(secret),
+                full_name=full_name,
                 ui_language=ui_language,
             )
         except DuplicateRecord as exc:

@@ -174,9 +174,7 @@ def add_recording(
     call = _require_call(session, uniqueid)
 
     def work() -> Recording:
-        rec = session.scalars(
-            select(Recording).where(Recording.call_id == call.id, Recording.path == path)
-        ).first()
+        rec = session.scalars(select(Recording).where(Recording.call_id == call.id, Recording.path == path)).first()
         if rec is None:
             rec = Recording(call_id=call.id, path=path)
             session.add(rec)
@@ -321,9 +319,7 @@ def ensure_card(session: Session, *, call: Call) -> Card:
         return card
 
 
-def save_proposal(
-    session: Session, *, call_id: int, proposal: Mapping[str, Any], model_version: str | None
-) -> Card:
+def save_proposal(session: Session, *, call_id: int, proposal: Mapping[str, Any], model_version: str | None) -> Card:
     """Store the model's proposal on the call's card (creating its draft card if none).
 
     The proposed_* fields always follow the latest proposal. While the card is a draft, its working fields
@@ -450,7 +446,12 @@ def correct_segment(
     session.add(correction)
     session.flush()
     audit.record(
-        session, actor=actor, user_id=user_id, entity="transcript", entity_id=original.id, action="correct",
+        session,
+        actor=actor,
+        user_id=user_id,
+        entity="transcript",
+        entity_id=original.id,
+        action="correct",
         before={"text": original.text, "segment_id": original.id},
         after={"text": text, "segment_id": correction.id},
     )
@@ -465,8 +466,14 @@ def assign_operator(session: Session, *, call_id: int, user_id: int, actor: str)
         raise RecordNotFound(f"call {call_id} does not exist")
     if call.operator_id != user_id:
         audit.record(
-            session, actor=actor, user_id=user_id, entity="call", entity_id=call.id, action="claim",
-            before={"operator_id": call.operator_id}, after={"operator_id": user_id},
+            session,
+            actor=actor,
+            user_id=user_id,
+            entity="call",
+            entity_id=call.id,
+            action="claim",
+            before={"operator_id": call.operator_id},
+            after={"operator_id": user_id},
         )
         call.operator_id = user_id
     session.commit()

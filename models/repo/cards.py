@@ -128,8 +128,14 @@ def _change(
         mutate(card)
         old, new = audit.diff(before, audit.card_snapshot(card))
         audit.record(
-            session, actor=actor.name, user_id=actor.user_id, entity="card", entity_id=card.id, action=action,
-            before=old, after=new,
+            session,
+            actor=actor.name,
+            user_id=actor.user_id,
+            entity="card",
+            entity_id=card.id,
+            action=action,
+            before=old,
+            after=new,
         )
         session.commit()
         return card
@@ -141,9 +147,7 @@ def _change(
         raise
 
 
-def create_card(
-    session: Session, *, actor: Actor, values: Mapping[str, Any], call_id: int | None = None
-) -> Card:
+def create_card(session: Session, *, actor: Actor, values: Mapping[str, Any], call_id: int | None = None) -> Card:
     """A manual draft card (optionally for a call that has none yet)."""
     changes = _clean_changes(values)
     card = Card(status="draft", call_id=call_id, created_by_id=actor.user_id)
@@ -160,8 +164,14 @@ def create_card(
         session.rollback()
         raise DuplicateRecord(f"call {call_id} already has a card") from exc
     audit.record(
-        session, actor=actor.name, user_id=actor.user_id, entity="card", entity_id=card.id, action="create",
-        before=None, after=audit.card_snapshot(card),
+        session,
+        actor=actor.name,
+        user_id=actor.user_id,
+        entity="card",
+        entity_id=card.id,
+        action="create",
+        before=None,
+        after=audit.card_snapshot(card),
     )
     session.commit()
     return card
@@ -173,7 +183,11 @@ def update_card(
     """Edit working fields of a draft or confirmed card."""
     clean = _clean_changes(changes)
     return _change(
-        session, card_id=card_id, actor=actor, action="edit", expected_version=expected_version,
+        session,
+        card_id=card_id,
+        actor=actor,
+        action="edit",
+        expected_version=expected_version,
         mutate=lambda card: _apply(card, clean),
     )
 
@@ -186,10 +200,9 @@ def _next_seq(session: Session, year: int) -> int:
     """
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = (
             insert(RegistrationCounter)
             .values(year=year, last_seq=1)
@@ -200,9 +213,7 @@ def _next_seq(session: Session, year: int) -> int:
             .returning(RegistrationCounter.last_seq)
         )
         return int(session.execute(stmt).scalar_one())
-    row = session.scalars(
-        select(RegistrationCounter).where(RegistrationCounter.year == year).with_for_update()
-    ).first()
+    row = session.scalars(select(RegistrationCounter).where(RegistrationCounter.year == year).with_for_update()).first()
     if row is None:
         row = RegistrationCounter(year=year, last_seq=0)
         session.add(row)
@@ -328,9 +339,7 @@ def close_card(
     )
 
 
-def record_transfer(
-    session: Session, *, card_id: int, actor: Actor, code: str, now: datetime | None = None
-) -> Card:
+def record_transfer(session: Session, *, card_id: int, actor: Actor, code: str, now: datetime | None = None) -> Card:
     """Note that the caller was moved to emergency service ``code`` (card and call)."""
     at = now or utcnow()
 
@@ -357,7 +366,11 @@ def dismiss_emergency(
         _apply(card, {"emergency": "none", "emergency_also": []})
 
     return _change(
-        session, card_id=card_id, actor=actor, action="dismiss_emergency", expected_version=expected_version,
+        session,
+        card_id=card_id,
+        actor=actor,
+        action="dismiss_emergency",
+        expected_version=expected_version,
         mutate=mutate,
     )
 
@@ -431,9 +444,7 @@ def _filtered(
     return stmt
 
 
-def list_cards(
-    session: Session, *, limit: int = 50, offset: int = 0, **filters: Any
-) -> tuple[list[Card], int]:
+def list_cards(session: Session, *, limit: int = 50, offset: int = 0, **filters: Any) -> tuple[list[Card], int]:
     """Cards matching the filters, newest first; returns (page, total).
 
     Filters: status, topic, service, emergency, district, date_from, date_to (created_at, [from, to)),

@@ -51,7 +51,12 @@ def create_user(
         session.rollback()
         raise DuplicateRecord(f"user {username!r} already exists") from exc
     audit.record(
-        session, actor=actor, user_id=actor_id, entity="user", entity_id=user.id, action="create",
+        session,
+        actor=actor,
+        user_id=actor_id,
+        entity="user",
+        entity_id=user.id,
+        action="create",
         after={"username": username, "role": role, "full_name": full_name, "active": active},
     )
     session.commit()
@@ -107,8 +112,14 @@ def update_user(
         before[key], after[key] = shown_old, shown_new
     if after:
         audit.record(
-            session, actor=actor, user_id=actor_id, entity="user", entity_id=user.id, action="update",
-            before=before, after=after,
+            session,
+            actor=actor,
+            user_id=actor_id,
+            entity="user",
+            entity_id=user.id,
+            action="update",
+            before=before,
+            after=after,
         )
     session.commit()
     return user

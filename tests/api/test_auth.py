@@ -36,10 +36,16 @@ def test_bad_tokens_are_refused(client: Any, ctx: Any, make_user: Any, token_for
     user = make_user("admin")
     secret = ctx.settings.secret_key
     now = datetime.now(UTC)
-    expired = jwt.encode({"sub": str(user.id), "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1)},
-                         secret, algorithm="HS256")
-    forged = jwt.encode({"sub": str(user.id), "iat": now, "exp": now + timedelta(hours=1)}, "another-secret-of-enough-length-0123456789",
-                        algorithm="HS256")
+    expired = jwt.encode(
+        {"sub": str(user.id), "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1)},
+        secret,
+        algorithm="HS256",
+    )
+    forged = jwt.encode(
+        {"sub": str(user.id), "iat": now, "exp": now + timedelta(hours=1)},
+        "another-secret-of-enough-length-0123456789",
+        algorithm="HS256",
+    )
     ghost = jwt.encode({"sub": "99999", "iat": now, "exp": now + timedelta(hours=1)}, secret, algorithm="HS256")
     cases = {"expired": expired, "forged": forged, "ghost": ghost, "garbage": "abc.def.ghi"}
     for name, token in cases.items():

@@ -65,10 +65,19 @@ CASES: list[tuple[str, str, Any, int, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status", "words"), CASES, ids=[f"{c[0]} {c[1]} {c[3]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "words"), CASES, ids=[f"{c[0]} {c[1]} {c[3]}" for c in CASES]
+)
 def test_bad_input_is_refused_and_writes_nothing(
-    client: Any, ctx: Any, operator_headers: Any, draft: dict[str, Any],
-    method: str, path: str, body: Any, status: int, words: str,
+    client: Any,
+    ctx: Any,
+    operator_headers: Any,
+    draft: dict[str, Any],
+    method: str,
+    path: str,
+    body: Any,
+    status: int,
+    words: str,
 ) -> None:
     before = counts(ctx)
     url = path.replace("{id}", str(draft["id"]))

@@ -15,9 +15,14 @@ from models.repo import calls
 def wav_bytes(samples: int = 8000) -> bytes:
     """A real 8 kHz mono s16le WAV (a ramp), so sizes and offsets are known."""
     pcm = b"".join(struct.pack("<h", (i * 37) % 30000 - 15000) for i in range(samples))
-    header = b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVEfmt " + struct.pack(
-        "<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16
-    ) + b"data" + struct.pack("<I", len(pcm))
+    header = (
+        b"RIFF"
+        + struct.pack("<I", 36 + len(pcm))
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
+        + b"data"
+        + struct.pack("<I", len(pcm))
+    )
     return header + pcm
 
 
@@ -29,11 +34,17 @@ def recorded_call(ctx: Any, tmp_path: Path) -> tuple[int, bytes]:
     path.write_bytes(data)
     with ctx.sessionmaker() as s:
         call, _ = calls.get_or_create_call(s, uniqueid="rec.1", caller_number="+77010000009")
-        calls.add_segment(s, call_id=call.id, text="Сәлеметсіз бе, лифт істемейді", start_s=0.2, end_s=2.0,
-                          language="kk", words=[{"word": "лифт", "start": 1.0, "end": 1.3, "conf": 0.8}])
+        calls.add_segment(
+            s,
+            call_id=call.id,
+            text="Сәлеметсіз бе, лифт істемейді",
+            start_s=0.2,
+            end_s=2.0,
+            language="kk",
+            words=[{"word": "лифт", "start": 1.0, "end": 1.3, "conf": 0.8}],
+        )
         calls.add_recording(s, uniqueid="rec.1", path=str(path), duration_s=1.0, size_bytes=len(data))
-        calls.save_proposal(s, call_id=call.id, proposal={"topic": "elevator", "emergency": "none"},
-                            model_version="m")
+        calls.save_proposal(s, call_id=call.id, proposal={"topic": "elevator", "emergency": "none"}, model_version="m")
         calls.end_call(s, uniqueid="rec.1", at=datetime.now(UTC))
         return call.id, data
 
@@ -93,8 +104,9 @@ def test_operator_sees_only_live_and_own_calls(
     assert client.get(f"/api/calls/{live.id}", headers=ha).status_code == 200
     assert [c["id"] for c in client.get("/api/calls", headers=ha).json()["data"]] == [live.id]
     # alice confirms the ended call's card: now it is hers, not bob's
-    card_id = client.get(f"/api/calls/{call_id}", headers={"Authorization": f"Bearer {token_for(make_user('qa'))}"}
-                         ).json()["card"]["id"]
+    card_id = client.get(
+        f"/api/calls/{call_id}", headers={"Authorization": f"Bearer {token_for(make_user('qa'))}"}
+    ).json()["card"]["id"]
     assert client.post(f"/api/cards/{card_id}/confirm", headers=ha).status_code == 200
     assert client.get(f"/api/calls/{call_id}", headers=ha).status_code == 200
     assert client.get(f"/api/calls/{call_id}/audio", headers=ha).status_code == 200

@@ -19,7 +19,8 @@ def audit_of(ctx: Any, card_id: int) -> list[AuditEvent]:
     with ctx.sessionmaker() as s:
         return list(
             s.scalars(
-                select(AuditEvent).where(AuditEvent.entity == "card", AuditEvent.entity_id == card_id)
+                select(AuditEvent)
+                .where(AuditEvent.entity == "card", AuditEvent.entity_id == card_id)
                 .order_by(AuditEvent.id)
             )
         )
@@ -38,13 +39,22 @@ def live_call(ctx: Any) -> Any:
     with ctx.sessionmaker() as s:
         call, _ = calls.get_or_create_call(s, uniqueid="1711.7", caller_number="+77017778899", channel="PJSIP/t-1")
         calls.mark_answered(s, uniqueid="1711.7", at=datetime.now(UTC))
-        calls.add_segment(s, call_id=call.id, text="Үйде жылу жоқ, батареялар суық", start_s=0.0, end_s=3.2,
-                          language="kk")
+        calls.add_segment(
+            s, call_id=call.id, text="Үйде жылу жоқ, батареялар суық", start_s=0.0, end_s=3.2, language="kk"
+        )
         calls.save_proposal(
-            s, call_id=call.id, model_version="sk-test",
-            proposal={"topic": "heating", "service": "heating_utility", "emergency": "none", "language": "kk",
-                      "address": {"street": "Кенесары", "house": "40", "district": "saryarka"},
-                      "summary": "Жылу жоқ", "confidence": {"topic": 0.93}},
+            s,
+            call_id=call.id,
+            model_version="sk-test",
+            proposal={
+                "topic": "heating",
+                "service": "heating_utility",
+                "emergency": "none",
+                "language": "kk",
+                "address": {"street": "Кенесары", "house": "40", "district": "saryarka"},
+                "summary": "Жылу жоқ",
+                "confidence": {"topic": 0.93},
+            },
         )
         return call
 
@@ -64,7 +74,11 @@ def test_card_life_with_audit_and_hub(client: Any, ctx: Any, operator_headers: A
     )
     assert patched.status_code == 200, patched.text
     assert patched.json()["address"] == {
-        "street": "Кенесары", "house": "40", "building": None, "apartment": "12", "district": "saryarka",
+        "street": "Кенесары",
+        "house": "40",
+        "building": None,
+        "apartment": "12",
+        "district": "saryarka",
         "landmark": None,
     }
     stale = client.patch(f"/api/cards/{card_id}", json={"summary": "x", "version": version}, headers=operator_headers)
@@ -109,15 +123,20 @@ async def test_card_updates_are_published(ctx: Any, client: Any, operator_header
 
 def test_route_resolve_close(client: Any, ctx: Any, operator_headers: Any) -> None:
     card_id = client.post("/api/cards", json={"topic": "road_damage"}, headers=operator_headers).json()["id"]
-    assert client.post(f"/api/cards/{card_id}/resolve", json={"resolution": "x"},
-                       headers=operator_headers).status_code == 409
+    assert (
+        client.post(f"/api/cards/{card_id}/resolve", json={"resolution": "x"}, headers=operator_headers).status_code
+        == 409
+    )
     client.post(f"/api/cards/{card_id}/confirm", headers=operator_headers)
     bad = client.post(f"/api/cards/{card_id}/route", json={"service": "mars"}, headers=operator_headers)
     assert bad.status_code == 422 and "roads" in bad.json()["allowed"]
     routed = client.post(f"/api/cards/{card_id}/route", json={"service": "district_akimat"}, headers=operator_headers)
     assert routed.json()["status"] == "routed" and routed.json()["service"] == "district_akimat"
-    resolved = client.post(f"/api/cards/{card_id}/resolve", json={"resolution": "Шұңқыр жөнделді",
-                           "first_call_resolution": False}, headers=operator_headers)
+    resolved = client.post(
+        f"/api/cards/{card_id}/resolve",
+        json={"resolution": "Шұңқыр жөнделді", "first_call_resolution": False},
+        headers=operator_headers,
+    )
     assert resolved.json()["status"] == "resolved" and resolved.json()["resolution"] == "Шұңқыр жөнделді"
     closed = client.post(f"/api/cards/{card_id}/close", headers=operator_headers)
     assert closed.json()["status"] == "closed" and closed.json()["closed_at"]
@@ -142,8 +161,16 @@ def test_taxonomy_checks_every_id(client: Any, ctx: Any, operator_headers: Any) 
 
 def test_search_filters_paging_and_csv(client: Any, ctx: Any, operator_headers: Any, live_call: Any) -> None:
     h = operator_headers
-    client.post("/api/cards", json={"topic": "snow_ice", "summary": "Қар тазаланбаған", "caller_number": "+77015550101",
-                                    "address": {"street": "Абай даңғылы", "district": "almaty"}}, headers=h)
+    client.post(
+        "/api/cards",
+        json={
+            "topic": "snow_ice",
+            "summary": "Қар тазаланбаған",
+            "caller_number": "+77015550101",
+            "address": {"street": "Абай даңғылы", "district": "almaty"},
+        },
+        headers=h,
+    )
     client.post("/api/cards", json={"topic": "garbage", "summary": "Мусор не вывозят"}, headers=h)
 
     def count(query: str) -> int:
@@ -211,8 +238,9 @@ def test_transfer_and_dismiss(make_ctx: Any, operator_headers: Any, live_call: A
         assert moved.status_code == 200, moved.text
         assert transfer.calls == [("1711.7", "104")]
         assert moved.json()["emergency_transferred_to"] == "104" and moved.json()["emergency_transferred_at"]
-        dismissed = client.post(f"/api/cards/{card_id}/dismiss-emergency", json={"reason": "Газ иісі жоқ екен"},
-                                headers=operator_headers)
+        dismissed = client.post(
+            f"/api/cards/{card_id}/dismiss-emergency", json={"reason": "Газ иісі жоқ екен"}, headers=operator_headers
+        )
         assert dismissed.json()["emergency"] == "none"
         assert dismissed.json()["emergency_dismissed_reason"] == "Газ иісі жоқ екен"
         actions = [e.action for e in audit_of(ctx, card_id)]
@@ -236,8 +264,9 @@ def test_transfer_and_dismiss(make_ctx: Any, operator_headers: Any, live_call: A
 
 @pytest.mark.parametrize("api_db", ["postgres"], indirect=True)
 def test_confirm_on_postgres(client: Any, operator_headers: Any) -> None:
-    ids = [client.post("/api/cards", json={"topic": "heating"}, headers=operator_headers).json()["id"]
-           for _ in range(3)]
+    ids = [
+        client.post("/api/cards", json={"topic": "heating"}, headers=operator_headers).json()["id"] for _ in range(3)
+    ]
     numbers = [client.post(f"/api/cards/{i}/confirm", headers=operator_headers).json()["reg_number"] for i in ids]
     assert [n[-6:] for n in numbers] == ["000001", "000002", "000003"]
     assert client.get("/api/cards?q=109-", headers=operator_headers).json()["count"] == 3

@@ -63,8 +63,10 @@ def test_table_covers_every_foundation_route() -> None:
         for route in router.routes:
             for method in getattr(route, "methods", set()) - {"HEAD"}:
                 declared.add((method, "/api" + route.path))
-    table = {(m, p.replace("{card}", "{card_id}").replace("{call}", "{call_id}").replace("{user}", "{user_id}"))
-             for m, p, _ in ROUTES}
+    table = {
+        (m, p.replace("{card}", "{card_id}").replace("{call}", "{call_id}").replace("{user}", "{user_id}"))
+        for m, p, _ in ROUTES
+    }
     assert declared == table
 
 

@@ -10,18 +10,21 @@ from callcard.cli import cli
 
 
 def test_admin_creates_user_who_can_log_in(client: Any, admin_headers: Any) -> None:
-    made = client.post("/api/users", json={"username": "aliya", "role": "operator", "full_name": "Әлия"},
-                       headers=admin_headers)
+    made = client.post(
+        "/api/users", json={"username": "aliya", "role": "operator", "full_name": "Әлия"}, headers=admin_headers
+    )
     assert made.status_code == 201, made.text
     password = made.json()["password"]
     assert password and len(password) >= 12
     login = client.post("/api/auth/login", json={"username": "aliya", "password": password})
     assert login.status_code == 200 and login.json()["user"]["full_name"] == "Әлия"
-    dup = client.post("/api/users", json={"username": "aliya", "role": "qa", "password": "something-long"},
-                      headers=admin_headers)
+    dup = client.post(
+        "/api/users", json={"username": "aliya", "role": "qa", "password": "something-long"}, headers=admin_headers
+    )
     assert dup.status_code == 409 and "already exists" in dup.json()["detail"]
-    chosen = client.post("/api/users", json={"username": "b", "role": "qa", "password": "chosen-password"},
-                         headers=admin_headers)
+    chosen = client.post(
+        "/api/users", json={"username": "b", "role": "qa", "password": "chosen-password"}, headers=admin_headers
+    )
     assert chosen.json()["password"] is None
     short = client.post("/api/users", json={"username": "c", "role": "qa", "password": "short"}, headers=admin_headers)
     assert short.status_code == 422
@@ -63,7 +66,9 @@ def test_cli_users_add_and_list(sqlite_url: str) -> None:
     assert again.exit_code != 0 and "already exists" in again.output
     quiet = runner.invoke(cli, ["users", "add", "root", "--role", "admin", "--url", sqlite_url, "--if-missing"])
     assert quiet.exit_code == 0 and "nothing changed" in quiet.output
-    given = runner.invoke(cli, ["users", "add", "qa1", "--role", "qa", "--password", "qa-password", "--url", sqlite_url])
+    given = runner.invoke(
+        cli, ["users", "add", "qa1", "--role", "qa", "--password", "qa-password", "--url", sqlite_url]
+    )
     assert given.exit_code == 0 and "password:" not in given.output
     bad = runner.invoke(cli, ["users", "add", "x", "--role", "king", "--url", sqlite_url])
     assert bad.exit_code != 0

@@ -110,8 +110,16 @@ def test_add_segment_keeps_kazakh_text_and_words(session: Session) -> None:
     call, _ = calls.get_or_create_call(session, uniqueid="u3")
     words = [Word(text="сәлеметсіз", start=0.1, end=0.8, conf=0.9), {"word": "бе", "start": 0.8, "end": 1.0}]
     seg = calls.add_segment(
-        session, call_id=call.id, text="сәлеметсіз бе", start_s=0.1, end_s=1.0, language="kk", words=words,
-        confidence=0.88, engine="vosk", model_version="vosk-kk-0.4",
+        session,
+        call_id=call.id,
+        text="сәлеметсіз бе",
+        start_s=0.1,
+        end_s=1.0,
+        language="kk",
+        words=words,
+        confidence=0.88,
+        engine="vosk",
+        model_version="vosk-kk-0.4",
     )
     session.expire_all()
     stored = session.get(TranscriptSegment, seg.id)
@@ -190,8 +198,13 @@ def test_racing_proposals_make_one_card(sessionmaker: sessionmaker[Session]) -> 
 def test_corrections_sit_beside_the_original_and_are_audited(session: Session) -> None:
     call, _ = calls.get_or_create_call(session, uniqueid="c1")
     seg = calls.add_segment(session, call_id=call.id, text="лифт истемейди", start_s=1, end_s=2, language="kk")
-    fixed = calls.correct_segment(session, segment_id=seg.id, text="лифт істемейді", actor="qa-dana",
-                                  words=[{"word": "лифт", "start": 1.0, "end": 1.4, "conf": 1.0}])
+    fixed = calls.correct_segment(
+        session,
+        segment_id=seg.id,
+        text="лифт істемейді",
+        actor="qa-dana",
+        words=[{"word": "лифт", "start": 1.0, "end": 1.4, "conf": 1.0}],
+    )
     assert fixed.corrects_id == seg.id and fixed.source == "qa" and fixed.start_s == 1
     session.expire_all()
     assert session.get(TranscriptSegment, seg.id).text == "лифт истемейди"

@@ -29,7 +29,8 @@ def new_card(session: Session, **values: object) -> Card:
 
 def audit_actions(session: Session, card_id: int) -> list[str]:
     rows = session.scalars(
-        select(AuditEvent.action).where(AuditEvent.entity == "card", AuditEvent.entity_id == card_id)
+        select(AuditEvent.action)
+        .where(AuditEvent.entity == "card", AuditEvent.entity_id == card_id)
         .order_by(AuditEvent.id)
     )
     return list(rows)
@@ -38,7 +39,12 @@ def audit_actions(session: Session, card_id: int) -> list[str]:
 def test_confirm_assigns_number_and_due_date(session: Session) -> None:
     card = new_card(session)
     confirmed = cards.confirm_card(
-        session, card_id=card.id, actor=OP, changes={"house": "7"}, due_hours={"heating": 24}.get, now=NOW,
+        session,
+        card_id=card.id,
+        actor=OP,
+        changes={"house": "7"},
+        due_hours={"heating": 24}.get,
+        now=NOW,
         expected_version=card.version,
     )
     assert confirmed.status == "confirmed"
@@ -111,8 +117,9 @@ def test_versions_and_edits(session: Session) -> None:
 
 def test_transfer_and_dismiss(session: Session) -> None:
     call, _ = calls.get_or_create_call(session, uniqueid="t1", caller_number="+77010000001")
-    card = calls.save_proposal(session, call_id=call.id, proposal={"topic": "gas_supply", "emergency": "104"},
-                               model_version="m")
+    card = calls.save_proposal(
+        session, call_id=call.id, proposal={"topic": "gas_supply", "emergency": "104"}, model_version="m"
+    )
     moved = cards.record_transfer(session, card_id=card.id, actor=OP, code="104", now=NOW)
     assert moved.emergency_transferred_to == "104" and moved.emergency_transferred_at == NOW
     assert session.get(type(call), call.id).transferred_to == "104"
@@ -139,8 +146,7 @@ def test_search_filters_and_history(session: Session) -> None:
     call, _ = calls.get_or_create_call(session, uniqueid="s1", caller_number="+77015550101")
     calls.add_segment(session, call_id=call.id, text="подъезд үйдің ЛИФТІ істемейді", start_s=0, end_s=2)
     a = cards.create_card(session, actor=OP, values={"topic": "elevator", "summary": "Лифт"}, call_id=call.id)
-    b = new_card(session, summary="Қар тазаланбаған", topic="snow_ice", district="almaty",
-                 caller_number="+77015550101")
+    b = new_card(session, summary="Қар тазаланбаған", topic="snow_ice", district="almaty", caller_number="+77015550101")
     c = new_card(session, street="Абай даңғылы", summary="100% холодно_")
 
     def ids(**f: object) -> list[int]:
@@ -219,7 +225,9 @@ def test_fifty_parallel_confirmations_get_consecutive_numbers(db_url: str) -> No
     assert stored == list(range(1, 51)) and counter.last_seq == 50
     logger.warning(
         "CONCURRENCY %s: 50 parallel confirmations (+10 rolled-back increments) in %.3f s, %.1f ms per card",
-        engine.dialect.name, elapsed, elapsed * 1000 / 50,
+        engine.dialect.name,
+        elapsed,
+        elapsed * 1000 / 50,
     )
 
 

@@ -18,7 +18,13 @@ from models import migrations
 from models.base import Base
 
 TABLES = {
-    "users", "calls", "recordings", "transcript_segments", "cards", "registration_counters", "audit_events",
+    "users",
+    "calls",
+    "recordings",
+    "transcript_segments",
+    "cards",
+    "registration_counters",
+    "audit_events",
     "alembic_version",
 }
 
