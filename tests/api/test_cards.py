@@ -270,3 +270,46 @@ def test_confirm_on_postgres(client: Any, operator_headers: Any) -> None:
     numbers = [client.post(f"/api/cards/{i}/confirm", headers=operator_headers).json()["reg_number"] for i in ids]
     assert [n[-6:] for n in numbers] == ["000001", "000002", "000003"]
     assert client.get("/api/cards?q=109-", headers=operator_headers).json()["count"] == 3
+
+
+def test_every_card_change_leaves_one_audit_event(make_ctx: Any, make_user: Any, token_for: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    ctx = make_ctx(transfer=RecordingTransfer())
+    user = make_user("operator", username="auditor-op")
+    h = {"Authorization": f"Bearer {token_for(user)}"}
+    with ctx.sessionmaker() as s:
+        call, _ = calls.get_or_create_call(s, uniqueid="audit.1", caller_number="+77019990000")
+        calls.mark_answered(s, uniqueid="audit.1", at=datetime.now(UTC))
+    with TestClient(create_app(ctx)) as client:
+        made = client.post("/api/cards", json={"call_id": call.id, "topic": "gas_supply", "emergency": "104"}, headers=h)
+        card_id = made.json()["id"]
+        steps: list[tuple[str, str, Any, str, str]] = [
+            # (method, path suffix, body, audit action, a field whose after-value the event must carry)
+            ("PATCH", "", {"summary": "Газ иісі шығып тұр"}, "edit", "summary"),
+            ("POST", "/transfer", {"code": "104"}, "transfer", "emergency_transferred_to"),
+            ("POST", "/dismiss-emergency", {"reason": "Иіс жоқ"}, "dismiss_emergency", "emergency_dismissed_reason"),
+            ("POST", "/confirm", {"address": {"street": "Мәңгілік Ел", "house": "8"}}, "confirm", "reg_number"),
+            ("PATCH", "", {"address": {"apartment": "5"}}, "edit", "apartment"),
+            ("POST", "/route", None, "route", "routed_at"),
+            ("POST", "/resolve", {"resolution": "Газ қызметі тексерді"}, "resolve", "resolution"),
+            ("POST", "/close", {"reason": "done"}, "close", "closed_at"),
+        ]
+        assert [e.action for e in audit_of(ctx, card_id)] == ["create"]
+        for method, suffix, body, action, field in steps:
+            before = audit_of(ctx, card_id)
+            answer = client.request(method, f"/api/cards/{card_id}{suffix}", json=body, headers=h)
+            assert answer.status_code == 200, (suffix, answer.text)
+            after = audit_of(ctx, card_id)
+            assert len(after) == len(before) + 1, suffix
+            event = after[-1]
+            assert event.action == action and event.actor == "auditor-op" and event.user_id == user.id
+            assert field in event.after and event.before is not None and field in event.before
+            assert event.after[field] != event.before[field]
+        # refused changes leave no event
+        count = len(audit_of(ctx, card_id))
+        assert client.post(f"/api/cards/{card_id}/confirm", headers=h).status_code == 409
+        assert client.patch(f"/api/cards/{card_id}", json={"summary": "x"}, headers=h).status_code == 409
+        assert len(audit_of(ctx, card_id)) == count
