@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from asr.audio import StreamResampler
 from asr.language import Hypothesis, choose, classify_text
 from asr.models import model_version
@@ -42,6 +44,8 @@ class DecoderOptions:
     probe_max_s: float = 8.0
     switch_margin: float = 0.1
     default_language: str = "ru"
+    skip_silence_after_s: float | None = 3.0  # past this much unbroken silence, stop decoding it (None: never)
+    silence_peak: int = 64  # a block whose samples all stay within this is silence (-54 dBFS)
 
 
 class _Lease:
@@ -62,6 +66,10 @@ class _Lease:
     def now(self) -> float:
         """Call time of the audio this lease has consumed."""
         return self.pooled.seconds + self.offset
+
+    def skip(self, samples: int) -> None:
+        """Let ``samples`` of silence pass without decoding them (the call clock still advances)."""
+        self.offset += samples / self.rate
 
     def feed(self, pcm: bytes, max_utterance_s: float) -> dict[str, object] | None:
         """Decode a chunk; return a final segment dict when an utterance ended (or was cut)."""
@@ -130,11 +138,19 @@ class CallDecoder:
         input_rate: int = 8000,
         phrases: tuple[str, ...] | None = None,
         options: DecoderOptions | None = None,
+        candidates: tuple[str, ...] | None = None,
     ) -> None:
         if not languages:
             raise ValueError("no language models")
         if language != "auto" and language not in languages:
             raise ValueError(f"language {language!r} has no model (have {sorted(languages)})")
+        if language != "auto":
+            languages = {language: languages[language]}
+        elif candidates:
+            unknown = [c for c in candidates if c not in languages]
+            if unknown:
+                raise ValueError(f"no model for {unknown} (have {sorted(languages)})")
+            languages = {c: languages[c] for c in candidates}
         self.pool = pool
         self.options = options or DecoderOptions()
         self.input_rate = input_rate
@@ -143,12 +159,14 @@ class CallDecoder:
         }
         self._resamplers: dict[int, StreamResampler] = {}
         self._blocks: dict[int, bytearray] = {}
+        self._silent: dict[int, int] = {}  # samples of unbroken silence so far, per rate
         self._out_samples: dict[int, int] = {}
         for key in self.keys.values():
             if key.rate not in self._resamplers:
                 self._resamplers[key.rate] = StreamResampler(input_rate, key.rate)
                 self._out_samples[key.rate] = 0
                 self._blocks[key.rate] = bytearray()
+                self._silent[key.rate] = 0
         self.input_samples = 0
         self._pending_byte = b""
         self._next_partial = 0.0
@@ -234,10 +252,22 @@ class CallDecoder:
     # -- internals --------------------------------------------------------------------------------
 
     def _feed_block(self, rate: int, chunk: bytes, out: list[dict[str, object]]) -> None:
-        self._out_samples[rate] += len(chunk) // 2
+        n = len(chunk) // 2
+        self._out_samples[rate] += n
+        skip = False
+        limit = self.options.skip_silence_after_s
+        if limit is not None:
+            if n and int(np.abs(np.frombuffer(chunk, dtype="<i2").astype(np.int32)).max()) <= self.options.silence_peak:
+                self._silent[rate] += n
+                skip = self._silent[rate] > limit * rate
+            else:
+                self._silent[rate] = 0
         for lang, lease in list(self.leases.items()):
             if lease.rate == rate:
-                self._collect(lang, lease.feed(chunk, self.options.max_utterance_s), out)
+                if skip:
+                    lease.skip(n)
+                else:
+                    self._collect(lang, lease.feed(chunk, self.options.max_utterance_s), out)
 
     def _call_time(self, rate: int) -> float:
         return self._out_samples[rate] / rate
@@ -274,9 +304,10 @@ class CallDecoder:
             lease.last_partial = text
             out.append({"kind": "partial", "language": lang, "text": text, "start": round(lease.utt_start, 4)})
 
-    def _hypotheses(self) -> list[Hypothesis]:
+    def _hypotheses(self, partials: bool = False) -> list[Hypothesis]:
+        """Each language's evidence so far: its final segments (and its pending partial if asked)."""
         return [
-            Hypothesis.from_results(lang, self.held.get(lang, ()), lease.partial())
+            Hypothesis.from_results(lang, self.held.get(lang, ()), lease.partial() if partials else "")
             for lang, lease in self.leases.items()
         ]
 
@@ -292,8 +323,10 @@ class CallDecoder:
                 return
             hyps = self._hypotheses()
             most = max(len(h.words) for h in hyps)
-            if most >= opts.decide_min_words or (elapsed >= opts.decide_max_s and most > 0):
+            if most >= opts.decide_min_words:
                 self._decide(out)
+            elif elapsed >= opts.decide_max_s and (most > 0 or any(h.words for h in self._hypotheses(True))):
+                self._decide(out, partials=True)
             elif elapsed >= opts.decide_give_up_s:
                 self._decide(out)
         elif self.state == "single" and len(self.keys) > 1 and self.now >= self.next_check:
@@ -312,9 +345,9 @@ class CallDecoder:
             if elapsed >= opts.probe_max_s or (elapsed >= opts.probe_min_s and probed):
                 self._end_probe(out, has_words)
 
-    def _decide(self, out: list[dict[str, object]], final: bool = False) -> None:
+    def _decide(self, out: list[dict[str, object]], final: bool = False, partials: bool = False) -> None:
         """Keep the best language: emit its held finals, release the others."""
-        hyps = self._hypotheses()
+        hyps = self._hypotheses(partials)
         winner = choose(hyps, default=self.primary)
         self.primary = winner
         self.decisions.append((round(self.now, 3), winner))

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from asr.audio import iter_pcm16, open_wav
 from asr.base import FinalSegment
@@ -54,11 +55,17 @@ class VoskSpeechEngine:
         language: str = "auto",
         sample_rate: int = 8000,
         phrases: Sequence[str] | None = None,
+        candidates: Sequence[str] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> VoskSpeechSession:
-        """Start recognising one call (s16le mono at ``sample_rate``); ``phrases`` restricts the vocabulary."""
+        """Start recognising one call (s16le mono at ``sample_rate``).
+
+        ``phrases`` restricts the vocabulary; ``candidates`` limits the languages "auto" chooses among;
+        ``options`` overrides DecoderOptions fields for this call.
+        """
         return VoskSpeechSession(
             self.pool, call_id=call_id, language=self._pick_language(language), sample_rate=sample_rate,
-            phrases=phrases, batch_s=self.batch_s,
+            phrases=phrases, batch_s=self.batch_s, candidates=candidates, options=options,
         )
 
     def status(self) -> dict[str, object]:
@@ -78,10 +85,11 @@ class VoskSpeechEngine:
 
     async def transcribe_file(
         self, path: str | Path, *, language: str = "auto", phrases: Sequence[str] | None = None,
-        call_id: str | None = None,
+        call_id: str | None = None, candidates: Sequence[str] | None = None, options: dict[str, Any] | None = None,
     ) -> list[FinalSegment]:
         """Decode a WAV file through the same session code as live calls; its final segments."""
-        return await transcribe_with(self, path, language=language, phrases=phrases, call_id=call_id)
+        return await transcribe_with(self, path, language=language, phrases=phrases, call_id=call_id,
+                                     candidates=candidates, options=options)
 
     async def redecode(self, path: str | Path, *, language: str = "auto") -> list[FinalSegment] | None:
         """Decode a finished call's recording with the big models; None when none is configured."""
@@ -103,6 +111,7 @@ class VoskSpeechEngine:
 async def transcribe_with(
     engine: VoskSpeechEngine, path: str | Path, *, language: str = "auto",
     phrases: Sequence[str] | None = None, call_id: str | None = None, chunk_s: float = 0.5,
+    candidates: Sequence[str] | None = None, options: dict[str, Any] | None = None,
 ) -> list[FinalSegment]:
     """Feed a WAV file (any supported encoding and rate) through an engine session; collect the finals.
 
@@ -111,7 +120,8 @@ async def transcribe_with(
     """
     info = open_wav(path)
     session = engine.open_session(
-        call_id=call_id or Path(path).name, language=language, sample_rate=info.sample_rate, phrases=phrases
+        call_id=call_id or Path(path).name, language=language, sample_rate=info.sample_rate, phrases=phrases,
+        candidates=candidates, options=options,
     )
     finals: list[FinalSegment] = []
     try:

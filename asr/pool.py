@@ -158,7 +158,10 @@ class WorkerPool:
 
     # -- streams ------------------------------------------------------------------------------------
 
-    def open_stream(self, *, language: str, input_rate: int, phrases: tuple[str, ...] | None = None) -> StreamHandle:
+    def open_stream(
+        self, *, language: str, input_rate: int, phrases: tuple[str, ...] | None = None,
+        candidates: tuple[str, ...] | None = None, options: dict[str, Any] | None = None,
+    ) -> StreamHandle:
         """Pin a new stream to the least busy worker and open it there."""
         if self._closed:
             raise AsrError("the speech engine is closed")
@@ -167,7 +170,8 @@ class WorkerPool:
             sid = next(self._ids)
             w.streams.add(sid)
             generation = w.generation
-        spec = {"language": language, "input_rate": input_rate, "phrases": list(phrases) if phrases else None}
+        spec = {"language": language, "input_rate": input_rate, "phrases": list(phrases) if phrases else None,
+                "candidates": list(candidates) if candidates else None, "options": options or None}
         w.outbox.put((generation, ("open", sid, spec)))
         return StreamHandle(w.index, generation, sid)
 

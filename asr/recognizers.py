@@ -93,6 +93,7 @@ class RecognizerPool:
 
     def release(self, pooled: PooledRecognizer) -> None:
         """Reset a recognizer and keep it for the next call (or drop it when old or the pool is full)."""
+        pooled.rec.FinalResult()  # ends any utterance, so Vosk's clock keeps counting every sample fed
         pooled.rec.Reset()
         with self._lock:
             stack = self.idle.setdefault(pooled.key, [])

@@ -45,12 +45,16 @@ class VoskSpeechSession:
         sample_rate: int = SAMPLE_RATE,
         phrases: Sequence[str] | None = None,
         batch_s: float = 0.1,
+        candidates: Sequence[str] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> None:
         self.pool = pool
         self.call_id = call_id
         self.language = language
         self.sample_rate = sample_rate
         self.phrases = tuple(phrases) if phrases else None
+        self.candidates = tuple(candidates) if candidates else None
+        self.options = options
         self._batch_bytes = max(2, int(sample_rate * batch_s) * 2)
         self._buffer = bytearray()
         self._handle: StreamHandle | None = None
@@ -73,7 +77,8 @@ class VoskSpeechSession:
         self._offset = self.seconds if self._handle is not None else 0.0
         self._stream_samples = 0
         self._handle = self.pool.open_stream(language=self.language, input_rate=self.sample_rate,
-                                             phrases=self.phrases)
+                                             phrases=self.phrases, candidates=self.candidates,
+                                             options=self.options)
 
     async def feed(self, pcm: bytes) -> list[Segment]:
         """Accept s16le mono PCM at the session's rate (8 kHz by default); return segments completed."""

@@ -8,7 +8,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -67,6 +67,7 @@ def worker_main(
     options: dict[str, Any],
     max_idle_per_key: int = 8,
     rotate_after_s: float = 3600.0,
+    prewarm: int = 1,
 ) -> None:
     """Entry point of a worker process (spawned); returns when the parent stops it or goes away."""
     import vosk
@@ -83,6 +84,10 @@ def worker_main(
     opts = DecoderOptions(**options)
     for lm in models.values():
         pool.load(lm.model_dir)
+    for _ in range(max(0, prewarm)):  # the first recognizer of a model is slow to build: do it now
+        warm = [pool.acquire(pool.key_for(lm.model_dir, lm.grammar)) for lm in models.values()]
+        for rec in warm:
+            pool.release(rec)
     send_lock = threading.Lock()
 
     def send(msg: tuple[Any, ...]) -> None:
@@ -99,9 +104,11 @@ def worker_main(
     def do_open(stream: _Stream, spec: dict[str, Any]) -> None:
         try:
             phrases = tuple(spec["phrases"]) if spec.get("phrases") else None
+            stream_opts = replace(opts, **spec["options"]) if spec.get("options") else opts
+            candidates = tuple(spec["candidates"]) if spec.get("candidates") else None
             stream.decoder = CallDecoder(
                 pool, models, language=spec.get("language", "auto"), input_rate=int(spec.get("input_rate", 8000)),
-                phrases=phrases, options=opts,
+                phrases=phrases, options=stream_opts, candidates=candidates,
             )
         except Exception as exc:  # reported with the stream's next request
             stream.error = f"cannot open a recognition stream: {exc}"
