@@ -24,6 +24,7 @@ HELPER_TECHS = ("Snoop/", "UnicastRTP/", "AudioSocket/", "WebSocket/")
 HELPER_ARG = "callcard-helper"
 ROLE_RECORD, ROLE_LISTEN, ROLE_MEDIA = "record", "listen", "media"
 HELPER_ID_PREFIXES = ("callcard-rec-", "callcard-lsn-", "callcard-em-")
+GONE_WHILE_AWAY = "channel gone while ARI was disconnected"
 
 
 def parse_ari_time(value: str | None) -> datetime:
@@ -344,7 +345,7 @@ class AriApplication:
             logger.error("call %s: recording could not start: %s", call.uniqueid, exc)
             self._recordings.pop(name, None)
 
-    async def _fetch_recording(self, uid: str, name: str, fmt: str) -> None:
+    async def _fetch_recording(self, uid: str, name: str, fmt: str, *, quiet: bool = False) -> None:
         dest = self.recordings_dir / f"{name}.{fmt}"
         for attempt in range(5):
             try:
@@ -352,7 +353,8 @@ class AriApplication:
                 break
             except AriError as exc:
                 if not exc.transient or attempt == 4:
-                    logger.error("call %s: recording %s could not be fetched: %s", uid, name, exc)
+                    log = logger.info if quiet and exc.not_found else logger.error
+                    log("call %s: recording %s could not be fetched: %s", uid, name, exc)
                     return
                 await asyncio.sleep(0.5 * 2**attempt)
         try:
@@ -384,6 +386,12 @@ class AriApplication:
             task.cancel()
         logger.info("call %s ended (%s)", call.uniqueid, cause)
         self.calls.pop(call.uniqueid, None)
+        if cause == GONE_WHILE_AWAY:
+            # Asterisk restarted or crashed: no RecordingFinished will come; fetch what it stored, if anything.
+            name = call.ids()["recording"]
+            if self._recordings.pop(name, None) is not None:
+                self._spawn(self._fetch_recording(call.uniqueid, name, self.recording_format, quiet=True),
+                            f"ari-fetch-{call.uniqueid}")
         try:
             await self.events.on_event(CallEnded(uniqueid=call.uniqueid, at=at, cause=cause))
         finally:
@@ -416,7 +424,7 @@ class AriApplication:
             if call.ended:
                 continue
             if uid not in up:
-                await self._end(call, cause="channel gone while ARI was disconnected", at=now)
+                await self._end(call, cause=GONE_WHILE_AWAY, at=now)
                 continue
             with contextlib.suppress(AriError):
                 await self.client.subscribe(f"channel:{uid}")

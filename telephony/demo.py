@@ -103,6 +103,8 @@ def default_reply(command: str) -> str:
         return "200 result=0"
     if command.upper().startswith(("SET VARIABLE", "VERBOSE", "ANSWER")):
         return "200 result=1"
+    if command.upper().startswith("GET VARIABLE"):
+        return "200 result=0"  # not set
     return "510 Invalid or unknown command"
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from asterisk.agi import AGI, AGIError, AGIHangup, AGIInvalidCommand, AGIUsageError
+from asterisk.agi import AGI, AGIError, AGIHangup, AGIInvalidCommand, AGIResultHangup, AGIUsageError, re_kv
 
 from core.errors import ProtocolError
 from telephony.audiosocket import MediaDirectory
@@ -109,11 +109,13 @@ class SocketAGI(AGI):
             raise AGIError(f"malformed AGI result line {line[:80]!r}")
         code = int(code_text)
         if code == 200:
+            # pyst2's own parsing: "result=1 (16)" -> {"result": ("1", "16")}
             result: dict[str, Any] = {"result": ("", "")}
-            for part in response.split():
-                key, _, value = part.partition("=")
-                if key:
-                    result[key] = (value, "")
+            for key, value, data in re_kv.findall(response):
+                result[key] = (value, data)
+                if data == "hangup":
+                    self.hungup = True
+                    raise AGIResultHangup("the caller hung up during the command")
             return result
         if code == 510:
             raise AGIInvalidCommand(response)
@@ -338,6 +340,11 @@ class FastAgiServer:
 
     def _hangup(self, agi: SocketAGI, uniqueid: str) -> None:
         cause = agi.env.get("agi_arg_1") or None
+        if cause is None:
+            try:  # GET VARIABLE still works on the dead channel of the h extension
+                cause = agi.get_variable("HANGUPCAUSE") or None
+            except AGIError as exc:
+                logger.debug("call %s: HANGUPCAUSE not readable: %s", uniqueid, exc)
         self._emit(CallEnded(uniqueid=uniqueid, at=datetime.now(UTC), cause=cause))
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self.directory.forget_call, uniqueid)

@@ -104,3 +104,13 @@ async def test_silent_client_times_out_without_blocking_others(agi: FastAgiServe
     assert len(collector.of(CallStarted)) == 10
     assert await asyncio.wait_for(reader.read(), 5) == b""  # closed after read_timeout
     writer.close()
+
+
+async def test_hangup_without_argument_reads_hangupcause(agi: FastAgiServer, collector: Collector) -> None:
+    def asterisk(command: str) -> str:
+        # What Asterisk 22 answers in the h extension: variables stay readable on the dead channel.
+        return "200 result=1 (17)" if command == 'GET VARIABLE "HANGUPCAUSE"' else "510 Invalid or unknown command"
+
+    session = await agi_call(agi.bound_port, "hangup", uniqueid="1763781367.70", reply=asterisk)
+    assert session.commands == ['GET VARIABLE "HANGUPCAUSE"']
+    assert collector.of(CallEnded)[0].cause == "17"
