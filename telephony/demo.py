@@ -7,9 +7,9 @@ import contextlib
 import logging
 import re
 import shlex
+import struct
 import time
 import uuid
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,19 +24,49 @@ from telephony.recording import WavWriter
 logger = logging.getLogger(__name__)
 
 
+def _read_wav(path: Path) -> tuple[int, int, int, int, bytes]:
+    """(format tag, rate, sample width, channels, data) of a RIFF/WAVE file, WAVE_FORMAT_EXTENSIBLE included."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TelephonyError(f"{path}: cannot read ({exc})") from exc
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise TelephonyError(f"{path}: not a WAV file")
+    pos, fmt, payload = 12, None, None
+    while pos + 8 <= len(data):
+        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        body = data[pos + 8 : pos + 8 + size]
+        if cid == b"fmt " and len(body) >= 16:
+            tag, channels, rate = struct.unpack("<HHI", body[:8])
+            bits = struct.unpack("<H", body[14:16])[0]
+            if tag == 0xFFFE and len(body) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the real tag opens the sub-format
+                tag = struct.unpack("<H", body[24:26])[0]
+            fmt = (tag, rate, bits // 8, channels)
+        elif cid == b"data":
+            payload = body
+        pos += 8 + size + size % 2
+    if fmt is None or payload is None:
+        raise TelephonyError(f"{path}: WAV without fmt or data chunk")
+    return (*fmt, payload)
+
+
 def load_wav_as_slin(path: Path) -> bytes:
-    """Any PCM WAV (8/16/24/32-bit, mono or stereo, any rate) as 8 kHz signed 16-bit little-endian mono.
+    """Any PCM or float WAV (8/16/24/32-bit, mono or multi-channel, any rate) as 8 kHz s16le mono.
 
     Raises:
-        TelephonyError: the file is missing or not a PCM WAV.
+        TelephonyError: the file is missing or not a PCM/float WAV.
     """
-    try:
-        with wave.open(str(path), "rb") as wav:
-            rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
-            raw = wav.readframes(wav.getnframes())
-    except (OSError, wave.Error, EOFError) as exc:
-        raise TelephonyError(f"{path}: not a readable PCM WAV file ({exc})") from exc
-    if width == 1:
+    tag, rate, width, channels, raw = _read_wav(path)
+    if channels < 1 or rate < 1000:
+        raise TelephonyError(f"{path}: implausible WAV ({channels} channels, {rate} Hz)")
+    raw = raw[: len(raw) - len(raw) % (width * channels)]
+    if (tag, width, channels, rate) == (1, 2, 1, SAMPLE_RATE):
+        return raw  # already what AudioSocket carries
+    if tag == 3 and width == 4:
+        samples = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    elif tag != 1:
+        raise TelephonyError(f"{path}: unsupported WAV encoding (format tag {tag}); use PCM")
+    elif width == 1:
         samples = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
     elif width == 2:
         samples = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
