@@ -108,6 +108,8 @@ async def live(ws: WebSocket, token: str | None = None) -> None:
             for call_id in live_ids:
                 snapshot = ctx.hub.snapshot(call_id)
                 started = [m for m in snapshot if m.get("type") == "call_started"]
+                if not started:  # e.g. a card confirmed after its call ended: not a live call
+                    continue
                 rest = [m for m in snapshot if m.get("type") != "call_started"]
                 for message in started + rest:
                     if seen.allows(message):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -112,7 +113,9 @@ class Web:
         user.send_keys(username)
         driver.find_element(By.ID, "password").send_keys(PASSWORDS[who])
         driver.find_element(By.ID, "login-submit").click()
-        wait_for(driver, lambda d: d.current_url.endswith(path), what=f"{who} lands on {path}")
+        wait_for(driver, lambda d: urlsplit(d.current_url).path == path, what=f"{who} lands on {path}")
+        wait_for(driver, lambda d: d.execute_script("return !!localStorage.getItem('callcard.token')"),
+                 what="session saved")
 
 
 @pytest.fixture(scope="module")

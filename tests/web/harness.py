@@ -236,3 +236,8 @@ def external_requests(driver: WebDriver, base: str) -> list[str]:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def text_of(driver: WebDriver, css: str) -> str:
+    """The text of the first element matching ``css`` ("" if none); immune to re-rendering races."""
+    return str(driver.execute_script("return document.querySelector(arguments[0])?.textContent || ''", css))

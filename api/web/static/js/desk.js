@@ -184,7 +184,7 @@ function onMessage(msg) {
       return;
   }
   renderQueue();
-  maybeAutoOpen(c);
+  autoOpen();
 }
 
 function dropCall(id) {
@@ -234,18 +234,16 @@ function renderQueue() {
   );
 }
 
-function maybeAutoOpen(c) {
-  if (state.current !== null) {
-    const open = cur();
-    const finished = open && open.endedAt && open.status !== "draft";
-    if (!finished) return;
-  }
-  if (c.endedAt || state.user.role !== "operator") {
-    // qa and admin watch; they open calls themselves (unless nothing is open yet).
-    if (state.user.role === "operator" || state.current !== null || c.endedAt) return;
-  }
-  if (c.claimedBy && c.claimedBy !== state.user.id) return;
-  openCall(c.id, { focus: false });
+/** Open the next waiting call when nothing is open, or when the open call has ended and is registered. */
+function autoOpen() {
+  const open = cur();
+  if (open && !(open.endedAt && open.status !== "draft")) return;
+  if (open && state.user.role !== "operator") return; // qa and admin choose for themselves once watching
+  const waiting = visibleCalls()
+    .filter((c) => c.id !== state.current && c.startedAt && !c.endedAt && c.status === "draft")
+    .filter((c) => !c.claimedBy || c.claimedBy === state.user.id)
+    .sort((a, b) => String(a.startedAt).localeCompare(String(b.startedAt)));
+  if (waiting.length) openCall(waiting[0].id, { focus: false });
 }
 
 async function openCall(id, { focus }) {
@@ -296,6 +294,7 @@ async function loadCall(c) {
     }
     if (data.card) absorbCard(c, data.card);
     if (state.current === c.id) renderCall(c);
+    autoOpen();
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 404)) toast(err.message, { error: true });
   }
@@ -721,6 +720,7 @@ async function confirmCard() {
     c.form = fromCard(card);
     renderCardStatus(c);
     renderQueue();
+    autoOpen();
     $("next-call")?.focus();
     if (!$("next-call")) $("reg-number")?.setAttribute("tabindex", "-1");
     $("reg-number")?.focus?.();

@@ -197,11 +197,15 @@ function renderCard() {
       h(
         "td",
         {},
-        marks[f] ? h("div", { class: "mark" }, `⚑ ${marks[f]}`) : null,
-        h("button", { type: "button", class: "btn btn-sm", onclick: () => startMark(f) }, t("qa.mark")),
+        h("button", { type: "button", class: "btn btn-sm flag", title: t("qa.mark"), "aria-label": `${t("qa.mark")}: ${t(`field.${f}`)}`, onclick: () => startMark(f) }, "⚑"),
       ),
     );
   });
+  // Marks sit under their row, full width.
+  for (let i = rows.length - 1; i >= 0; i -= 1) {
+    const f = MARK_FIELDS[i];
+    if (marks[f]) rows.splice(i + 1, 0, h("tr", { class: "markrow", dataset: { markOf: f } }, h("td", { colspan: 4, class: "mark" }, `⚑ ${marks[f]}`)));
+  }
   body.replaceChildren(...rows);
   const sel = $("mark-field");
   const keep = sel.value;
@@ -242,7 +246,9 @@ function renderHead() {
   const c = state.call;
   $("qa-h").textContent = t("qa.call", { id: c.id });
   $("qa-caller").textContent = c.caller_number || t("desk.unknown.number");
-  const dur = c.ended_at && c.started_at ? ` · ${fmtOffset((new Date(c.ended_at) - new Date(c.started_at)) / 1000)}` : "";
+  const rec = (c.recordings || [])[0];
+  const seconds = rec?.duration_s ?? (c.ended_at && c.started_at ? (new Date(c.ended_at) - new Date(c.started_at)) / 1000 : null);
+  const dur = seconds != null ? ` · ${fmtOffset(seconds)}` : "";
   $("qa-when").textContent = `${fmtDateTime(c.started_at)}${dur}`;
 }
 
