@@ -93,8 +93,7 @@ class CallManager:
         except asyncio.QueueFull:
             live.dropped += 1
             if live.dropped in (1, 50) or live.dropped % 500 == 0:
-                logger.warning("call %s: processing is behind, %d audio frames dropped so far",
-                               uniqueid, live.dropped)
+                logger.warning("call %s: processing is behind, %d audio frames dropped so far", uniqueid, live.dropped)
             return False
         live.frames += 1
         return True
@@ -120,16 +119,20 @@ class CallManager:
                 if live is not None:
                     live.streams += 1
             elif isinstance(event, AudioStreamEnded):
-                logger.info("call %s: audio stream ended (%s), %d frames, %d dropped",
-                            event.uniqueid, event.reason, event.frames, event.dropped)
+                logger.info(
+                    "call %s: audio stream ended (%s), %d frames, %d dropped",
+                    event.uniqueid,
+                    event.reason,
+                    event.frames,
+                    event.dropped,
+                )
                 live = self.calls.get(event.uniqueid)
                 if live is not None:
                     live.streams = max(0, live.streams - 1)
                     if live.streams == 0 and live.streams_done is not None:
                         live.streams_done.set()
         except Exception:
-            logger.exception("call %s: %s could not be handled", getattr(event, "uniqueid", "?"),
-                             type(event).__name__)
+            logger.exception("call %s: %s could not be handled", getattr(event, "uniqueid", "?"), type(event).__name__)
 
     async def call_id_for(self, uniqueid: str) -> int | None:
         """callcard's id of the call (None while it is not stored)."""
@@ -145,8 +148,9 @@ class CallManager:
         live = LiveCall(uniqueid=event.uniqueid, queue=asyncio.Queue(self.queue_frames))
         self.calls[event.uniqueid] = live  # audio may arrive while the database answers
         call_id = await self.registry.call_started(event)
-        info = CallInfo(uniqueid=event.uniqueid, call_id=call_id, caller_number=event.caller_number,
-                        started_at=event.at)
+        info = CallInfo(
+            uniqueid=event.uniqueid, call_id=call_id, caller_number=event.caller_number, started_at=event.at
+        )
         live.info = info
         self._infos[event.uniqueid] = info
         if live.ended:
@@ -159,8 +163,15 @@ class CallManager:
             return
         live.task = asyncio.create_task(self._run(live, processor), name=f"call-{call_id or event.uniqueid}")
         if self.hub is not None and call_id is not None:
-            self.hub.publish({"type": CALL_STARTED, "call_id": call_id, "uniqueid": event.uniqueid,
-                              "caller_number": event.caller_number, "started_at": event.at.isoformat()})
+            self.hub.publish(
+                {
+                    "type": CALL_STARTED,
+                    "call_id": call_id,
+                    "uniqueid": event.uniqueid,
+                    "caller_number": event.caller_number,
+                    "started_at": event.at.isoformat(),
+                }
+            )
         logger.info("call %s started (id %s, from %s)", event.uniqueid, call_id, event.source)
 
     async def _run(self, live: LiveCall, processor: CallProcessor) -> None:
@@ -172,8 +183,7 @@ class CallManager:
             raise
         except Exception:
             live.failed = True
-            logger.exception("call %s: live processing failed; later audio of this call is dropped",
-                             live.uniqueid)
+            logger.exception("call %s: live processing failed; later audio of this call is dropped", live.uniqueid)
 
     async def _ended(self, event: CallEnded) -> None:
         live = self.calls.get(event.uniqueid)
@@ -182,7 +192,9 @@ class CallManager:
         if live is not None:
             live.ended = True
         await self.registry.call_ended(
-            uniqueid=event.uniqueid, at=event.at, cause=event.cause,
+            uniqueid=event.uniqueid,
+            at=event.at,
+            cause=event.cause,
             frames_dropped=live.dropped if live is not None else 0,
         )
         if live is None:
@@ -200,8 +212,11 @@ class CallManager:
                 try:
                     await asyncio.wait_for(live.streams_done.wait(), self.stream_grace)
                 except TimeoutError:
-                    logger.warning("call %s: audio stream still open %.0f s after the hang-up; closing it",
-                                   live.uniqueid, self.stream_grace)
+                    logger.warning(
+                        "call %s: audio stream still open %.0f s after the hang-up; closing it",
+                        live.uniqueid,
+                        self.stream_grace,
+                    )
             live.closed = True
             if live.task is not None and not live.task.done():
                 if not live.failed:
@@ -209,25 +224,38 @@ class CallManager:
                 try:
                     await asyncio.wait_for(asyncio.shield(live.task), self.end_timeout)
                 except TimeoutError:
-                    logger.error("call %s: processing did not finish within %.0f s; cancelled",
-                                 live.uniqueid, self.end_timeout)
+                    logger.error(
+                        "call %s: processing did not finish within %.0f s; cancelled",
+                        live.uniqueid,
+                        self.end_timeout,
+                    )
                     live.task.cancel()
         finally:
             self.calls.pop(live.uniqueid, None)
             while len(self._infos) > 5000:  # keep recent calls for late recordings; forget the oldest
                 self._infos.pop(next(iter(self._infos)))
             if live.dropped:
-                logger.warning("call %s ended with %d of %d audio frames dropped", live.uniqueid, live.dropped,
-                               live.frames + live.dropped)
+                logger.warning(
+                    "call %s ended with %d of %d audio frames dropped",
+                    live.uniqueid,
+                    live.dropped,
+                    live.frames + live.dropped,
+                )
             if stored_drops is not None and live.dropped > stored_drops:
-                await self.registry.call_ended(uniqueid=live.uniqueid, at=event.at, cause=event.cause,
-                                               frames_dropped=live.dropped)
+                await self.registry.call_ended(
+                    uniqueid=live.uniqueid, at=event.at, cause=event.cause, frames_dropped=live.dropped
+                )
             call_id = live.info.call_id if live.info is not None else None
             if call_id is None:
                 call_id = await self.registry.call_id_for(live.uniqueid)
             if self.hub is not None and call_id is not None:
-                self.hub.publish({"type": CALL_ENDED, "call_id": call_id,
-                                  "ended_at": (event.at or datetime.now(UTC)).isoformat()})
+                self.hub.publish(
+                    {
+                        "type": CALL_ENDED,
+                        "call_id": call_id,
+                        "ended_at": (event.at or datetime.now(UTC)).isoformat(),
+                    }
+                )
 
     async def stop(self) -> None:
         """Finish every live call's processing and wait for it (the calls themselves are not marked ended)."""

@@ -46,9 +46,7 @@ class CallRegistry:
     nothing.
     """
 
-    def __init__(
-        self, sessionmaker: sessionmaker[Session], spool: Spool, *, retry_interval: float = 2.0
-    ) -> None:
+    def __init__(self, sessionmaker: sessionmaker[Session], spool: Spool, *, retry_interval: float = 2.0) -> None:
         """Use ``sessionmaker`` for the database and ``spool`` for outages."""
         self.sessionmaker = sessionmaker
         self.spool = spool
@@ -106,20 +104,41 @@ class CallRegistry:
         await self._submit({"op": "call_answered", "uniqueid": uniqueid, "at": at.isoformat()})
 
     async def call_ended(
-        self, *, uniqueid: str, at: datetime, cause: str | None = None, frames_dropped: int = 0, state: str = "ended"
+        self,
+        *,
+        uniqueid: str,
+        at: datetime,
+        cause: str | None = None,
+        frames_dropped: int = 0,
+        state: str = "ended",
     ) -> None:
         """Set the end time, cause and dropped-frame count (idempotent)."""
         await self._submit(
-            {"op": "call_ended", "uniqueid": uniqueid, "at": at.isoformat(), "cause": cause,
-             "frames_dropped": frames_dropped, "state": state}
+            {
+                "op": "call_ended",
+                "uniqueid": uniqueid,
+                "at": at.isoformat(),
+                "cause": cause,
+                "frames_dropped": frames_dropped,
+                "state": state,
+            }
         )
 
     async def recording_finished(self, event: RecordingFinished) -> None:
         """Attach a finished recording (idempotent on the call and path)."""
         await self._submit(
-            {"op": "recording", "uniqueid": event.uniqueid, "path": event.path, "kind": event.kind,
-             "format": event.format, "sample_rate": event.sample_rate, "duration_s": event.duration_s,
-             "size_bytes": event.size_bytes, "sha256": event.sha256, "complete": event.complete}
+            {
+                "op": "recording",
+                "uniqueid": event.uniqueid,
+                "path": event.path,
+                "kind": event.kind,
+                "format": event.format,
+                "sample_rate": event.sample_rate,
+                "duration_s": event.duration_s,
+                "size_bytes": event.size_bytes,
+                "sha256": event.sha256,
+                "complete": event.complete,
+            }
         )
 
     async def call_id_for(self, uniqueid: str) -> int | None:
@@ -145,8 +164,11 @@ class CallRegistry:
                 if not _is_transient(exc):
                     self._reject(record, exc)
                     return None
-                logger.error("database unavailable (%s); spooling call events to %s",
-                             type(exc).__name__, self.spool.path)
+                logger.error(
+                    "database unavailable (%s); spooling call events to %s",
+                    type(exc).__name__,
+                    self.spool.path,
+                )
                 self._spooling = True
         self.spool.append(record)
         self.spooled += 1
@@ -154,8 +176,14 @@ class CallRegistry:
 
     def _reject(self, record: dict[str, Any], exc: BaseException) -> None:
         self.rejected += 1
-        logger.error("call event %s for %s cannot be stored (%s: %s); kept in %s", record.get("op"),
-                     record.get("uniqueid"), type(exc).__name__, exc, self.spool.rejected_path)
+        logger.error(
+            "call event %s for %s cannot be stored (%s: %s); kept in %s",
+            record.get("op"),
+            record.get("uniqueid"),
+            type(exc).__name__,
+            exc,
+            self.spool.rejected_path,
+        )
         self.spool.reject(record, f"{type(exc).__name__}: {exc}")
 
     def _lookup(self, uniqueid: str) -> int | None:
@@ -175,10 +203,16 @@ class CallRegistry:
         with self.sessionmaker() as session:
             if op == "call_started":
                 call, created = repo.get_or_create_call(
-                    session, uniqueid=uid, linkedid=record.get("linkedid"), channel=record.get("channel"),
-                    caller_number=record.get("caller_number"), caller_name=record.get("caller_name"),
-                    dialled_number=record.get("dialled_number"), source=record.get("source") or "ari",
-                    media_uuid=record.get("media_uuid"), started_at=_time(record.get("started_at")),
+                    session,
+                    uniqueid=uid,
+                    linkedid=record.get("linkedid"),
+                    channel=record.get("channel"),
+                    caller_number=record.get("caller_number"),
+                    caller_name=record.get("caller_name"),
+                    dialled_number=record.get("dialled_number"),
+                    source=record.get("source") or "ari",
+                    media_uuid=record.get("media_uuid"),
+                    started_at=_time(record.get("started_at")),
                 )
                 if not created:
                     logger.info("call %s was already registered (id %d)", uid, call.id)
@@ -187,15 +221,26 @@ class CallRegistry:
             if op == "call_answered":
                 repo.mark_answered(session, uniqueid=uid, at=_time(record["at"]))  # type: ignore[arg-type]
             elif op == "call_ended":
-                repo.end_call(session, uniqueid=uid, at=_time(record["at"]),  # type: ignore[arg-type]
-                              cause=record.get("cause"), state=record.get("state") or "ended",
-                              frames_dropped=int(record.get("frames_dropped") or 0))
+                repo.end_call(
+                    session,
+                    uniqueid=uid,
+                    at=_time(record["at"]),  # type: ignore[arg-type]
+                    cause=record.get("cause"),
+                    state=record.get("state") or "ended",
+                    frames_dropped=int(record.get("frames_dropped") or 0),
+                )
             elif op == "recording":
                 repo.add_recording(
-                    session, uniqueid=uid, path=str(record["path"]), kind=record.get("kind") or "mixed",
-                    format=record.get("format") or "wav", sample_rate=int(record.get("sample_rate") or 8000),
-                    duration_s=record.get("duration_s"), size_bytes=record.get("size_bytes"),
-                    sha256=record.get("sha256"), complete=bool(record.get("complete", True)),
+                    session,
+                    uniqueid=uid,
+                    path=str(record["path"]),
+                    kind=record.get("kind") or "mixed",
+                    format=record.get("format") or "wav",
+                    sample_rate=int(record.get("sample_rate") or 8000),
+                    duration_s=record.get("duration_s"),
+                    size_bytes=record.get("size_bytes"),
+                    sha256=record.get("sha256"),
+                    complete=bool(record.get("complete", True)),
                 )
             else:
                 raise ValueError(f"unknown call event op {op!r}")

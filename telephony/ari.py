@@ -68,9 +68,7 @@ class AriClient:
         self.app = app
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url + "/ari", auth=(user, password), timeout=timeout
-        )
+        self._http = httpx.AsyncClient(base_url=self.base_url + "/ari", auth=(user, password), timeout=timeout)
         self.connected = asyncio.Event()
         self.connections = 0
 
@@ -141,7 +139,13 @@ class AriClient:
             await self.request(
                 "POST",
                 f"/channels/{channel_id}/snoop",
-                params={"spy": spy, "whisper": "none", "app": self.app, "appArgs": app_args, "snoopId": snoop_id},
+                params={
+                    "spy": spy,
+                    "whisper": "none",
+                    "app": self.app,
+                    "appArgs": app_args,
+                    "snoopId": snoop_id,
+                },
             )
         )
 
@@ -186,7 +190,7 @@ class AriClient:
         app_args: str | None = None,
         channel_id: str | None = None,
         variables: dict[str, str] | None = None,
-        timeout: int = 30,
+        ring_timeout: int = 30,
     ) -> Json:
         """POST /channels: create a channel (used for the Local channel of a transfer)."""
         return dict(
@@ -194,8 +198,14 @@ class AriClient:
                 "POST",
                 "/channels",
                 params={
-                    "endpoint": endpoint, "context": context, "extension": extension, "priority": priority,
-                    "app": app, "appArgs": app_args, "channelId": channel_id, "timeout": timeout,
+                    "endpoint": endpoint,
+                    "context": context,
+                    "extension": extension,
+                    "priority": priority,
+                    "app": app,
+                    "appArgs": app_args,
+                    "channelId": channel_id,
+                    "timeout": ring_timeout,
                 },
                 json_body={"variables": variables} if variables else None,
             )
@@ -207,8 +217,15 @@ class AriClient:
             await self.request(
                 "POST",
                 f"/channels/{channel_id}/record",
-                params={"name": name, "format": format, "ifExists": if_exists, "beep": False,
-                        "terminateOn": "none", "maxDurationSeconds": 0, "maxSilenceSeconds": 0},
+                params={
+                    "name": name,
+                    "format": format,
+                    "ifExists": if_exists,
+                    "beep": False,
+                    "terminateOn": "none",
+                    "maxDurationSeconds": 0,
+                    "maxSilenceSeconds": 0,
+                },
             )
         )
 
@@ -226,9 +243,7 @@ class AriClient:
 
     async def subscribe(self, event_source: str) -> None:
         """POST /applications/{app}/subscription: keep receiving a channel's events after it leaves Stasis."""
-        await self.request(
-            "POST", f"/applications/{self.app}/subscription", params={"eventSource": event_source}
-        )
+        await self.request("POST", f"/applications/{self.app}/subscription", params={"eventSource": event_source})
 
     async def download_stored_recording(self, name: str, dest: Path) -> int:
         """GET /recordings/stored/{name}/file into ``dest`` (written atomically); returns its size."""
@@ -271,8 +286,14 @@ class AriClient:
         url = self.events_url()
         while True:
             try:
-                async with ws_connect(url, additional_headers=headers, max_size=2**24, ping_interval=20,
-                                      ping_timeout=20, open_timeout=10) as ws:
+                async with ws_connect(
+                    url,
+                    additional_headers=headers,
+                    max_size=2**24,
+                    ping_interval=20,
+                    ping_timeout=20,
+                    open_timeout=10,
+                ) as ws:
                     self.connections += 1
                     logger.info("ARI events WebSocket connected to %s (app %s)", self.base_url, self.app)
                     delay = self.backoff_initial
@@ -299,8 +320,11 @@ class AriClient:
             except asyncio.CancelledError:
                 raise
             except (OSError, websockets.exceptions.WebSocketException, TimeoutError) as exc:
-                logger.warning("ARI events WebSocket unavailable (%s); retrying in %.1f s",
-                               exc or type(exc).__name__, delay)
+                logger.warning(
+                    "ARI events WebSocket unavailable (%s); retrying in %.1f s",
+                    exc or type(exc).__name__,
+                    delay,
+                )
             finally:
                 self.connected.clear()
             await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))

@@ -108,9 +108,7 @@ class AriApplication:
 
     async def start(self) -> None:
         """Start receiving events (reconnecting for ever until ``stop``)."""
-        self._runner = asyncio.create_task(
-            self.client.run_events(self.handle_event, self.reconcile), name="ari-events"
-        )
+        self._runner = asyncio.create_task(self.client.run_events(self.handle_event, self.reconcile), name="ari-events")
 
     async def stop(self) -> None:
         """Stop the event loop and background work (calls stay as they are in Asterisk)."""
@@ -158,8 +156,10 @@ class AriApplication:
     def _is_foreign_helper(self, channel: Json, args: list[str]) -> bool:
         # Never match ids by a bare "callcard-": with systemname=callcard-... every Asterisk id starts so.
         name = str(channel.get("name", ""))
-        return name.startswith(HELPER_TECHS) or str(channel.get("id", "")).startswith(HELPER_ID_PREFIXES) or (
-            bool(args) and args[0] == HELPER_ARG
+        return (
+            name.startswith(HELPER_TECHS)
+            or str(channel.get("id", "")).startswith(HELPER_ID_PREFIXES)
+            or (bool(args) and args[0] == HELPER_ARG)
         )
 
     async def _on_stasis_start(self, event: Json) -> None:
@@ -295,8 +295,12 @@ class AriApplication:
             call.bridge_id = ids["bridge"]
             media_up = self._expect(call, ids[ROLE_MEDIA], ROLE_MEDIA)
             await self.client.external_media(
-                external_host=self.advertise, data=call.media_uuid, channel_id=ids[ROLE_MEDIA],
-                encapsulation="audiosocket", transport="tcp", format="slin",
+                external_host=self.advertise,
+                data=call.media_uuid,
+                channel_id=ids[ROLE_MEDIA],
+                encapsulation="audiosocket",
+                transport="tcp",
+                format="slin",
             )
             await asyncio.wait_for(asyncio.gather(listen_up.wait(), media_up.wait()), self.helper_timeout)
             await self.client.add_to_bridge(ids["bridge"], [ids[ROLE_LISTEN], ids[ROLE_MEDIA]])
@@ -309,8 +313,12 @@ class AriApplication:
                 call.continuing = False
                 raise
             call.setup_done = True
-            logger.info("call %s set up: recording, streaming %s, handed to %s", uid, call.media_uuid,
-                        self.operators_context)
+            logger.info(
+                "call %s set up: recording, streaming %s, handed to %s",
+                uid,
+                call.media_uuid,
+                self.operators_context,
+            )
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -363,9 +371,17 @@ class AriApplication:
             logger.error("call %s: fetched recording %s is unreadable: %s", uid, dest, exc)
             return
         await self.events.on_event(
-            RecordingFinished(uniqueid=uid, path=str(dest), kind="mixed", format=fmt, sample_rate=info.sample_rate,
-                              duration_s=info.duration_s, size_bytes=info.size_bytes, sha256=info.sha256,
-                              complete=info.complete)
+            RecordingFinished(
+                uniqueid=uid,
+                path=str(dest),
+                kind="mixed",
+                format=fmt,
+                sample_rate=info.sample_rate,
+                duration_s=info.duration_s,
+                size_bytes=info.size_bytes,
+                sha256=info.sha256,
+                complete=info.complete,
+            )
         )
 
     # ------------------------------------------------------------------------------------------ endings
@@ -390,8 +406,10 @@ class AriApplication:
             # Asterisk restarted or crashed: no RecordingFinished will come; fetch what it stored, if anything.
             name = call.ids()["recording"]
             if self._recordings.pop(name, None) is not None:
-                self._spawn(self._fetch_recording(call.uniqueid, name, self.recording_format, quiet=True),
-                            f"ari-fetch-{call.uniqueid}")
+                self._spawn(
+                    self._fetch_recording(call.uniqueid, name, self.recording_format, quiet=True),
+                    f"ari-fetch-{call.uniqueid}",
+                )
         try:
             await self.events.on_event(CallEnded(uniqueid=call.uniqueid, at=at, cause=cause))
         finally:

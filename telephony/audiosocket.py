@@ -27,10 +27,23 @@ KIND_DTMF = 0x03
 KIND_AUDIO = 0x10  # signed linear 16-bit 8 kHz mono, little-endian
 KIND_ERROR = 0xFF
 # Higher-rate slin kinds of newer Asterisk (channel-driver interface); resampled to 8 kHz here.
-KIND_RATES = {0x10: 8000, 0x11: 12000, 0x12: 16000, 0x13: 24000, 0x14: 32000, 0x15: 44100, 0x16: 48000,
-              0x17: 96000, 0x18: 192000}
+KIND_RATES = {
+    0x10: 8000,
+    0x11: 12000,
+    0x12: 16000,
+    0x13: 24000,
+    0x14: 32000,
+    0x15: 44100,
+    0x16: 48000,
+    0x17: 96000,
+    0x18: 192000,
+}
 # Asterisk-generated error codes carried in a 0xff payload.
-ERROR_CODES = {0x01: "hangup of calling party", 0x02: "frame forwarding error", 0x04: "memory (allocation) error"}
+ERROR_CODES = {
+    0x01: "hangup of calling party",
+    0x02: "frame forwarding error",
+    0x04: "memory (allocation) error",
+}
 HEADER = struct.Struct(">BH")
 
 
@@ -202,7 +215,9 @@ class AudioSocketServer:
         if kind != KIND_UUID or len(payload) != 16:
             logger.error(
                 "AudioSocket stream from %s began with kind 0x%02x (%d bytes), not a 16-byte UUID; closing it",
-                peer, kind, len(payload),
+                peer,
+                kind,
+                len(payload),
             )
             return None
         media_uuid = str(uuid.UUID(bytes=payload))
@@ -232,8 +247,12 @@ class AudioSocketServer:
                     async with asyncio.timeout(self.idle_timeout):  # a timer handle, no task per frame
                         frame = await read_frame(reader)
                 except TimeoutError:
-                    logger.error("AudioSocket stream %s (call %s) idle for %.0f s; closing it",
-                                 media_uuid, uniqueid, self.idle_timeout)
+                    logger.error(
+                        "AudioSocket stream %s (call %s) idle for %.0f s; closing it",
+                        media_uuid,
+                        uniqueid,
+                        self.idle_timeout,
+                    )
                     reason = "timeout"
                     break
                 if frame is None:
@@ -256,14 +275,22 @@ class AudioSocketServer:
                         recorder.write(payload)
                     if not self.audio.push_audio(uniqueid, payload):
                         dropped += 1
+                    if frames % 8 == 0:
+                        # A burst already in the buffer is read without suspending; let consumers run.
+                        await asyncio.sleep(0)
                 elif kind == KIND_HANGUP:
                     reason = "hangup"
                     break
                 elif kind == KIND_ERROR:
                     code = payload[0] if payload else None
                     text = ERROR_CODES.get(code, "application-specific") if code is not None else "no code"
-                    logger.warning("AudioSocket stream %s (call %s) reported error 0x%02x (%s)",
-                                   media_uuid, uniqueid, code or 0, text)
+                    logger.warning(
+                        "AudioSocket stream %s (call %s) reported error 0x%02x (%s)",
+                        media_uuid,
+                        uniqueid,
+                        code or 0,
+                        text,
+                    )
                     reason = "error"
                     break
                 elif kind == KIND_DTMF:
@@ -284,13 +311,25 @@ class AudioSocketServer:
                     if not self.audio.push_audio(uniqueid, tail):
                         dropped += 1
             if dropped:
-                logger.warning("AudioSocket stream %s (call %s): %d of %d frames dropped (consumer too slow)",
-                               media_uuid, uniqueid, dropped, frames)
-            logger.info("AudioSocket stream %s (call %s) ended (%s): %d frames in %.1f s",
-                        media_uuid, uniqueid, reason, frames, time.monotonic() - started)
+                logger.warning(
+                    "AudioSocket stream %s (call %s): %d of %d frames dropped (consumer too slow)",
+                    media_uuid,
+                    uniqueid,
+                    dropped,
+                    frames,
+                )
+            logger.info(
+                "AudioSocket stream %s (call %s) ended (%s): %d frames in %.1f s",
+                media_uuid,
+                uniqueid,
+                reason,
+                frames,
+                time.monotonic() - started,
+            )
             await self.events.on_event(
-                AudioStreamEnded(uniqueid=uniqueid, media_uuid=media_uuid, frames=frames, dropped=dropped,
-                                 reason=reason)
+                AudioStreamEnded(
+                    uniqueid=uniqueid, media_uuid=media_uuid, frames=frames, dropped=dropped, reason=reason
+                )
             )
             if recorder is not None:
                 await self._finish_recorder(uniqueid, recorder)
@@ -312,8 +351,14 @@ class AudioSocketServer:
             return
         await self.events.on_event(
             RecordingFinished(
-                uniqueid=uniqueid, path=str(info.path), kind="caller", format="wav", sample_rate=info.sample_rate,
-                duration_s=info.duration_s, size_bytes=info.size_bytes, sha256=info.sha256,
+                uniqueid=uniqueid,
+                path=str(info.path),
+                kind="caller",
+                format="wav",
+                sample_rate=info.sample_rate,
+                duration_s=info.duration_s,
+                size_bytes=info.size_bytes,
+                sha256=info.sha256,
             )
         )
 

@@ -53,21 +53,32 @@ class TelephonyBridge:
         if audiosocket_enabled:
             host, port = split_hostport(audiosocket_bind, 9092)
             self.audiosocket = AudioSocketServer(
-                audio=audio, events=events, directory=self.directory, host=host, port=port,
+                audio=audio,
+                events=events,
+                directory=self.directory,
+                host=host,
+                port=port,
                 caller_recordings_dir=recordings_dir / "caller" if caller_recordings else None,
             )
         if agi_enabled:
             host, port = split_hostport(agi_bind, 4573)
             self.fastagi = FastAgiServer(
-                events=events, directory=self.directory, recordings_dir=recordings_dir, host=host, port=port,
+                events=events,
+                directory=self.directory,
+                recordings_dir=recordings_dir,
+                host=host,
+                port=port,
                 call_ids=call_ids,
             )
         if ari_enabled:
             self.ari_client = AriClient(ari_url, ari_user, ari_password, ari_app)
             self.ari_app = AriApplication(
-                self.ari_client, events, self.directory,
+                self.ari_client,
+                events,
+                self.directory,
                 audiosocket_advertise=audiosocket_advertise or audiosocket_bind,
-                operators_context=operators_context, operators_extension=operators_extension,
+                operators_context=operators_context,
+                operators_extension=operators_extension,
                 recordings_dir=recordings_dir,
             )
             self.transfer = AriTransfer(

@@ -95,8 +95,18 @@ def split_frames(pcm: bytes, frame_bytes: int = FRAME_BYTES) -> list[bytes]:
     return frames
 
 
-def asterisk_env(*, script: str, host: str, port: int, uniqueid: str, channel: str, caller: str,
-                 extension: str, context: str, args: list[str] | None = None) -> list[tuple[str, str]]:
+def asterisk_env(
+    *,
+    script: str,
+    host: str,
+    port: int,
+    uniqueid: str,
+    channel: str,
+    caller: str,
+    extension: str,
+    context: str,
+    args: list[str] | None = None,
+) -> list[tuple[str, str]]:
     """The lines Asterisk's res_agi sends to a FastAGI server, in its order (launch_netscript + setup_env)."""
     env = [
         ("agi_network", "yes"),
@@ -139,17 +149,21 @@ def default_reply(command: str) -> str:
 
 
 async def agi_session(
-    host: str, port: int, env: list[tuple[str, str]], *, reply: Callable[[str], str] = default_reply,
-    timeout: float = 10.0,
+    host: str,
+    port: int,
+    env: list[tuple[str, str]],
+    *,
+    reply: Callable[[str], str] = default_reply,
+    read_timeout: float = 10.0,
 ) -> list[str]:
     """Play Asterisk's side of one FastAGI session; returns the commands callcard sent."""
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), read_timeout)
     commands: list[str] = []
     try:
         writer.write("".join(f"{k}: {v}\n" for k, v in env).encode() + b"\n")
         await writer.drain()
         while True:
-            line = await asyncio.wait_for(reader.readline(), timeout)
+            line = await asyncio.wait_for(reader.readline(), read_timeout)
             if not line:
                 break
             command = line.decode().strip()
@@ -175,8 +189,9 @@ class DemoResult:
     recording: str | None
 
 
-async def stream_audio(host: str, port: int, media_uuid: str, frames: list[bytes], *, realtime: bool = True,
-                       hangup: bool = True) -> None:
+async def stream_audio(
+    host: str, port: int, media_uuid: str, frames: list[bytes], *, realtime: bool = True, hangup: bool = True
+) -> None:
     """Connect to an AudioSocket server as Asterisk does and send the frames, paced at 20 ms when ``realtime``."""
     _, writer = await asyncio.open_connection(host, port)
     try:
@@ -223,8 +238,17 @@ async def run_demo_call(
     uniqueid = f"{time.time():.6f}".replace(".", "")[:10] + f".{uuid.uuid4().int % 100000}"
     media_uuid = str(uuid.uuid4())
     channel = f"Local/demo-{uniqueid}@callcard-demo-00000001;2"
-    env = asterisk_env(script="incoming", host=agi_host, port=agi_port, uniqueid=uniqueid, channel=channel,
-                       caller=caller, extension="109", context="callcard-demo", args=[media_uuid])
+    env = asterisk_env(
+        script="incoming",
+        host=agi_host,
+        port=agi_port,
+        uniqueid=uniqueid,
+        channel=channel,
+        caller=caller,
+        extension="109",
+        context="callcard-demo",
+        args=[media_uuid],
+    )
     try:
         commands = await agi_session(agi_host, agi_port, env)
     except OSError as exc:
@@ -239,8 +263,12 @@ async def run_demo_call(
             parts = _QUOTED.findall(command)
             if len(parts) == 2 and parts[0] == "CALLCARD_CALL_ID":
                 call_id = parts[1] or None
-    logger.info("demo call %s registered (call id %s); streaming %.1f s", uniqueid, call_id,
-                len(frames) * FRAME_MS / 1000)
+    logger.info(
+        "demo call %s registered (call id %s); streaming %.1f s",
+        uniqueid,
+        call_id,
+        len(frames) * FRAME_MS / 1000,
+    )
     started = time.monotonic()
     try:
         await stream_audio(audiosocket_host, audiosocket_port, media_uuid, frames, realtime=realtime)
@@ -255,11 +283,26 @@ async def run_demo_call(
         except OSError as exc:
             logger.warning("cannot write the demo's MixMonitor file %s here (%s)", recording, exc)
             recording = None
-    hangup_env = asterisk_env(script="hangup", host=agi_host, port=agi_port, uniqueid=uniqueid, channel=channel,
-                              caller=caller, extension="h", context="callcard-demo", args=["16"])
+    hangup_env = asterisk_env(
+        script="hangup",
+        host=agi_host,
+        port=agi_port,
+        uniqueid=uniqueid,
+        channel=channel,
+        caller=caller,
+        extension="h",
+        context="callcard-demo",
+        args=["16"],
+    )
     await agi_session(agi_host, agi_port, hangup_env)
-    return DemoResult(uniqueid=uniqueid, media_uuid=media_uuid, frames=len(frames), seconds=seconds,
-                      call_id=call_id, recording=recording)
+    return DemoResult(
+        uniqueid=uniqueid,
+        media_uuid=media_uuid,
+        frames=len(frames),
+        seconds=seconds,
+        call_id=call_id,
+        recording=recording,
+    )
 
 
 def _write_wav(path: Path, pcm: bytes) -> None:

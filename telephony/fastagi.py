@@ -357,14 +357,22 @@ class FastAgiServer:
 
     async def _finish_recording(self, uniqueid: str) -> None:
         path = self.recording_path(uniqueid)
-        info = await wait_for_complete_wav(path, timeout=self.recording_timeout)
+        info = await wait_for_complete_wav(path, within=self.recording_timeout)
         if info is None:
             return
         try:
             await self.events.on_event(
-                RecordingFinished(uniqueid=uniqueid, path=str(path), kind="mixed", format="wav",
-                                  sample_rate=info.sample_rate, duration_s=info.duration_s,
-                                  size_bytes=info.size_bytes, sha256=info.sha256, complete=info.complete)
+                RecordingFinished(
+                    uniqueid=uniqueid,
+                    path=str(path),
+                    kind="mixed",
+                    format="wav",
+                    sample_rate=info.sample_rate,
+                    duration_s=info.duration_s,
+                    size_bytes=info.size_bytes,
+                    sha256=info.sha256,
+                    complete=info.complete,
+                )
             )
         except Exception:
             logger.exception("call %s: recording event failed", uniqueid)

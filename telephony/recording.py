@@ -87,16 +87,16 @@ def describe_wav(path: Path) -> RecordingInfo:
     )
 
 
-async def wait_for_complete_wav(path: Path, *, timeout: float = 30.0, poll: float = 0.25) -> RecordingInfo | None:
+async def wait_for_complete_wav(path: Path, *, within: float = 30.0, poll: float = 0.25) -> RecordingInfo | None:
     """Wait until a WAV written by another process (MixMonitor) is closed; None if it never appears.
 
-    Returns the description once the header is consistent, or, after ``timeout``, whatever is there with
+    Returns the description once the header is consistent, or, after ``within`` seconds, whatever is there with
     ``complete=False``.
     """
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     last: RecordingInfo | None = None
     while True:
-        if path.exists():
+        if await asyncio.to_thread(path.exists):
             try:
                 last = await asyncio.to_thread(describe_wav, path)
                 if last.complete:
@@ -105,9 +105,9 @@ async def wait_for_complete_wav(path: Path, *, timeout: float = 30.0, poll: floa
                 logger.debug("recording %s not readable yet: %s", path, exc)
         if time.monotonic() >= deadline:
             if last is None:
-                logger.error("recording %s did not appear within %.0f s", path, timeout)
+                logger.error("recording %s did not appear within %.0f s", path, within)
             else:
-                logger.warning("recording %s still incomplete after %.0f s; storing it as incomplete", path, timeout)
+                logger.warning("recording %s still incomplete after %.0f s; storing it as incomplete", path, within)
             return last
         await asyncio.sleep(poll)
 

@@ -42,9 +42,7 @@ class AriTransfer:
             raise TransferError(f"unknown emergency code {code!r}; expected one of {', '.join(EMERGENCY_CODES)}")
         target = f"{self.emergency_context},{code},1"
         try:
-            await self.client.continue_in_dialplan(
-                uniqueid, context=self.emergency_context, extension=code, priority=1
-            )
+            await self.client.continue_in_dialplan(uniqueid, context=self.emergency_context, extension=code, priority=1)
             logger.info("call %s transferred to %s (continue)", uniqueid, target)
             return target
         except AriError as exc:

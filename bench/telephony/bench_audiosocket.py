@@ -2,8 +2,8 @@
 
 Run: .venv/bin/python -m bench.telephony.bench_audiosocket --calls 100 --seconds 5
 
-Each of N concurrent streams sends (1 s of warm-up, not measured, then) 20 ms slin frames (320 bytes) at real-time pace from a separate process
-(as Asterisk would), every frame stamped with CLOCK_MONOTONIC at the moment it is written to the socket.
+Each of N concurrent streams sends 20 ms slin frames (320 bytes) at real-time pace (the first second is warm-up,
+not measured) from a separate process (as Asterisk would), every frame stamped with CLOCK_MONOTONIC at the moment it is written to the socket.
 Three measurements in the same run, on the same machine:
 
   oneway   a bare asyncio TCP server reading the same AudioSocket frames (readexactly): stamp -> read
@@ -40,11 +40,17 @@ def _pct(values: list[float], q: float) -> float:
 
 def _summary(lat_ns: list[int]) -> dict[str, float]:
     ms = [v / 1e6 for v in lat_ns]
-    return {"frames": len(ms), "p50_ms": round(_pct(ms, 50), 3), "p99_ms": round(_pct(ms, 99), 3),
-            "max_ms": round(max(ms), 3), "mean_ms": round(statistics.fmean(ms), 3)}
+    return {
+        "frames": len(ms),
+        "p50_ms": round(_pct(ms, 50), 3),
+        "p99_ms": round(_pct(ms, 99), 3),
+        "max_ms": round(max(ms), 3),
+        "mean_ms": round(statistics.fmean(ms), 3),
+    }
 
 
 # ------------------------------------------------------------------------------------------ client process
+
 
 async def _client_stream(host: str, port: int, media: str, frames: int, echo: bool, out: list[int]) -> None:
     reader, writer = await asyncio.open_connection(host, port)
@@ -78,10 +84,11 @@ async def _client_main(host: str, port: int, medias: list[str], frames: int, ech
     out: list[int] = []
     started = time.monotonic()
     await asyncio.gather(*(_client_stream(host, port, m, frames, echo, out) for m in medias))
-    print(json.dumps({"latencies": out, "wall_s": time.monotonic() - started}))
+    print(json.dumps({"latencies": out, "wall_s": time.monotonic() - started}))  # noqa: T201
 
 
 # ------------------------------------------------------------------------------------------ servers
+
 
 async def _bare_server(echo: bool, lat: list[int]) -> asyncio.Server:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -108,8 +115,18 @@ async def _bare_server(echo: bool, lat: list[int]) -> asyncio.Server:
 
 
 def _run_clients(port: int, medias: list[str], frames: int, echo: bool) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "bench.telephony.bench_audiosocket", "--client", "--port", str(port),
-           "--frames", str(frames), "--medias", ",".join(medias)] + (["--echo"] if echo else [])
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.telephony.bench_audiosocket",
+        "--client",
+        "--port",
+        str(port),
+        "--frames",
+        str(frames),
+        "--medias",
+        ",".join(medias),
+    ] + (["--echo"] if echo else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return dict(json.loads(proc.stdout))
 
@@ -160,7 +177,7 @@ async def _measure_callcard(medias: list[str], frames: int, workdir: Path) -> tu
     result = await asyncio.to_thread(_run_clients, server.bound_port, medias, frames, False)
     for i in range(len(medias)):
         await manager.on_event(CallEnded(uniqueid=f"bench.{i}", at=datetime.now(UTC)))
-    while manager.calls:
+    while manager.calls:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     dropped = len(medias) * (frames - WARMUP) - len(lat)
     await server.stop()
@@ -178,8 +195,13 @@ async def _bench(calls: int, seconds: float) -> dict[str, Any]:
         ours, wall_c, dropped = await _measure_callcard(medias, frames, Path(tmp))
     expected = calls * (frames - WARMUP)
     res = {
-        "calls": calls, "seconds_each": seconds, "frames_expected": expected, "callcard_frames_lost": dropped,
-        "oneway": _summary(oneway), "echo_rtt": _summary(echo), "callcard": _summary(ours),
+        "calls": calls,
+        "seconds_each": seconds,
+        "frames_expected": expected,
+        "callcard_frames_lost": dropped,
+        "oneway": _summary(oneway),
+        "echo_rtt": _summary(echo),
+        "callcard": _summary(ours),
         "wall_s": {"oneway": round(wall_a, 2), "echo": round(wall_b, 2), "callcard": round(wall_c, 2)},
     }
     res["ratio_vs_oneway"] = {

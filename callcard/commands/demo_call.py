@@ -11,8 +11,12 @@ import click
 @click.argument("wav", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--caller", default="+77010000109", show_default=True, help="The caller's number.")
 @click.option("--url", default=None, help="callcard's web address, to check it is up (default: from api_bind).")
-@click.option("--audiosocket", "audiosocket", default=None,
-              help="host:port of callcard's AudioSocket server (default: CALLCARD_AUDIOSOCKET_ADVERTISE).")
+@click.option(
+    "--audiosocket",
+    "audiosocket",
+    default=None,
+    help="host:port of callcard's AudioSocket server (default: CALLCARD_AUDIOSOCKET_ADVERTISE).",
+)
 @click.option("--agi", "agi", default=None, help="host:port of callcard's FastAGI server (default: CALLCARD_AGI_BIND).")
 @click.option("--fast", is_flag=True, help="Send the audio as fast as possible instead of in real time.")
 def demo_call(wav: Path, caller: str, url: str | None, audiosocket: str | None, agi: str | None, fast: bool) -> None:
@@ -53,8 +57,15 @@ def demo_call(wav: Path, caller: str, url: str | None, audiosocket: str | None, 
     click.echo(f"watch it at {base}/desk")
     try:
         result = asyncio.run(
-            run_demo_call(wav, caller=caller, agi_host=agi_host, agi_port=agi_port, audiosocket_host=as_host,
-                          audiosocket_port=as_port, realtime=not fast)
+            run_demo_call(
+                wav,
+                caller=caller,
+                agi_host=agi_host,
+                agi_port=agi_port,
+                audiosocket_host=as_host,
+                audiosocket_port=as_port,
+                realtime=not fast,
+            )
         )
     except TelephonyError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -24,8 +24,14 @@ from tests.peers.speech import speech_pcm, speech_wav
 
 
 class Stack:
-    def __init__(self, bridge: TelephonyBridge, manager: CallManager, registry: CallRegistry,
-                 processors: Processors, sessionmaker: object) -> None:
+    def __init__(
+        self,
+        bridge: TelephonyBridge,
+        manager: CallManager,
+        registry: CallRegistry,
+        processors: Processors,
+        sessionmaker: object,
+    ) -> None:
         self.bridge, self.manager, self.registry = bridge, manager, registry
         self.processors, self.sessionmaker = processors, sessionmaker
 
@@ -33,8 +39,8 @@ class Stack:
         with self.sessionmaker() as s:  # type: ignore[operator]
             return {c.uniqueid: c for c in s.scalars(select(Call).options(selectinload(Call.recordings)))}
 
-    async def until(self, predicate: object, timeout: float = 15.0, what: object = None) -> None:
-        deadline = time.monotonic() + timeout
+    async def until(self, predicate: object, within: float = 15.0, what: object = None) -> None:
+        deadline = time.monotonic() + within
         while not predicate():  # type: ignore[operator]
             assert time.monotonic() < deadline, f"condition not met in time: {what() if what else ''}"  # type: ignore[operator]
             await asyncio.sleep(0.05)
@@ -61,10 +67,20 @@ async def stack(peer: AriPeer, outage: Outage, tmp_path: Path) -> AsyncIterator[
     processors = Processors()
     manager = CallManager(registry=registry, processor_factory=processors)
     bridge = TelephonyBridge(
-        events=manager, audio=manager, call_ids=manager, recordings_dir=tmp_path / "recordings",
-        ari_enabled=True, ari_url=peer.url, ari_user="callcard", ari_password="s3cret", ari_app="callcard",
-        operators_context="operators", emergency_context="emergency", transfer_context="callcard-transfer",
-        audiosocket_bind="127.0.0.1:0", agi_bind="127.0.0.1:0",
+        events=manager,
+        audio=manager,
+        call_ids=manager,
+        recordings_dir=tmp_path / "recordings",
+        ari_enabled=True,
+        ari_url=peer.url,
+        ari_user="callcard",
+        ari_password="s3cret",
+        ari_app="callcard",
+        operators_context="operators",
+        emergency_context="emergency",
+        transfer_context="callcard-transfer",
+        audiosocket_bind="127.0.0.1:0",
+        agi_bind="127.0.0.1:0",
     )
     await registry.start()
     await bridge.start()
@@ -94,15 +110,17 @@ async def test_database_outage_during_a_call_loses_nothing(stack: Stack, peer: A
         await stack.until(lambda: len(stack.registry.spool) >= 6)
         assert stack.registry.spooling
     await stack.until(lambda: not stack.registry.spooling)
-    await stack.until(lambda: len(stack.calls()[uid].recordings) == 2 and len(stack.calls()[second].recordings) == 2,
-                      what=lambda: {u: [(r.kind, r.path) for r in c.recordings] for u, c in stack.calls().items()})
+    await stack.until(
+        lambda: len(stack.calls()[uid].recordings) == 2 and len(stack.calls()[second].recordings) == 2,
+        what=lambda: {u: [(r.kind, r.path) for r in c.recordings] for u, c in stack.calls().items()},
+    )
     calls = stack.calls()
     for u in (uid, second):
         c = calls[u]
         assert (c.state, c.hangup_cause, c.source) == ("ended", "Normal Clearing", "ari")
         assert c.answered_at is not None and c.ended_at is not None and c.frames_dropped == 0
         assert sorted(r.kind for r in c.recordings) == ["caller", "mixed"]
-        assert all(r.sha256 and r.duration_s and Path(r.path).exists() for r in c.recordings)
+        assert all(r.sha256 and r.duration_s and Path(r.path).exists() for r in c.recordings)  # noqa: ASYNC240
     assert calls[second].caller_number == "+77015550102"
     assert bytes(stack.processors.made[uid].received)[: len(pcm)] == pcm
     assert stack.registry.replayed >= 6 and stack.registry.rejected == 0
@@ -122,14 +140,24 @@ async def test_emergency_transfer_of_a_live_caller(stack: Stack, peer: AriPeer) 
 async def test_demo_call_goes_through_fastagi_and_audiosocket(stack: Stack, tmp_path: Path) -> None:
     wav = speech_wav("Сәлеметсіз бе, менің атым Айгүл, Абай даңғылы он екі", "kk")
     assert stack.bridge.fastagi is not None and stack.bridge.audiosocket is not None
-    result = await run_demo_call(wav, caller="+77015550104", agi_host="127.0.0.1",
-                                 agi_port=stack.bridge.fastagi.bound_port, audiosocket_host="127.0.0.1",
-                                 audiosocket_port=stack.bridge.audiosocket.bound_port, realtime=False)
+    result = await run_demo_call(
+        wav,
+        caller="+77015550104",
+        agi_host="127.0.0.1",
+        agi_port=stack.bridge.fastagi.bound_port,
+        audiosocket_host="127.0.0.1",
+        audiosocket_port=stack.bridge.audiosocket.bound_port,
+        realtime=False,
+    )
     assert result.call_id is not None and result.recording is not None
     await stack.until(lambda: result.uniqueid in stack.calls() and stack.calls()[result.uniqueid].state == "ended")
     await stack.until(lambda: len(stack.calls()[result.uniqueid].recordings) == 2)
     call = stack.calls()[result.uniqueid]
     assert (call.id, call.source, call.caller_number, call.media_uuid) == (
-        int(result.call_id), "agi", "+77015550104", result.media_uuid)
+        int(result.call_id),
+        "agi",
+        "+77015550104",
+        result.media_uuid,
+    )
     proc = stack.processors.made[result.uniqueid]
     assert len(proc.received) == result.frames * 320 and proc.finished.is_set()

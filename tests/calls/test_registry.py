@@ -18,8 +18,14 @@ T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
 
 def _started(uid: str, media: str | None = None) -> CallStarted:
-    return CallStarted(uniqueid=uid, at=T0, channel="PJSIP/trunk-00000001", caller_number="+77011234567",
-                       dialled_number="109", media_uuid=media)
+    return CallStarted(
+        uniqueid=uid,
+        at=T0,
+        channel="PJSIP/trunk-00000001",
+        caller_number="+77011234567",
+        dialled_number="109",
+        media_uuid=media,
+    )
 
 
 async def test_events_are_stored_once(outage: Outage, tmp_path: Path) -> None:
@@ -29,12 +35,18 @@ async def test_events_are_stored_once(outage: Outage, tmp_path: Path) -> None:
     again = await registry.call_started(_started("1763781367.1"))  # a repeated StasisStart
     assert first is not None and first == again
     await registry.call_answered(uniqueid="1763781367.1", at=T0 + timedelta(seconds=2))
-    rec = RecordingFinished(uniqueid="1763781367.1", path="/r/callcard-1763781367.1.wav", duration_s=61.5,
-                            size_bytes=984044, sha256="ab" * 32)
+    rec = RecordingFinished(
+        uniqueid="1763781367.1",
+        path="/r/callcard-1763781367.1.wav",
+        duration_s=61.5,
+        size_bytes=984044,
+        sha256="ab" * 32,
+    )
     await registry.recording_finished(rec)
     await registry.recording_finished(rec)
-    await registry.call_ended(uniqueid="1763781367.1", at=T0 + timedelta(seconds=70), cause="Normal Clearing",
-                              frames_dropped=3)
+    await registry.call_ended(
+        uniqueid="1763781367.1", at=T0 + timedelta(seconds=70), cause="Normal Clearing", frames_dropped=3
+    )
     await registry.call_ended(uniqueid="1763781367.1", at=T0 + timedelta(seconds=99), cause="again")
     with make_sessionmaker(engine)() as s:
         assert s.scalar(select(func.count()).select_from(Call)) == 1
@@ -62,7 +74,8 @@ async def test_database_outage_is_spooled_and_replayed_in_order(outage: Outage, 
         assert await registry.call_started(_started("1763781367.3")) is None  # a call starting during the outage
         await registry.call_answered(uniqueid="1763781367.3", at=T0 + timedelta(seconds=5))
         await registry.recording_finished(
-            RecordingFinished(uniqueid="1763781367.2", path="/r/a.wav", kind="caller", duration_s=9.0))
+            RecordingFinished(uniqueid="1763781367.2", path="/r/a.wav", kind="caller", duration_s=9.0)
+        )
         await registry.call_ended(uniqueid="1763781367.2", at=T0 + timedelta(seconds=10), cause="Normal Clearing")
         await registry.call_ended(uniqueid="1763781367.3", at=T0 + timedelta(seconds=20), cause="User busy")
         assert len(registry.spool) == 6
@@ -80,8 +93,12 @@ async def test_database_outage_is_spooled_and_replayed_in_order(outage: Outage, 
         calls = {c.uniqueid: c for c in s.scalars(select(Call))}
         assert set(calls) == {"1763781367.2", "1763781367.3"}
         a, b = calls["1763781367.2"], calls["1763781367.3"]
-        assert (a.id, a.state, a.hangup_cause, a.answered_at) == (live_id, "ended", "Normal Clearing",
-                                                                  T0 + timedelta(seconds=1))
+        assert (a.id, a.state, a.hangup_cause, a.answered_at) == (
+            live_id,
+            "ended",
+            "Normal Clearing",
+            T0 + timedelta(seconds=1),
+        )
         assert [r.path for r in a.recordings] == ["/r/a.wav"]
         assert (b.state, b.hangup_cause, b.answered_at) == ("ended", "User busy", T0 + timedelta(seconds=5))
     assert await registry.call_id_for("1763781367.3") is not None
@@ -92,8 +109,16 @@ async def test_database_outage_is_spooled_and_replayed_in_order(outage: Outage, 
 async def test_spool_left_by_a_crash_is_replayed_at_start(outage: Outage, tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     spool.append({"op": "call_started", "uniqueid": "1763781367.9", "source": "ari", "started_at": T0.isoformat()})
-    spool.append({"op": "call_ended", "uniqueid": "1763781367.9", "at": (T0 + timedelta(seconds=3)).isoformat(),
-                  "cause": "Normal Clearing", "frames_dropped": 0, "state": "ended"})
+    spool.append(
+        {
+            "op": "call_ended",
+            "uniqueid": "1763781367.9",
+            "at": (T0 + timedelta(seconds=3)).isoformat(),
+            "cause": "Normal Clearing",
+            "frames_dropped": 0,
+            "state": "ended",
+        }
+    )
     engine = outage.engine()
     registry = CallRegistry(make_sessionmaker(engine), Spool(tmp_path / "spool"))
     assert registry.spooling  # new events queue behind the old ones

@@ -34,13 +34,28 @@ async def agi_call(
     reply: Callable[[str], str] = default_reply,
     hangup_after: int | None = None,
     host: str = "127.0.0.1",
-    timeout: float = 10.0,
+    read_timeout: float = 10.0,
 ) -> AgiSession:
     """Run one FastAGI request like Asterisk; ``hangup_after=n`` sends HANGUP after the n-th command."""
-    env = asterisk_env(script=script, host=host, port=port, uniqueid=uniqueid, channel=channel, caller=caller,
-                       extension="h" if script == "hangup" else "109", context="from-trunk", args=args)
-    return await agi_raw(port, "".join(f"{k}: {v}\n" for k, v in env).encode() + b"\n", reply=reply,
-                         hangup_after=hangup_after, host=host, timeout=timeout)
+    env = asterisk_env(
+        script=script,
+        host=host,
+        port=port,
+        uniqueid=uniqueid,
+        channel=channel,
+        caller=caller,
+        extension="h" if script == "hangup" else "109",
+        context="from-trunk",
+        args=args,
+    )
+    return await agi_raw(
+        port,
+        "".join(f"{k}: {v}\n" for k, v in env).encode() + b"\n",
+        reply=reply,
+        hangup_after=hangup_after,
+        host=host,
+        read_timeout=read_timeout,
+    )
 
 
 async def agi_raw(
@@ -50,7 +65,7 @@ async def agi_raw(
     reply: Callable[[str], str] = default_reply,
     hangup_after: int | None = None,
     host: str = "127.0.0.1",
-    timeout: float = 10.0,
+    read_timeout: float = 10.0,
     close_after_preamble: bool = False,
 ) -> AgiSession:
     """Send ``preamble`` as is (for malformed environments), then answer commands until the server closes."""
@@ -62,7 +77,7 @@ async def agi_raw(
         if close_after_preamble:
             writer.write_eof()
         while True:
-            line = await asyncio.wait_for(reader.readline(), timeout)
+            line = await asyncio.wait_for(reader.readline(), read_timeout)
             if not line:
                 session.closed_by_server = True
                 break

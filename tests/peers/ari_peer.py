@@ -91,8 +91,14 @@ class _Client:
 class AriPeer:
     """An Asterisk stand-in for ARI tests (start with ``await peer.start()``)."""
 
-    def __init__(self, *, user: str = "callcard", password: str = "s3cret", realtime_media: bool = False,
-                 systemname: str = "callcard-test") -> None:
+    def __init__(
+        self,
+        *,
+        user: str = "callcard",
+        password: str = "s3cret",
+        realtime_media: bool = False,
+        systemname: str = "callcard-test",
+    ) -> None:
         self.user, self.password = user, password
         self.systemname = systemname  # asterisk.conf systemname: ids become "<systemname>-<epoch>.<seq>"
         self.realtime_media = realtime_media
@@ -152,7 +158,7 @@ class AriPeer:
         config = uvicorn.Config(self._app(), log_level="warning", lifespan="off", ws="websockets-sansio")
         self._server = _QuietServer(config)
         self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="ari-peer")
-        while not self._server.started:
+        while not self._server.started:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
@@ -273,24 +279,55 @@ class AriPeer:
         base = f"{int(time.time())}.{self._seq}"
         return f"{self.systemname}-{base}" if self.systemname else base
 
-    def _channel_json(self, cid: str, name: str, *, number: str = "", state: str = "Up",
-                      context: str = "default", exten: str = "s", app_name: str = "", app_data: str = "") -> dict:
+    def _channel_json(
+        self,
+        cid: str,
+        name: str,
+        *,
+        number: str = "",
+        state: str = "Up",
+        context: str = "default",
+        exten: str = "s",
+        app_name: str = "",
+        app_data: str = "",
+    ) -> dict:
         data = load_fixture("channel")
         data.update(id=cid, name=name, state=state, creationtime=ari_time(), protocol_id="")
         data["caller"] = {"name": "", "number": number}
-        data["dialplan"] = {"context": context, "exten": exten, "priority": 1, "app_name": app_name,
-                            "app_data": app_data}
+        data["dialplan"] = {
+            "context": context,
+            "exten": exten,
+            "priority": 1,
+            "app_name": app_name,
+            "app_data": app_data,
+        }
         return data
 
     # ------------------------------------------------------------------------------------ test controls
 
-    def new_call(self, number: str = "+77011234567", *, audio: bytes = b"", app: str = "callcard",
-                 exten: str = "109", args: list[str] | None = None, announce: bool = True) -> str:
+    def new_call(
+        self,
+        number: str = "+77011234567",
+        *,
+        audio: bytes = b"",
+        app: str = "callcard",
+        exten: str = "109",
+        args: list[str] | None = None,
+        announce: bool = True,
+    ) -> str:
         """A caller dials 109 and the dialplan runs Stasis(app): StasisStart is sent. Returns the uniqueid."""
         cid = self._new_id()
         name = f"PJSIP/trunk-{self._seq:08x}"
-        data = self._channel_json(cid, name, number=number, state="Ring", context="from-trunk", exten=exten,
-                                  app_name="Stasis", app_data=",".join([app, *(args or [])]))
+        data = self._channel_json(
+            cid,
+            name,
+            number=number,
+            state="Ring",
+            context="from-trunk",
+            exten=exten,
+            app_name="Stasis",
+            app_data=",".join([app, *(args or [])]),
+        )
         data["dialplan"]["priority"] = 2
         ch = PeerChannel(json=data, app=app, audio=audio)
         self.channels[cid] = ch
@@ -303,8 +340,15 @@ class AriPeer:
         ch = self.channels[cid]
         self._emit("StasisStart", ch, args=[])
 
-    async def hangup(self, cid: str, cause: int = 16, cause_txt: str = "Normal Clearing", *,
-                     soft: bool = False, request: bool = True) -> None:
+    async def hangup(
+        self,
+        cid: str,
+        cause: int = 16,
+        cause_txt: str = "Normal Clearing",
+        *,
+        soft: bool = False,
+        request: bool = True,
+    ) -> None:
         """The channel hangs up: ChannelHangupRequest, StasisEnd (if in Stasis), ChannelDestroyed; snoops die."""
         ch = self.channels.get(cid)
         if ch is None:
@@ -364,8 +408,13 @@ class AriPeer:
             wav.writeframes(pcm)
         self.stored[name] = buf.getvalue()
         event = load_fixture("recording_finished")["recording"]
-        event.update(name=name, format=rec["format"], state="done", target_uri=f"channel:{rec['channel']}",
-                     duration=int(round(len(pcm) / 16000)))
+        event.update(
+            name=name,
+            format=rec["format"],
+            state="done",
+            target_uri=f"channel:{rec['channel']}",
+            duration=int(round(len(pcm) / 16000)),
+        )
         if snoop is not None:
             self._emit("RecordingFinished", None, app=snoop.app, recording=event)
 
@@ -411,9 +460,13 @@ class AriPeer:
         if isinstance(ch, JSONResponse):
             return ch
         context = params.get("context") or ch.json["dialplan"]["context"]
-        ch.json["dialplan"] = {"context": context, "exten": params.get("extension") or "s",
-                               "priority": int(params.get("priority") or 1), "app_name": "Queue",
-                               "app_data": context}
+        ch.json["dialplan"] = {
+            "context": context,
+            "exten": params.get("extension") or "s",
+            "priority": int(params.get("priority") or 1),
+            "app_name": "Queue",
+            "app_data": context,
+        }
         self._emit("StasisEnd", ch)
         ch.app = None
         return Response(status_code=204)
@@ -463,8 +516,13 @@ class AriPeer:
         if encapsulation == "audiosocket" and not media_uuid:
             return _error(400, "data can not be empty")
         name = f"{tech}/{host}-{media_uuid}" if encapsulation == "audiosocket" else f"{tech}/{host}-{self._seq:08x}"
-        data = self._channel_json(cid, name, state="Down", app_name="Stasis",
-                                  app_data=",".join(filter(None, [params["app"], media_uuid])))
+        data = self._channel_json(
+            cid,
+            name,
+            state="Down",
+            app_name="Stasis",
+            app_data=",".join(filter(None, [params["app"], media_uuid])),
+        )
         ch = PeerChannel(json=data, app=params["app"], media=params, created_by=params["app"])
         if encapsulation == "audiosocket":
             try:
@@ -515,9 +573,17 @@ class AriPeer:
         return JSONResponse(rec, status_code=201)
 
     async def _create_bridge(self, request: Request, params: dict, body: Any, bid: str) -> Response:
-        bridge = {"id": bid, "technology": "simple_bridge", "bridge_type": params.get("type", "mixing"),
-                  "bridge_class": "stasis", "creator": "Stasis", "name": params.get("name", ""), "channels": [],
-                  "creationtime": ari_time(), "video_mode": "talker"}
+        bridge = {
+            "id": bid,
+            "technology": "simple_bridge",
+            "bridge_type": params.get("type", "mixing"),
+            "bridge_class": "stasis",
+            "creator": "Stasis",
+            "name": params.get("name", ""),
+            "channels": [],
+            "creationtime": ari_time(),
+            "video_mode": "talker",
+        }
         self.bridges.setdefault(bid, bridge)
         return JSONResponse(self.bridges[bid])
 
@@ -583,9 +649,17 @@ class AriPeer:
         if ident not in self.channels:
             return _error(422, "Event source does not exist")
         self.subscriptions.setdefault(app, set()).add(ident)
-        return JSONResponse({"name": app, "channel_ids": sorted(self.subscriptions[app]), "bridge_ids": [],
-                             "endpoint_ids": [], "device_names": [], "events_allowed": [],
-                             "events_disallowed": []})
+        return JSONResponse(
+            {
+                "name": app,
+                "channel_ids": sorted(self.subscriptions[app]),
+                "bridge_ids": [],
+                "endpoint_ids": [],
+                "device_names": [],
+                "events_allowed": [],
+                "events_disallowed": [],
+            }
+        )
 
     async def _originate(self, request: Request, params: dict, body: Any) -> Response:
         endpoint = params.get("endpoint")
@@ -596,8 +670,13 @@ class AriPeer:
         cid = params.get("channelId") or self._new_id()
         self._seq += 1
         name = f"{endpoint.split('@')[0]}@{endpoint.split('@')[-1]}-{self._seq:08x};1"
-        data = self._channel_json(cid, name, state="Down", context=params.get("context", "default"),
-                                  exten=params.get("extension", "s"))
+        data = self._channel_json(
+            cid,
+            name,
+            state="Down",
+            context=params.get("context", "default"),
+            exten=params.get("extension", "s"),
+        )
         data["channelvars"] = (body or {}).get("variables", {})
         self.channels[cid] = PeerChannel(json=data, app=params.get("app"), created_by=params.get("app"))
         return JSONResponse(data)

@@ -51,11 +51,11 @@ class AudioSocketClient:
     async def hangup(self) -> None:
         await self.send_raw(encode_frame(KIND_HANGUP))
 
-    async def closed_by_server(self, timeout: float = 5.0) -> bool:
-        """True when the server closes the connection within ``timeout``."""
+    async def closed_by_server(self, within: float = 5.0) -> bool:
+        """True when the server closes the connection within ``within`` seconds."""
         assert self.reader is not None
         try:
-            data = await asyncio.wait_for(self.reader.read(), timeout)
+            data = await asyncio.wait_for(self.reader.read(), within)
         except (TimeoutError, ConnectionError):
             return False
         return data == b""

@@ -28,8 +28,11 @@ def speech_wav(text: str, voice: str = "ru") -> Path:
         raw = CACHE / f"{key}.raw.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True, capture_output=True)
         tmp = CACHE / f"{key}.tmp.wav"
-        subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(tmp)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(tmp)],
+            check=True,
+            capture_output=True,
+        )
         tmp.replace(out)
         raw.unlink(missing_ok=True)
     return out

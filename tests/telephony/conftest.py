@@ -45,12 +45,12 @@ class Collector:
     def of(self, kind: type, uniqueid: str | None = None) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind) and (uniqueid is None or e.uniqueid == uniqueid)]
 
-    async def wait(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
+        deadline = time.monotonic() + within
         while not predicate():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"condition not met within {timeout} s; events: {self.events}")
+                raise AssertionError(f"condition not met within {within} s; events: {self.events}")
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.1))
@@ -69,9 +69,18 @@ def directory() -> MediaDirectory:
 
 
 @pytest.fixture
-async def audiosocket(collector: Collector, directory: MediaDirectory, tmp_path: Path) -> AsyncIterator[AudioSocketServer]:
-    server = AudioSocketServer(audio=collector, events=collector, directory=directory, host="127.0.0.1", port=0,
-                               caller_recordings_dir=tmp_path / "caller", first_frame_timeout=3)
+async def audiosocket(
+    collector: Collector, directory: MediaDirectory, tmp_path: Path
+) -> AsyncIterator[AudioSocketServer]:
+    server = AudioSocketServer(
+        audio=collector,
+        events=collector,
+        directory=directory,
+        host="127.0.0.1",
+        port=0,
+        caller_recordings_dir=tmp_path / "caller",
+        first_frame_timeout=3,
+    )
     await server.start()
     yield server
     await server.stop()

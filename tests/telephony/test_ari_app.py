@@ -29,17 +29,25 @@ SPEECH = "Алло, здравствуйте. В доме номер семь н
 
 @pytest.fixture
 async def app(
-    ari_peer: AriPeer, collector: Collector, directory: MediaDirectory, audiosocket: AudioSocketServer,
+    ari_peer: AriPeer,
+    collector: Collector,
+    directory: MediaDirectory,
+    audiosocket: AudioSocketServer,
     tmp_path: Path,
 ) -> AsyncIterator[AriApplication]:
     client = AriClient(ari_peer.url, "callcard", "s3cret", "callcard", backoff_initial=0.1, backoff_max=0.5)
     application = AriApplication(
-        client, collector, directory, audiosocket_advertise=f"127.0.0.1:{audiosocket.bound_port}",
-        operators_context="operators", operators_extension="s", recordings_dir=tmp_path / "recordings",
+        client,
+        collector,
+        directory,
+        audiosocket_advertise=f"127.0.0.1:{audiosocket.bound_port}",
+        operators_context="operators",
+        operators_extension="s",
+        recordings_dir=tmp_path / "recordings",
     )
     await application.start()
     await asyncio.wait_for(ari_peer.connected.wait(), 5)
-    while not any(p.endswith("/channels") and m == "GET" for m, p, _, _ in ari_peer.requests):
+    while not any(p.endswith("/channels") and m == "GET" for m, p, _, _ in ari_peer.requests):  # noqa: ASYNC110
         await asyncio.sleep(0.01)  # the first reconcile (GET /channels) has run
     await asyncio.sleep(0.05)
     yield application
@@ -68,12 +76,12 @@ async def test_normal_call(app: AriApplication, ari_peer: AriPeer, collector: Co
     snoops = _paths(ari_peer, "POST", f"/channels/{uid}/snoop")
     assert sorted(q["spy"] for _, q in snoops) == ["both", "in"]
     assert all(q["app"] == "callcard" for _, q in snoops)
-    (_, em), = _paths(ari_peer, "POST", "/channels/externalMedia")
+    ((_, em),) = _paths(ari_peer, "POST", "/channels/externalMedia")
     assert em["encapsulation"] == "audiosocket" and em["transport"] == "tcp" and em["format"] == "slin"
     assert em["data"] == started.media_uuid and em["external_host"].startswith("127.0.0.1:")
-    (_, rec), = _paths(ari_peer, "POST", "/record")
+    ((_, rec),) = _paths(ari_peer, "POST", "/record")
     assert rec["format"] == "wav"
-    (_, cont), = _paths(ari_peer, "POST", f"/channels/{uid}/continue")
+    ((_, cont),) = _paths(ari_peer, "POST", f"/channels/{uid}/continue")
     assert (cont["context"], cont["extension"], cont["priority"]) == ("operators", "s", "1")
     assert ari_peer.subscriptions["callcard"] >= {uid}
     assert ari_peer.channels[uid].app is None  # it left Stasis for the operators' queue ...
@@ -84,15 +92,16 @@ async def test_normal_call(app: AriApplication, ari_peer: AriPeer, collector: Co
 
     await ari_peer.hangup(uid)
     await collector.wait(
-        lambda: any(r.kind == "mixed" for r in collector.of(RecordingFinished, uid))
-        and bool(collector.of(CallEnded, uid))
+        lambda: (
+            any(r.kind == "mixed" for r in collector.of(RecordingFinished, uid)) and bool(collector.of(CallEnded, uid))
+        )
     )
     ended = collector.of(CallEnded, uid)[0]
     assert ended.cause == "Normal Clearing"
     mixed = next(r for r in collector.of(RecordingFinished, uid) if r.kind == "mixed")
     stored = ari_peer.stored[f"callcard-{uid}"]
     assert Path(mixed.path).parent == tmp_path / "recordings"
-    assert Path(mixed.path).read_bytes() == stored
+    assert Path(mixed.path).read_bytes() == stored  # noqa: ASYNC240
     assert mixed.sha256 == hashlib.sha256(stored).hexdigest()
     assert mixed.duration_s == pytest.approx(len(pcm) / 16000, abs=0.01) and mixed.complete
     # The listening helpers were cleaned up; the bridge is gone.
@@ -166,8 +175,16 @@ async def test_events_without_channel_or_foreign_helpers_are_ignored(
     app: AriApplication, ari_peer: AriPeer, collector: Collector
 ) -> None:
     await app.handle_event({"type": "StasisStart", "timestamp": "x", "args": []})
-    await app.handle_event({"type": "StasisStart", "args": [], "channel": {"id": "1.1", "name": "UnicastRTP/1.2.3.4:5-1"}})
-    await app.handle_event({"type": "ChannelDestroyed", "channel": {"id": "unknown"}, "cause": 16,
-                            "cause_txt": "Normal Clearing"})
+    await app.handle_event(
+        {"type": "StasisStart", "args": [], "channel": {"id": "1.1", "name": "UnicastRTP/1.2.3.4:5-1"}}
+    )
+    await app.handle_event(
+        {
+            "type": "ChannelDestroyed",
+            "channel": {"id": "unknown"},
+            "cause": 16,
+            "cause_txt": "Normal Clearing",
+        }
+    )
     await app.handle_event({"type": "SomethingNew", "channel": {"id": "1.1"}})
     assert collector.events == []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.peers.ari_peer import ari_time, load_fixture
 from telephony.ari_app import parse_ari_time
+from tests.peers.ari_peer import ari_time, load_fixture
 
 # Required properties, from events.json / channels.json / recordings.json of Asterisk's source.
 EVENT = {"type", "application", "timestamp"}
@@ -17,8 +17,18 @@ REQUIRED = {
     "channel_destroyed": EVENT | {"cause", "cause_txt", "channel"},
     "recording_finished": EVENT | {"recording"},
 }
-CHANNEL = {"id", "protocol_id", "name", "state", "caller", "connected", "accountcode", "dialplan", "creationtime",
-           "language"}
+CHANNEL = {
+    "id",
+    "protocol_id",
+    "name",
+    "state",
+    "caller",
+    "connected",
+    "accountcode",
+    "dialplan",
+    "creationtime",
+    "language",
+}
 DIALPLAN = {"context", "exten", "priority", "app_name", "app_data"}
 LIVE_RECORDING = {"name", "format", "state", "target_uri"}
 

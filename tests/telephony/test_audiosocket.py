@@ -131,8 +131,9 @@ async def test_truncated_frame_closes_the_stream_and_keeps_what_came_before(
         (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "garbage"),
     ],
 )
-async def test_bad_first_frame_is_rejected(audiosocket: AudioSocketServer, collector: Collector, first: bytes,
-                                           why: str) -> None:
+async def test_bad_first_frame_is_rejected(
+    audiosocket: AudioSocketServer, collector: Collector, first: bytes, why: str
+) -> None:
     client = AudioSocketClient(audiosocket.bound_port, str(uuid.uuid4()))
     await client.connect(send_uuid=False)
     await client.send_raw(first)

@@ -42,16 +42,35 @@ def test_any_pcm_wav_becomes_8k_mono_s16(tmp_path: Path) -> None:
 async def test_demo_call_command_plays_a_wav_through_the_real_path(
     collector: Collector, directory: MediaDirectory, audiosocket: AudioSocketServer, tmp_path: Path
 ) -> None:
-    agi = FastAgiServer(events=collector, directory=directory, recordings_dir=tmp_path / "rec", host="127.0.0.1",
-                        port=0, call_ids=collector, recording_timeout=5)
+    agi = FastAgiServer(
+        events=collector,
+        directory=directory,
+        recordings_dir=tmp_path / "rec",
+        host="127.0.0.1",
+        port=0,
+        call_ids=collector,
+        recording_timeout=5,
+    )
     await agi.start()
     try:
         wav = speech_wav("Здравствуйте, это демонстрационный звонок в сто девять", "ru")
         env = {**os.environ, "CALLCARD_API_BIND": "127.0.0.1:9", "CALLCARD_DATA_DIR": str(tmp_path / "var")}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "callcard.cli", "demo-call", str(wav), "--caller", "+77019998877",
-            "--agi", f"127.0.0.1:{agi.bound_port}", "--audiosocket", f"127.0.0.1:{audiosocket.bound_port}",
-            "--fast", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "callcard.cli",
+            "demo-call",
+            str(wav),
+            "--caller",
+            "+77019998877",
+            "--agi",
+            f"127.0.0.1:{agi.bound_port}",
+            "--audiosocket",
+            f"127.0.0.1:{audiosocket.bound_port}",
+            "--fast",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()

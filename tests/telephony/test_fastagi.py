@@ -19,8 +19,16 @@ from tests.telephony.conftest import Collector
 
 @pytest.fixture
 async def agi(collector: Collector, directory: MediaDirectory, tmp_path: Path) -> AsyncIterator[FastAgiServer]:
-    server = FastAgiServer(events=collector, directory=directory, recordings_dir=tmp_path / "rec", host="127.0.0.1",
-                           port=0, call_ids=collector, read_timeout=3, recording_timeout=2)
+    server = FastAgiServer(
+        events=collector,
+        directory=directory,
+        recordings_dir=tmp_path / "rec",
+        host="127.0.0.1",
+        port=0,
+        call_ids=collector,
+        read_timeout=3,
+        recording_timeout=2,
+    )
     await server.start()
     yield server
     await server.stop()
@@ -31,11 +39,14 @@ async def test_incoming_registers_records_and_sets_the_call_id(
 ) -> None:
     collector.ids["1763781367.42"] = 4242
     media = str(uuid.uuid4())
-    session = await agi_call(agi.bound_port, "incoming", uniqueid="1763781367.42", caller="+77011234567",
-                             args=[media])
+    session = await agi_call(agi.bound_port, "incoming", uniqueid="1763781367.42", caller="+77011234567", args=[media])
     started = collector.of(CallStarted)[0]
     assert (started.uniqueid, started.caller_number, started.source, started.media_uuid) == (
-        "1763781367.42", "+77011234567", "agi", media)
+        "1763781367.42",
+        "+77011234567",
+        "agi",
+        media,
+    )
     assert started.channel == "PJSIP/trunk-0000002a" and started.dialled_number == "109"
     path = agi.recording_path("1763781367.42")
     assert path.is_absolute()
@@ -44,9 +55,7 @@ async def test_incoming_registers_records_and_sets_the_call_id(
     assert directory.lookup(media) == "1763781367.42"
 
 
-async def test_hangup_ends_the_call_and_finalises_the_mixmonitor_file(
-    agi: FastAgiServer, collector: Collector
-) -> None:
+async def test_hangup_ends_the_call_and_finalises_the_mixmonitor_file(agi: FastAgiServer, collector: Collector) -> None:
     await agi_call(agi.bound_port, "incoming", uniqueid="1763781367.43")
     path = agi.recording_path("1763781367.43")
     writer = WavWriter(path)  # MixMonitor's file, as Asterisk writes it
@@ -73,7 +82,10 @@ async def test_caller_hanging_up_during_incoming_is_handled(agi: FastAgiServer, 
     ("preamble", "why"),
     [
         (b"agi_network: yes\nagi_network_script: incoming\nagi_uniqueid: 1.1\nagi_chan", "truncated env"),
-        (b"agi_network: yes\nagi_network_script: incoming\nthis is not a variable\n\n", "line without a colon"),
+        (
+            b"agi_network: yes\nagi_network_script: incoming\nthis is not a variable\n\n",
+            "line without a colon",
+        ),
         (b"\xff\xfe\x00garbage\n\n", "binary garbage"),
         (b"agi_network: yes\nagi_network_script: incoming\n\n", "no agi_uniqueid"),
         (b"agi_network: yes\nagi_network_script: rm-rf\nagi_uniqueid: 1.2\n\n", "unknown script"),
@@ -84,7 +96,7 @@ async def test_caller_hanging_up_during_incoming_is_handled(agi: FastAgiServer, 
 async def test_malformed_environment_is_answered_cleanly(
     agi: FastAgiServer, collector: Collector, preamble: bytes, why: str
 ) -> None:
-    session = await agi_raw(agi.bound_port, preamble, close_after_preamble=True, timeout=5)
+    session = await agi_raw(agi.bound_port, preamble, close_after_preamble=True, read_timeout=5)
     assert session.commands == [], why  # no command sent into a broken session
     assert session.closed_by_server
     assert collector.events == []
@@ -98,8 +110,9 @@ async def test_silent_client_times_out_without_blocking_others(agi: FastAgiServe
     reader, writer = await asyncio.open_connection("127.0.0.1", agi.bound_port)
     writer.write(b"agi_network: yes\n")  # and then nothing
     await writer.drain()
-    results = await asyncio.gather(*(agi_call(agi.bound_port, "incoming", uniqueid=f"1763781367.{60 + i}")
-                                     for i in range(10)))
+    results = await asyncio.gather(
+        *(agi_call(agi.bound_port, "incoming", uniqueid=f"1763781367.{60 + i}") for i in range(10))
+    )
     assert all(r.closed_by_server for r in results)
     assert len(collector.of(CallStarted)) == 10
     assert await asyncio.wait_for(reader.read(), 5) == b""  # closed after read_timeout

@@ -44,4 +44,4 @@ def test_not_a_wav_is_an_error(tmp_path: Path) -> None:
 
 
 async def test_waiting_for_a_file_that_never_appears_returns_none(tmp_path: Path) -> None:
-    assert await wait_for_complete_wav(tmp_path / "never.wav", timeout=0.3, poll=0.05) is None
+    assert await wait_for_complete_wav(tmp_path / "never.wav", within=0.3, poll=0.05) is None

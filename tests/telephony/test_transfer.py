@@ -28,9 +28,7 @@ async def test_caller_in_stasis_is_continued_into_the_emergency_context(
     assert params == {"context": "emergency", "extension": "103", "priority": "1"}
 
 
-async def test_caller_with_the_operators_is_moved_by_channel_redirect(
-    transfer: AriTransfer, ari_peer: AriPeer
-) -> None:
+async def test_caller_with_the_operators_is_moved_by_channel_redirect(transfer: AriTransfer, ari_peer: AriPeer) -> None:
     uid = ari_peer.new_call("+77011112233")
     ari_peer.channels[uid].app = None  # continued into the operators' queue: no longer in Stasis
     name = ari_peer.channels[uid].json["name"]
