@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/cards", tags=["cards"])
 T = TypeVar("T")
 EXPORT_LIMIT = 100_000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "reg_number",
     "status",
@@ -207,6 +208,8 @@ def export_csv(session: SessionDep, _user: StaffUser, filters: Filters) -> Respo
                 value = value.isoformat()
             elif isinstance(value, list):
                 value = " ".join(value)
+            if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+                value = "'" + value  # a spreadsheet must show it as text, never run it as a formula
             values.append("" if value is None else value)
         writer.writerow(values)
     headers = {"Content-Disposition": 'attachment; filename="cards.csv"', "X-Total-Count": str(total)}

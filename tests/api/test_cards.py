@@ -192,6 +192,7 @@ def test_search_filters_paging_and_csv(client: Any, ctx: Any, operator_headers: 
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert len(rows) == 3 and {r["summary"] for r in rows} >= {"Қар тазаланбаған", "Мусор не вывозят"}
+    assert {r["caller_number"] for r in rows} >= {"'+77015550101"}  # shown as text, not run as a formula
 
     history = client.get("/api/callers/+77015550101/history", headers=h).json()
     assert history["count"] == 1 and history["data"][0]["topic"] == "snow_ice"
