@@ -285,7 +285,9 @@ def test_every_card_change_leaves_one_audit_event(make_ctx: Any, make_user: Any,
         call, _ = calls.get_or_create_call(s, uniqueid="audit.1", caller_number="+77019990000")
         calls.mark_answered(s, uniqueid="audit.1", at=datetime.now(UTC))
     with TestClient(create_app(ctx)) as client:
-        made = client.post("/api/cards", json={"call_id": call.id, "topic": "gas_supply", "emergency": "104"}, headers=h)
+        made = client.post(
+            "/api/cards", json={"call_id": call.id, "topic": "gas_supply", "emergency": "104"}, headers=h
+        )
         card_id = made.json()["id"]
         steps: list[tuple[str, str, Any, str, str]] = [
             # (method, path suffix, body, audit action, a field whose after-value the event must carry)
