@@ -91,6 +91,15 @@ class UserUpdate(Strict):
     password: str | None = Field(default=None, min_length=8, max_length=256)
 
 
+class MeUpdate(Strict):
+    """What users may change about themselves; a new password needs the current one."""
+
+    full_name: str | None = Field(default=None, max_length=200)
+    ui_language: UiLanguage | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+    current_password: str | None = Field(default=None, max_length=256)
+
+
 class UsersPublic(BaseModel):
     """A list of users."""
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from api.deps import CtxDep, CurrentUser, SessionDep
 from api.errors import ApiError
-from api.schemas import LoginIn, Token, UserPublic
-from api.security import create_access_token, verify_password
+from api.schemas import LoginIn, MeUpdate, Token, UserPublic
+from api.security import create_access_token, hash_password, verify_password
 from models.repo import users
 
 logger = logging.getLogger(__name__)
@@ -35,3 +35,21 @@ def login(body: LoginIn, ctx: CtxDep, session: SessionDep) -> Token:
 def me(user: CurrentUser) -> UserPublic:
     """The logged-in user."""
     return UserPublic.of(user)
+
+
+@router.patch("/me", response_model=UserPublic)
+def update_me(body: MeUpdate, session: SessionDep, user: CurrentUser) -> UserPublic:
+    """Change your own name, interface language or password (the password needs ``current_password``)."""
+    changes: dict[str, object] = {}
+    if body.full_name is not None:
+        changes["full_name"] = body.full_name
+    if body.ui_language is not None:
+        changes["ui_language"] = body.ui_language
+    if body.password is not None:
+        if not body.current_password or not verify_password(user.password_hash, body.current_password):
+            raise ApiError(403, "To set a new password, send your current password too (current_password).")
+        changes["password_hash"] = hash_password(body.password)
+    if not changes:
+        raise ApiError(422, "Nothing to change: send full_name, ui_language or password.")
+    updated = users.update_user(session, user_id=user.id, changes=changes, actor=user.username, actor_id=user.id)
+    return UserPublic.of(updated)

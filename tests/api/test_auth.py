@@ -55,3 +55,21 @@ def test_bad_tokens_are_refused(client: Any, ctx: Any, make_user: Any, token_for
     assert "expired" in client.get("/api/auth/me", headers={"Authorization": f"Bearer {expired}"}).json()["detail"]
     assert client.get("/api/auth/me").status_code == 401
     assert client.get("/api/auth/me", headers={"Authorization": f"Bearer {token_for(user)}"}).status_code == 200
+
+
+def test_change_own_language_and_password(client: Any, make_user: Any, token_for: Any) -> None:
+    user = make_user("operator", username="nurlan", password="first-password")
+    h = {"Authorization": f"Bearer {token_for(user)}"}
+    answer = client.patch("/api/auth/me", json={"ui_language": "kk"}, headers=h)
+    assert answer.status_code == 200 and answer.json()["ui_language"] == "kk"
+    refused = client.patch("/api/auth/me", json={"password": "second-password"}, headers=h)
+    assert refused.status_code == 403 and "current password" in refused.json()["detail"]
+    wrong = client.patch("/api/auth/me", json={"password": "second-password", "current_password": "nope"}, headers=h)
+    assert wrong.status_code == 403
+    assert client.patch("/api/auth/me", json={"role": "admin"}, headers=h).status_code == 422
+    ok = client.patch(
+        "/api/auth/me", json={"password": "second-password", "current_password": "first-password"}, headers=h
+    )
+    assert ok.status_code == 200 and ok.json()["role"] == "operator"
+    assert client.post("/api/auth/login", json={"username": "nurlan", "password": "second-password"}).status_code == 200
+    assert client.post("/api/auth/login", json={"username": "nurlan", "password": "first-password"}).status_code == 401

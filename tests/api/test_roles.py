@@ -19,6 +19,7 @@ PUBLIC = {"anonymous", "operator", "qa", "admin"}
 ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/auth/login", PUBLIC),
     ("GET", "/api/auth/me", ANY),
+    ("PATCH", "/api/auth/me", ANY),
     ("GET", "/api/cards", ANY),
     ("GET", "/api/cards/export.csv", ANY),
     ("POST", "/api/cards", OPS),
@@ -53,6 +54,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/cards/{card}/dismiss-emergency"): {"reason": "not real"},
     ("POST", "/api/users"): {"username": "new-user", "role": "operator", "password": "long-enough-1"},
     ("PATCH", "/api/users/{user}"): {"full_name": "Renamed"},
+    ("PATCH", "/api/auth/me"): {"ui_language": "kk"},
 }
 
 
