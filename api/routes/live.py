@@ -42,7 +42,7 @@ def _owners(ctx: ApiContext, call_ids: list[int]) -> dict[int, int]:
         rows = session.execute(
             select(Call.id, Call.operator_id).where(Call.id.in_(call_ids), Call.operator_id.is_not(None))
         ).all()
-    return {int(cid): int(op) for cid, op in rows}
+    return {int(cid): int(op) for cid, op in rows if op is not None}
 
 
 class _Visibility:

@@ -29,6 +29,9 @@ MARK_FIELDS = (
 )
 
 
+MarkNote = Annotated[str, Field(max_length=1000)]
+
+
 class WordIn(Strict):
     """A corrected word with its time in the call."""
 
@@ -81,7 +84,7 @@ def mark_card(
     card_id: int,
     session: SessionDep,
     user: QaUser,
-    marks: Annotated[dict[str, Annotated[str, Field(max_length=1000)]], Body(examples=[{"topic": "should be heating"}])],
+    marks: Annotated[dict[str, MarkNote], Body(examples=[{"topic": "should be heating"}])],
 ) -> CardPublic:
     """Mark classification errors on a card: {field: note}; merged with earlier marks (an empty note clears
     the mark's text). Audited."""
@@ -89,7 +92,9 @@ def mark_card(
         raise ApiError(422, "Send at least one mark, e.g. {\"topic\": \"should be heating\"}.")
     unknown = sorted(set(marks) - set(MARK_FIELDS))
     if unknown:
-        raise ApiError(422, f"These are not card fields QA can mark: {', '.join(unknown)}; use {', '.join(MARK_FIELDS)}.")
+        raise ApiError(
+            422, f"These are not card fields QA can mark: {', '.join(unknown)}; use {', '.join(MARK_FIELDS)}."
+        )
     card = cards.set_qa_marks(
         session, card_id=card_id, actor=actor_of(user), marks={k: v.strip() for k, v in marks.items()}
     )

@@ -160,7 +160,8 @@ def _first_call_resolution(session: Session, cards: list[Card], now: datetime) -
             )
         ).all()
         for number, created in rows:
-            later.setdefault(number, []).append(_aware(created))
+            if number:
+                later.setdefault(number, []).append(_aware(created))
     yes = total = 0
     for c in cards:
         if c.first_call_resolution is not None:

@@ -183,7 +183,9 @@ def training_rows(
         calls = {c.id: c for c in session.scalars(select(Call).where(Call.id.in_(call_ids))).all()}
         by_call: dict[int, list[TranscriptSegment]] = {}
         for seg in session.scalars(
-            select(TranscriptSegment).where(TranscriptSegment.call_id.in_(call_ids), TranscriptSegment.speaker == "caller")
+            select(TranscriptSegment).where(
+                TranscriptSegment.call_id.in_(call_ids), TranscriptSegment.speaker == "caller"
+            )
         ).all():
             by_call.setdefault(seg.call_id, []).append(seg)
         for card in cards:

@@ -17,7 +17,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.web.harness import FRAME, LiveServer, Line, ScriptedSpeech, make_driver, silence, wait_for
+from tests.web.harness import FRAME, Line, LiveServer, ScriptedSpeech, make_driver, silence, wait_for
 
 logger = logging.getLogger(__name__)
 
