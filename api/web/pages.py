@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.context import ApiContext
-from api.errors import ApiError
 from api.deps import user_from_token
+from api.errors import ApiError
 
 logger = logging.getLogger(__name__)
 
