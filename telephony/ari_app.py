@@ -25,6 +25,17 @@ HELPER_ARG = "callcard-helper"
 ROLE_RECORD, ROLE_LISTEN, ROLE_MEDIA = "record", "listen", "media"
 HELPER_ID_PREFIXES = ("callcard-rec-", "callcard-lsn-", "callcard-em-")
 GONE_WHILE_AWAY = "channel gone while ARI was disconnected"
+# Q.850 causes as Asterisk names them (cause_txt of ChannelDestroyed), for hang-ups seen only as a request.
+CAUSES = {
+    16: "Normal Clearing",
+    17: "User busy",
+    18: "No user responding",
+    19: "User alerting, no answer",
+    21: "Call Rejected",
+    27: "Destination out of order",
+    31: "Normal, unspecified",
+    34: "Circuit/channel congestion",
+}
 
 
 def parse_ari_time(value: str | None) -> datetime:
@@ -51,6 +62,7 @@ class AriCall:
     setup_task: asyncio.Task[None] | None = None
     helpers: dict[str, str] = field(default_factory=dict)  # channel id -> role
     bridge_id: str | None = None
+    hangup_cause: int | None = None  # from ChannelHangupRequest
 
     def ids(self) -> dict[str, str]:
         """Helper channel, bridge and recording names of the current set-up attempt."""
@@ -219,7 +231,11 @@ class AriApplication:
             # Asterisk drops the implicit subscription at StasisEnd; subscribe (again) to hear the hang-up.
             self._spawn(self._follow(call), f"ari-follow-{cid}")
             return
-        await self._end(call, cause="left Stasis during set-up", at=parse_ari_time(event.get("timestamp")))
+        if call.hangup_cause is not None:  # the caller hung up while callcard was setting the call up
+            cause = CAUSES.get(call.hangup_cause, f"cause {call.hangup_cause}")
+        else:
+            cause = "left Stasis during set-up"
+        await self._end(call, cause=cause, at=parse_ari_time(event.get("timestamp")))
 
     async def _on_channel_destroyed(self, event: Json) -> None:
         cid = str(event["channel"]["id"])
@@ -250,8 +266,11 @@ class AriApplication:
 
     async def _on_hangup_request(self, event: Json) -> None:
         cid = str(event["channel"]["id"])
-        if cid in self.calls:
+        call = self.calls.get(cid)
+        if call is not None:
             logger.info("call %s: hang-up requested (cause %s)", cid, event.get("cause"))
+            if isinstance(event.get("cause"), int) and call.hangup_cause is None:
+                call.hangup_cause = int(event["cause"])
 
     async def _on_recording_finished(self, event: Json) -> None:
         rec = event.get("recording") or {}

@@ -124,6 +124,7 @@ async def test_caller_hangs_up_during_set_up(app: AriApplication, ari_peer: AriP
     await collector.wait(lambda: bool(collector.of(CallEnded, uid)))
     await asyncio.sleep(0.3)
     assert len(collector.of(CallStarted, uid)) == 1 and len(collector.of(CallEnded, uid)) == 1
+    assert collector.of(CallEnded, uid)[0].cause == "Normal Clearing"  # from ChannelHangupRequest cause 16
     assert not _paths(ari_peer, "POST", f"/channels/{uid}/continue") or ari_peer.channels.get(uid) is None
     assert uid not in app.calls
     # Nothing of the call is left behind in Asterisk.
