@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from classifier.base import Address
-from classifier.numbers import SLASH_WORDS, NumberSpan, find_numbers
+from classifier.numbers import SLASH_WORDS, NumberSpan, find_numbers, number_word
 from classifier.normalize import kk_fold
 from core.errors import ClassifierError
 
@@ -55,8 +55,14 @@ _BUILDING_WORDS = frozenset({"корпус", "корпуса", "корпусе",
 _FILLER_BETWEEN = frozenset({"номер", "нөмірі", "нөмір", "дом", "дома", "үй", "үйі", "это", "вот", "ну", "эээ",
                              "әлгі", "енді", "мынау", "ал", "так", "значит"})
 CONTEXT_TOKENS = 8  # tokens before a mention that decide what it is (street words, "дом", "на")
+_NOT_ADDRESS_AFTER = frozenset({
+    "этаж", "этаже", "этажа", "қабат", "қабатта", "кіреберіс", "минут", "минуты", "час", "часа",
+    "часов", "дня", "дней", "день", "сағат", "күн", "күннен", "күн", "жыл", "лет", "года", "год", "раз", "рет",
+    "тенге", "теңге", "градус", "градуса", "градусов", "метр", "метров", "человек", "адам", "неделю", "недели",
+    "апта", "ай", "месяц", "месяца", "месяцев", "минуттан", "сағаттан", "числа", "жастағы", "лет", "ночи", "утра",
+})
 _HOUSE_LETTERS = {"а": "А", "б": "Б", "в": "В", "г": "Г", "д": "Д", "a": "А", "b": "Б"}
-_ADDRESS_FOLLOWERS = _APT_WORDS | _BUILDING_WORDS | _HOUSE_WORDS | {"подъезд", "подъезде", "кіреберіс", "этаж"}
+_ADDRESS_FOLLOWERS = frozenset({"квартира", "кв", "корпус", "блок", "пәтер", "үй", "дом", "подъезд"})
 
 _DISTRICT_FORMS: dict[str, tuple[str, ...]] = {
     "almaty": ("алматы", "алматинск"),
@@ -100,6 +106,9 @@ _KK_ENDINGS = (
 )
 
 
+_KK_FOLDED = tuple(dict.fromkeys(kk_fold(x) for x in _KK_ENDINGS))
+
+
 def stem(token: str) -> str:
     """A matching key for a name: Kazakh letters folded, case endings stripped, never shorter than 4 letters."""
     t = kk_fold(token)
@@ -114,6 +123,22 @@ def stem(token: str) -> str:
         if t.endswith(e) and len(t) - len(e) >= 4:
             return t[: -len(e)]
     return t
+
+
+_COMMON_STEMS = frozenset(stem(w) for w in _COMMON_WORDS)
+
+
+def stem_candidates(token: str) -> tuple[str, ...]:
+    """Every plausible stem of a spoken word (each Kazakh case ending tried), most literal first."""
+    folded = kk_fold(token)
+    out = [stem(token)]
+    for e in _KK_FOLDED:
+        if folded.endswith(e) and len(folded) - len(e) >= 4:
+            base = folded[: -len(e)]
+            for cand in (base, stem(base)):
+                if cand not in out:
+                    out.append(cand)
+    return tuple(out)
 
 
 def _deletes(word: str) -> set[str]:
@@ -189,15 +214,20 @@ class StreetIndex:
             bare = False
             for form in forms:
                 toks = form.lower().replace("ё", "е").replace("-", " ").replace(",", " ").replace(".", " ").split()
-                core = tuple(stem(t) for t in toks if t not in STREET_TYPE_WORDS)
-                if not core or all(c.isdigit() for c in core):
-                    continue
+                core_words = [t for t in toks if t not in STREET_TYPE_WORDS]
+                core = tuple(stem(t) for t in core_words)
+                if not core or all(c.isdigit() or number_word(c) is not None for c in core_words):
+                    continue  # numbered microdistricts are read by the number rule
                 if len(core) == len(toks):
                     bare = True
                 if core not in cores:
                     cores.append(core)
             streets.append(Street(name, str(item.get("kind") or "street"), item.get("district"), tuple(cores), bare))
         return cls(streets)
+
+    def exact(self, key: str) -> list[tuple[tuple[str, ...], Street]]:
+        """Entries whose core starts with exactly ``key``."""
+        return self._exact.get(key, [])
 
     def lookup(self, key: str) -> list[tuple[tuple[str, ...], Street]]:
         """Entries whose core starts with ``key`` (exact stem, else within one edit for long names)."""
@@ -251,7 +281,7 @@ class AddressExtractor:
         num_at = {sp.start: sp for sp in numbers}
         out: list[Mention] = []
         used: set[int] = set()
-        stems = [stem(t) for t in tokens]
+        stems = [stem_candidates(t) for t in tokens]
         street_mentions: list[Mention] = []
         i = 0
         n = len(tokens)
@@ -275,12 +305,14 @@ class AddressExtractor:
                 used.add(i)
         # Numbers: house / apartment / building by keyword or position.
         streets_end = {m.end: m for m in street_mentions}
+        num_ends = {sp.end - 1 for sp in numbers}
+        num_starts = {sp.start for sp in numbers}
         for sp in numbers:
             if sp.start < start or sp.start in used:
                 continue
             if sp.start > 0 and tokens[sp.start - 1] in SLASH_WORDS and sp.start - 2 >= 0:
                 continue  # the second half of "12 дробь 1"
-            kind, strength = self._number_role(tokens, sp, streets_end, used)
+            kind, strength = self._number_role(tokens, sp, streets_end, num_ends, num_starts)
             if kind is None:
                 continue
             value = str(sp.value)
@@ -308,7 +340,8 @@ class AddressExtractor:
         out.sort(key=lambda m: (m.start, m.kind))
         return out
 
-    def _street_at(self, tokens: list[str], stems: list[str], i: int, num_at: dict[int, NumberSpan]) -> Mention | None:
+    def _street_at(self, tokens: list[str], stems: list[tuple[str, ...]], i: int,
+                   num_at: dict[int, NumberSpan]) -> Mention | None:
         tok = tokens[i]
         n = len(tokens)
         # "третьем микрорайоне", "бесінші шағын аудан", "микрорайон пять"
@@ -324,19 +357,24 @@ class AddressExtractor:
         if tok in STREET_TYPE_WORDS or tok in _DISTRICT_WORDS or len(tok) < 3 or tok.isdigit():
             return None
         best: tuple[int, Street, int] | None = None  # (length, street, end)
-        candidates = list(self.streets.lookup(stems[i]))
-        if i + 1 < n:  # an ASR split: "кенес ары"
+        exact = [c for key in stems[i] for c in self.streets.exact(key)]
+        fuzzy = not exact
+        candidates = exact or list(self.streets.lookup(stems[i][0]))
+        if i + 1 < n and len(tok) >= 3 and len(tokens[i + 1]) >= 2:  # an ASR split: "кенес ары"
             joined = stem(tok + tokens[i + 1])
-            candidates += [(c, s) for c, s in self.streets.lookup(joined) if len(c) == 1 and len(joined) >= 6]
+            joined_hits = [(c, s) for c, s in self.streets.exact(joined) if len(c) == 1 and len(joined) >= 7]
+            if joined_hits:
+                candidates += joined_hits
+                fuzzy = False
         for core, street in candidates:
             j = i
             ok = True
             consumed = 0
-            if stems[i] != core[0] and len(core) == 1 and i + 1 < n and _near(stem(tok + tokens[i + 1]), core[0]):
+            if core[0] not in stems[i] and len(core) == 1 and i + 1 < n and stem(tok + tokens[i + 1]) == core[0]:
                 consumed = 2
             else:
                 for c in core:
-                    if j < n and _near(stems[j], c):
+                    if j < n and any(_near(k, c) for k in stems[j]):
                         j += 1
                     else:
                         ok = False
@@ -355,10 +393,11 @@ class AddressExtractor:
         if after in _DISTRICT_WORDS and not typed and self._is_district_name(tok):
             return None
         has_number = end in num_at or (after in _FILLER_BETWEEN and (end + 1) in num_at)
-        common = tok in _COMMON_WORDS
+        common = fuzzy or any(k in _COMMON_STEMS for k in stems[i])
+        place = street.kind in ("microdistrict", "area")
         if not street.bare and not typed:
             return None
-        if common and not (typed or has_number or before in ("на", "по")):
+        if common and not (typed or has_number or before in ("на", "по") or (place and before in ("в", "во"))):
             return None
         if self._is_district_name(tok) and not typed and not has_number and before not in ("на", "по"):
             return None
@@ -384,36 +423,42 @@ class AddressExtractor:
         return None
 
     def _number_role(self, tokens: list[str], sp: NumberSpan, streets_end: dict[int, Mention],
-                     used: set[int]) -> tuple[str | None, int]:
+                     num_ends: set[int], num_starts: set[int]) -> tuple[str | None, int]:
         n = len(tokens)
         before = tokens[sp.start - 1] if sp.start > 0 else ""
         before2 = tokens[sp.start - 2] if sp.start > 1 else ""
         after = tokens[sp.end] if sp.end < n else ""
+        # a Kazakh "үй" right after another number belongs to that number ("тоқсан бір үй қырық екінші пәтер")
+        prefix_ok = not (sp.start - 2 in num_ends)
+        if before in ("подъезд", "подъезде", "этаж", "этаже", "кіреберіс", "қабат", "қабатта"):
+            return None, 0
+        if after in _NOT_ADDRESS_AFTER:
+            return None, 0
+        # "дом 19 квартира 70", "сегіз пәтер қырық үш": a number before "квартира" that another number follows
+        apt_follows = after in _APT_WORDS and (sp.end + 1 in num_starts or sp.end + 2 in num_starts)
         if before in _APT_WORDS or (before in ("номер", "нөмірі") and before2 in _APT_WORDS):
             return "apartment", 2
         if before in _BUILDING_WORDS:
             return "building", 2
-        if before in _HOUSE_BEFORE:
+        if before in _HOUSE_BEFORE and prefix_ok:
             return "house", 2
-        if after in _APT_WORDS:
+        if (after not in _APT_WORDS or apt_follows) and self._after_street(tokens, sp, streets_end):
+            return "house", 2 if after in _HOUSE_AFTER else 1
+        if after in _APT_WORDS and not apt_follows:
             return "apartment", 2
         if after in _BUILDING_WORDS:
             return "building", 2
         if after in _HOUSE_AFTER:
             return "house", 2
-        if before in ("подъезд", "подъезде", "этаж", "этаже", "кіреберіс", "қабат", "қабатта"):
-            return None, 0
-        if after in ("подъезд", "подъезде", "этаж", "этаже", "қабат", "қабатта", "кіреберіс", "минут", "час",
-                     "часов", "дня", "дней", "сағат", "күн", "күннен", "жыл", "лет", "года", "раз", "рет", "тенге",
-                     "теңге", "градус", "градусов", "метр", "метров", "человек", "адам"):
-            return None, 0
-        # right after a street (optionally after "көшесі", "дом", "номер")
+        return None, 0
+
+    @staticmethod
+    def _after_street(tokens: list[str], sp: NumberSpan, streets_end: dict[int, Mention]) -> bool:
+        """Whether the number comes right after a street (optionally after "көшесі", "дом", "номер")."""
         k = sp.start
         while k > 0 and tokens[k - 1] in (_KIND_WORDS | _FILLER_BETWEEN) and k > sp.start - 3:
             k -= 1
-        if k in streets_end or sp.start in streets_end:
-            return "house", 1
-        return None, 0
+        return k in streets_end or sp.start in streets_end
 
     def _landmark_at(self, tokens: list[str], i: int) -> Mention | None:
         tok = tokens[i]

@@ -227,7 +227,7 @@ def find_numbers(tokens: list[str]) -> list[NumberSpan]:
             w = _TABLE.get(tokens[j])
             if w is None or ordinal:
                 break
-            if not _can_follow(last_kind, w.kind, last_value):
+            if not _can_follow(last_kind, w.kind, last_value if tokens[j - 1] in _KK_TENS[10] else -1):
                 break
             if w.kind == "hundred" and w.value == 100 and last_kind == "unit" and tokens[j] in _KK_HUNDRED:
                 current = current * 100  # "екі жүз" = 200

@@ -62,11 +62,57 @@ def decide_emergency(
             active[code] = max(p, 0.9)
         if code in active and code in clean:
             evidence.extend(clean[code])
+    any_threshold = thresholds.get("emergency_any")
+    p_any = probs.get("any", 0.0)
+    if not active and any_threshold is not None and p_any >= any_threshold:
+        # the call sounds like an emergency though no single code is sure: take the likeliest code
+        code = max(EMERGENCY_CODES, key=lambda c: probs.get(c, 0.0))
+        active[code] = p_any
     primary, also = rules.split_primary(set(active))
     if primary == "none":
-        top = max(probs.values(), default=0.0)
+        top = max([probs.get(c, 0.0) for c in EMERGENCY_CODES] + [p_any])
         return EmergencyVerdict("none", (), round(1.0 - top, 4), "")
     return EmergencyVerdict(primary, also, round(active[primary], 4), ", ".join(dict.fromkeys(evidence)))
+
+
+def assemble(
+    taxonomy: Taxonomy,
+    *,
+    topics: tuple[str, ...],
+    topic_p: np.ndarray,
+    emergency_probs: dict[str, float],
+    hits: list[rules.RuleHit],
+    thresholds: dict[str, float],
+    language: str,
+    address: Address,
+    phrase: str,
+    version: str,
+) -> CardProposal:
+    """A CardProposal from any backend's probabilities: service by taxonomy routing, emergency by rules + model."""
+    ti = int(np.argmax(topic_p))
+    topic = topics[ti]
+    services = sorted({taxonomy.service_for(t) for t in topics})
+    service_p = np.zeros(len(services))
+    for i, t in enumerate(topics):
+        service_p[services.index(taxonomy.service_for(t))] += topic_p[i]
+    service = taxonomy.service_for(topic)
+    verdict = decide_emergency(emergency_probs, hits, thresholds)
+    return CardProposal(
+        topic=topic,
+        service=service,
+        emergency=verdict.primary,
+        emergency_also=verdict.also,
+        language=language,
+        address=address,
+        summary=make_summary(topic, address, phrase, language, taxonomy),
+        confidence={
+            "topic": round(float(topic_p[ti]), 4),
+            "service": round(float(service_p[services.index(service)]), 4),
+            "emergency": verdict.confidence,
+        },
+        alternatives={"topic": _top(topics, topic_p), "service": _top(tuple(services), service_p)},
+        model_version=version,
+    )
 
 
 def _top(labels: tuple[str, ...] | list[str], probs: np.ndarray, k: int = TOP_K) -> tuple[Scored, ...]:
@@ -75,13 +121,40 @@ def _top(labels: tuple[str, ...] | list[str], probs: np.ndarray, k: int = TOP_K)
 
 
 @dataclass(slots=True)
-class _CallState:
-    feats: FeatureState
+class CallText:
+    """What any backend keeps of a call's words: tokens, rule hits, address mentions, language votes."""
+
     tokens: list[str] = field(default_factory=list)  # normalised tokens (aligned with feature tokens)
     mentions: list[Mention] = field(default_factory=list)
     hits: list[rules.RuleHit] = field(default_factory=list)
     kk_votes: int = 0
     ru_votes: int = 0
+
+    def add(self, new_tokens: list[str], extractor: AddressExtractor) -> int:
+        """Append a segment's tokens, rescanning only a fixed tail; returns the previous token count."""
+        n_prev = len(self.tokens)
+        self.tokens.extend(new_tokens)
+        r0 = max(0, n_prev - rules.RESCAN_TOKENS)
+        self.hits = [h for h in self.hits if h.start < r0] + rules.scan(self.tokens, r0)
+        a0 = max(0, n_prev - ADDRESS_RESCAN)
+        self.mentions = [m for m in self.mentions if m.start < a0] + extractor.mentions(self.tokens, a0)
+        v = language_vote(new_tokens)
+        self.kk_votes += v.kk
+        self.ru_votes += v.ru
+        return n_prev
+
+    def partial_hits(self, partial_tokens: list[str]) -> list[rules.RuleHit]:
+        """Clean rule hits of the call so far plus those in a partial text (nothing is stored)."""
+        hits = [h for h in self.hits if not h.discounted]
+        if partial_tokens:
+            joined = self.tokens[-rules.CONTEXT_TOKENS :] + partial_tokens
+            hits = hits + rules.scan(joined, len(joined) - len(partial_tokens))
+        return hits
+
+
+@dataclass(slots=True)
+class _CallState(CallText):
+    feats: FeatureState | None = None
     # summary: per-topic best window score and start, rolling window sum, per-token topic scores
     best_score: np.ndarray | None = None
     best_start: np.ndarray | None = None
@@ -106,17 +179,10 @@ class SklearnCallScorer:
             if self._last is None:
                 self._last = p.build(s)
             return self._last
-        n_prev = len(s.tokens)
+        assert s.feats is not None
         p.model.incremental.add(s.feats, text)
-        s.tokens.extend(new_tokens)
-        # rules: rescan a fixed tail so context words in this segment can discount earlier hits
-        r0 = max(0, n_prev - rules.RESCAN_TOKENS)
-        s.hits = [h for h in s.hits if h.start < r0] + rules.scan(s.tokens, r0)
-        a0 = max(0, n_prev - ADDRESS_RESCAN)
-        s.mentions = [m for m in s.mentions if m.start < a0] + p.extractor.mentions(s.tokens, a0)
-        v = language_vote(new_tokens)
-        s.kk_votes += v.kk
-        s.ru_votes += v.ru
+        # rules and address: rescan a fixed tail so words of this segment can complete or discount earlier ones
+        n_prev = s.add(new_tokens, p.extractor)
         p.update_windows(s, n_prev)
         self._last = p.build(s)
         return self._last
@@ -140,13 +206,8 @@ class SklearnProposer:
         self.version = model.version
         self._topic_spec = model.heads["topic"]
         self._topics = self._topic_spec.classes
-        services = sorted({taxonomy.service_for(t) for t in self._topics})
-        self._services = tuple(services)
-        self._topic_to_service = np.zeros((len(self._topics), len(services)))
-        for i, t in enumerate(self._topics):
-            self._topic_to_service[i, services.index(taxonomy.service_for(t))] = 1.0
         self._lang_spec = model.heads.get("language")
-        self._emergency_specs = {c: model.heads[f"emergency_{c}"] for c in EMERGENCY_CODES
+        self._emergency_specs = {c: model.heads[f"emergency_{c}"] for c in (*EMERGENCY_CODES, "any")
                                  if f"emergency_{c}" in model.heads}
         self._thresholds = dict(model.thresholds)
         w = model.incremental.weights[:, self._topic_spec.columns]
@@ -168,10 +229,8 @@ class SklearnProposer:
     def hint(self, s: _CallState, partial: str) -> EmergencyHint:
         """Rules on the partial words plus the model on (call so far + partial), without changing the state."""
         toks = normalize(partial).split()
-        hits = [h for h in s.hits if not h.discounted]
-        if toks:
-            joined = s.tokens[-rules.CONTEXT_TOKENS :] + toks
-            hits = hits + rules.scan(joined, len(joined) - len(toks))
+        hits = s.partial_hits(toks)
+        assert s.feats is not None
         decision = self.model.incremental.peek(s.feats, partial) if toks else self.model.incremental.decisions(s.feats)
         verdict = decide_emergency(self._emergency_probs(decision), hits, self._thresholds)
         return EmergencyHint(verdict.primary, verdict.also, verdict.confidence, verdict.evidence)
@@ -186,6 +245,7 @@ class SklearnProposer:
         assert s.best_start is not None and s.window_sum is not None
         inc = self.model.incremental
         L = SUMMARY_WINDOW
+        assert s.feats is not None
         feat_tokens = s.feats.tokens
         zero = np.zeros(k)
         for pos in range(n_prev, len(s.tokens)):
@@ -208,35 +268,24 @@ class SklearnProposer:
 
     def build(self, s: _CallState) -> CardProposal:
         """The proposal for the state's text so far."""
+        assert s.feats is not None
         decision = self.model.incremental.decisions(s.feats)
         topic_p = calibrated_proba(self._topic_spec, decision)
         ti = int(np.argmax(topic_p))
-        topic = self._topics[ti]
-        service_p = topic_p @ self._topic_to_service
-        service = self.taxonomy.service_for(topic)
-        si = self._services.index(service)
-        verdict = decide_emergency(self._emergency_probs(decision), s.hits, self._thresholds)
-        language = self._language(decision, s)
-        address = self.extractor.merge(s.mentions)
-        summary = make_summary(topic, address, self.key_phrase(s, ti), language, self.taxonomy)
-        return CardProposal(
-            topic=topic,
-            service=service,
-            emergency=verdict.primary,
-            emergency_also=verdict.also,
-            language=language,
-            address=address,
-            summary=summary,
-            confidence={
-                "topic": round(float(topic_p[ti]), 4),
-                "service": round(float(service_p[si]), 4),
-                "emergency": verdict.confidence,
-            },
-            alternatives={"topic": _top(self._topics, topic_p), "service": _top(self._services, service_p)},
-            model_version=self.version,
+        return assemble(
+            self.taxonomy,
+            topics=self._topics,
+            topic_p=topic_p,
+            emergency_probs=self._emergency_probs(decision),
+            hits=s.hits,
+            thresholds=self._thresholds,
+            language=self._language(decision, s),
+            address=self.extractor.merge(s.mentions),
+            phrase=self.key_phrase(s, ti),
+            version=self.version,
         )
 
-    def _language(self, decision: np.ndarray, s: _CallState) -> str:
+    def _language(self, decision: np.ndarray, s: CallText) -> str:
         if self._lang_spec is not None and (s.kk_votes or s.ru_votes):
             p = calibrated_proba(self._lang_spec, decision)
             return self._lang_spec.classes[int(np.argmax(p))]

@@ -199,8 +199,9 @@ def fit_model(
     params: dict[str, Any] | None = None,
     seed: int = 0,
     metadata: dict[str, Any] | None = None,
+    emergency_only: bool = False,
 ) -> SklearnModel:
-    """Fit the shared features and every head on the given examples."""
+    """Fit the shared features and every head (or only the emergency heads) on the given examples."""
     p = {**DEFAULTS, **(params or {})}
     features = make_features(
         word_ngram=tuple(p["word_ngram"]),
@@ -212,7 +213,10 @@ def fit_model(
     X = features.fit_transform(texts)
     pipelines: dict[str, Pipeline] = {}
     cv = int(p["calibration_cv"])
-    topic_clf = _head(float(p["C_topic"]), cv, seed).fit(X, topics)
+    if emergency_only:  # a two-class stand-in keeps the artifact shape; used by threshold search only
+        topic_clf = _head(float(p["C_topic"]), cv, seed).fit(X, ["1" if c else "0" for c in codes])
+    else:
+        topic_clf = _head(float(p["C_topic"]), cv, seed).fit(X, topics)
     pipelines["topic"] = Pipeline([("features", features), ("clf", topic_clf)])
     for code in EMERGENCY_CODES:
         y = ["1" if code in c else "0" for c in codes]
@@ -226,7 +230,7 @@ def fit_model(
         clf = _head(float(p["C_emergency"]), cv, seed).fit(X, y_any)
         pipelines["emergency_any"] = Pipeline([("features", features), ("clf", clf)])
     lang_idx = [i for i, lang in enumerate(languages) if lang]
-    if len({languages[i] for i in lang_idx}) >= 2:
+    if len({languages[i] for i in lang_idx}) >= 2 and not emergency_only:
         clf = _head(float(p["C_language"]), cv, seed).fit(X[lang_idx], [languages[i] for i in lang_idx])
         pipelines["language"] = Pipeline([("features", features), ("clf", clf)])
     meta = dict(metadata or {})

@@ -1,0 +1,89 @@
+"""The proposer: contract of a proposal, incremental scoring equal to whole-text scoring, partial hints."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifier.base import CardProposal
+from classifier.proposer import SklearnProposer
+from core.taxonomy import Taxonomy
+
+CALLS = [
+    ["алло девушка здравствуйте", "эээ у нас на кенесары сорок пять", "в подъезде сильно пахнет газом",
+     "соседке плохо она лежит"],
+    ["сәлеметсіз бе", "абай даңғылы он екінші үй", "үш күннен бері ыстық су жоқ", "балалар жуына алмай жүр"],
+    ["слушайте", "лифт тұрып қалды", "внутри ребенок", "дом двенадцать дробь один квартира пять"],
+    ["ну вот", "вчера был пожар в соседнем доме", "а сейчас стены черные кто будет убирать"],
+    ["алло алло", "на абая возле школы", "огромная яма на дороге машины бьются"] * 4,
+]
+
+
+def _same(a: CardProposal, b: CardProposal) -> None:
+    assert (a.topic, a.service, a.emergency, a.emergency_also, a.language, a.address, a.summary) == (
+        b.topic, b.service, b.emergency, b.emergency_also, b.language, b.address, b.summary)
+    for k in ("topic", "service", "emergency"):
+        assert a.confidence[k] == pytest.approx(b.confidence[k], abs=1e-6)
+    assert [s.id for s in a.alternatives["topic"]] == [s.id for s in b.alternatives["topic"]]
+
+
+@pytest.mark.parametrize("segments", CALLS)
+def test_incremental_equals_batch(small_proposer: SklearnProposer, segments: list[str]) -> None:
+    scorer = small_proposer.open_call()
+    assert scorer.proposal() is None
+    for seg in segments:
+        last = scorer.add_final(seg)
+    _same(last, small_proposer.propose(" ".join(segments)))
+    assert scorer.proposal() is last
+
+
+@pytest.mark.parametrize("segments", CALLS)
+def test_incremental_equals_batch_shipped(shipped: SklearnProposer, segments: list[str]) -> None:
+    scorer = shipped.open_call()
+    for seg in segments:
+        last = scorer.add_final(seg)
+    _same(last, shipped.propose(" ".join(segments)))
+
+
+def test_proposal_contract(shipped: SklearnProposer, taxonomy: Taxonomy) -> None:
+    p = shipped.propose("алло на кенесары сорок пять квартира двенадцать в подъезде пахнет газом")
+    assert p.topic in taxonomy.topics
+    assert p.service == taxonomy.service_for(p.topic)
+    assert p.emergency in ("none", "101", "102", "103", "104")
+    assert p.language in ("ru", "kk", "mixed")
+    assert set(p.confidence) == {"topic", "service", "emergency"}
+    assert all(0.0 <= v <= 1.0 for v in p.confidence.values())
+    assert len(p.alternatives["topic"]) == 3 and len(p.alternatives["service"]) == 3
+    assert p.alternatives["topic"][0].id == p.topic
+    assert all(s.id in taxonomy.services for s in p.alternatives["service"])
+    assert p.address.street == "проспект Кенесары" and p.address.house == "45" and p.address.apartment == "12"
+    assert p.model_version.startswith("sklearn-")
+    assert p.summary and "Кенесары" in p.summary
+
+
+def test_shipped_model_reads_common_calls(shipped: SklearnProposer) -> None:
+    gas = shipped.propose("алло в подъезде сильно пахнет газом")
+    assert (gas.topic, gas.emergency) == ("gas_supply", "104")
+    kk_gas = shipped.propose("сәлеметсіз бе подъездте газдың иісі шығып тұр")
+    assert kk_gas.emergency == "104" and kk_gas.language in ("kk", "mixed")
+    heat = shipped.propose("батареи еле тёплые уже неделю дома холодно")
+    assert (heat.topic, heat.emergency, heat.language) == ("heating", "none", "ru")
+    past = shipped.propose("вчера был пожар в соседнем доме а сейчас в подъезде всё в саже кто уберёт")
+    assert past.emergency == "none"
+
+
+def test_partial_hint_surfaces_emergency_without_storing(shipped: SklearnProposer) -> None:
+    scorer = shipped.open_call()
+    scorer.add_final("алло девушка здравствуйте")
+    hint = scorer.check_partial("у нас тут пожар горит квартира")
+    assert hint.emergency == "101" and hint.confidence > 0.5 and "пожар" in hint.evidence
+    after = scorer.add_final("я хотела спросить про график вывоза мусора")
+    assert after.emergency == "none"
+    assert scorer.check_partial("").emergency == "none"
+
+
+def test_empty_segments_are_harmless(shipped: SklearnProposer) -> None:
+    scorer = shipped.open_call()
+    first = scorer.add_final("   ")
+    assert isinstance(first, CardProposal)
+    p = scorer.add_final("лифт не работает третий день")
+    assert scorer.add_final("") is p
