@@ -296,8 +296,10 @@ class AriApplication:
         return self._helper_up.setdefault(channel_id, asyncio.Event())
 
     async def _setup(self, call: AriCall) -> None:
+        """Set a call up; for a caller already handed over (re-adopted after a restart) only the listening chain."""
         uid = call.uniqueid
         ids = call.ids()
+        handed_over = call.continuing
         try:
             if not call.answered:
                 await self.client.answer(uid)
@@ -305,9 +307,10 @@ class AriApplication:
                     call.answered = True
                     await self.events.on_event(CallAnswered(uniqueid=uid, at=datetime.now(UTC)))
             await self.client.subscribe(f"channel:{uid}")
-            self._recordings[ids["recording"]] = uid
-            self._expect(call, ids[ROLE_RECORD], ROLE_RECORD)
-            await self.client.snoop(uid, spy="both", snoop_id=ids[ROLE_RECORD], app_args=f"{HELPER_ARG},record")
+            if not handed_over:
+                self._recordings[ids["recording"]] = uid
+                self._expect(call, ids[ROLE_RECORD], ROLE_RECORD)
+                await self.client.snoop(uid, spy="both", snoop_id=ids[ROLE_RECORD], app_args=f"{HELPER_ARG},record")
             listen_up = self._expect(call, ids[ROLE_LISTEN], ROLE_LISTEN)
             await self.client.snoop(uid, spy="in", snoop_id=ids[ROLE_LISTEN], app_args=f"{HELPER_ARG},listen")
             await self.client.create_bridge(ids["bridge"], type="mixing", name=f"callcard {uid}")
@@ -323,20 +326,22 @@ class AriApplication:
             )
             await asyncio.wait_for(asyncio.gather(listen_up.wait(), media_up.wait()), self.helper_timeout)
             await self.client.add_to_bridge(ids["bridge"], [ids[ROLE_LISTEN], ids[ROLE_MEDIA]])
-            call.continuing = True
-            try:
-                await self.client.continue_in_dialplan(
-                    uid, context=self.operators_context, extension=self.operators_extension, priority=1
-                )
-            except AriError:
-                call.continuing = False
-                raise
+            if not handed_over:
+                call.continuing = True
+                try:
+                    await self.client.continue_in_dialplan(
+                        uid, context=self.operators_context, extension=self.operators_extension, priority=1
+                    )
+                except AriError:
+                    call.continuing = False
+                    raise
             call.setup_done = True
             logger.info(
-                "call %s set up: recording, streaming %s, handed to %s",
+                "call %s set up: %sstreaming %s, %s",
                 uid,
+                "" if handed_over else "recording, ",
                 call.media_uuid,
-                self.operators_context,
+                "already with the operators" if handed_over else f"handed to {self.operators_context}",
             )
         except asyncio.CancelledError:
             raise
@@ -448,6 +453,41 @@ class AriApplication:
         if call.ended:
             self.directory.unregister(call.media_uuid)
 
+    async def _readopt(self, channel: Json, record_snoop_id: str, now: datetime) -> None:
+        """Follow again a caller that callcard set up before it restarted (its recording snoop is still running)."""
+        cid = str(channel["id"])
+        tag = record_snoop_id[len("callcard-rec-") :]
+        call = AriCall(uniqueid=cid, name=str(channel.get("name", "")), media_uuid=str(uuid.uuid4()))
+        call.answered = channel.get("state") == "Up"
+        call.continuing = True
+        suffix = tag[len(cid) :]  # "" or "-<attempt>" of the set-up that created the snoop
+        call.attempt = (int(suffix[1:]) if suffix[1:].isdigit() else 0) + 1
+        self.calls[cid] = call
+        self._helpers[record_snoop_id] = (cid, ROLE_RECORD)
+        call.helpers[record_snoop_id] = ROLE_RECORD
+        self._recordings[f"callcard-{tag}"] = cid
+        self.directory.register(call.media_uuid, cid)
+        # The old listening snoop and bridge lost their media connection with the old process.
+        with contextlib.suppress(AriError):
+            await self.client.hangup(f"callcard-lsn-{tag}")
+        with contextlib.suppress(AriError):
+            await self.client.destroy_bridge(f"callcard-br-{tag}")
+        logger.info("call %s re-adopted after a restart (recording %s continues)", cid, f"callcard-{tag}")
+        caller = channel.get("caller") or {}
+        await self.events.on_event(
+            CallStarted(
+                uniqueid=cid,
+                at=parse_ari_time(channel.get("creationtime")) if channel.get("creationtime") else now,
+                channel=call.name,
+                caller_number=caller.get("number") or None,
+                caller_name=caller.get("name") or None,
+                dialled_number=(channel.get("dialplan") or {}).get("exten") or None,
+                source="ari",
+                media_uuid=call.media_uuid,
+            )
+        )
+        call.setup_task = self._spawn(self._setup(call), f"ari-relisten-{cid}")
+
     async def reconcile(self) -> None:
         """After a (re)connection: end calls whose channels vanished, resume set-ups, adopt missed callers."""
         try:
@@ -471,6 +511,13 @@ class AriApplication:
                 call.attempt += 1
                 logger.info("call %s: resuming set-up after reconnect (attempt %d)", uid, call.attempt + 1)
                 call.setup_task = self._spawn(self._setup(call), f"ari-setup-{uid}")
+        for cid, channel in up.items():
+            # A recording snoop of ours whose caller callcard does not know: callcard restarted mid-call.
+            name = str(channel.get("name", ""))
+            if cid.startswith("callcard-rec-") and name.startswith("Snoop/") and cid not in self._helpers:
+                target = name[len("Snoop/") :].rsplit("-", 1)[0]
+                if target in up and target not in self.calls:
+                    await self._readopt(up[target], cid, now)
         for cid, channel in up.items():
             if cid in self.calls or cid in self._helpers:
                 continue

@@ -189,3 +189,58 @@ async def test_events_without_channel_or_foreign_helpers_are_ignored(
     )
     await app.handle_event({"type": "SomethingNew", "channel": {"id": "1.1"}})
     assert collector.events == []
+
+
+async def test_callcard_restart_mid_call_re_adopts_the_caller(
+    ari_peer: AriPeer, collector: Collector, directory: MediaDirectory, tmp_path: Path
+) -> None:
+    async def run_callcard(port: int) -> tuple[AriApplication, AudioSocketServer]:
+        server = AudioSocketServer(audio=collector, events=collector, directory=directory, host="127.0.0.1", port=0)
+        await server.start()
+        client = AriClient(ari_peer.url, "callcard", "s3cret", "callcard", backoff_initial=0.1, backoff_max=0.5)
+        application = AriApplication(
+            client,
+            collector,
+            directory,
+            audiosocket_advertise=f"127.0.0.1:{server.bound_port}",
+            operators_context="operators",
+            recordings_dir=tmp_path / "recordings",
+        )
+        await application.start()
+        return application, server
+
+    first, first_server = await run_callcard(0)
+    await asyncio.wait_for(ari_peer.connected.wait(), 5)
+    await asyncio.sleep(0.1)
+    pcm = speech_pcm("Жарық жоқ, екі сағат бойы")
+    uid = ari_peer.new_call("+77012223344", audio=pcm)
+    await collector.wait(lambda: uid in first.calls and first.calls[uid].setup_done)
+    await collector.wait(lambda: len(collector.audio[uid]) >= len(pcm))
+
+    # callcard dies: its WebSocket and its media connections go; Asterisk keeps the call with the operators.
+    await first.stop()
+    await first.client.aclose()
+    await first_server.stop()
+    await collector.wait(lambda: not ari_peer.channel_ids("AudioSocket/"))  # Asterisk ended the media channel
+    assert uid in ari_peer.channels and ari_peer.channels[uid].app is None
+    collector.audio[uid].clear()
+
+    second, second_server = await run_callcard(0)
+    try:
+        await collector.wait(lambda: uid in second.calls and second.calls[uid].setup_done)
+        await collector.wait(lambda: len(collector.audio[uid]) >= len(pcm))  # the voice flows again
+        assert len(collector.of(CallStarted, uid)) == 2  # the registry's get_or_create makes it one call
+        assert len(_paths(ari_peer, "POST", f"/channels/{uid}/continue")) == 1  # not handed over twice
+        assert len(_paths(ari_peer, "POST", "/record")) == 1  # the first recording simply continues
+        await ari_peer.hangup(uid)
+        await collector.wait(
+            lambda: (
+                bool(collector.of(CallEnded, uid))
+                and any(r.kind == "mixed" for r in collector.of(RecordingFinished, uid))
+            )
+        )
+        assert collector.of(CallEnded, uid)[0].cause == "Normal Clearing"
+    finally:
+        await second.stop()
+        await second.client.aclose()
+        await second_server.stop()
