@@ -265,6 +265,10 @@ class AriClient:
         tmp.replace(dest)
         return size
 
+    async def delete_stored_recording(self, name: str) -> None:
+        """DELETE /recordings/stored/{name}: free Asterisk's disk once callcard has its copy."""
+        await self.request("DELETE", f"/recordings/stored/{name}")
+
     # ------------------------------------------------------------------------------------------ WebSocket
 
     def events_url(self) -> str:

@@ -97,6 +97,7 @@ class AriApplication:
         operators_extension: str = "s",
         recordings_dir: Path,
         recording_format: str = "wav",
+        delete_fetched_recordings: bool = True,
         helper_timeout: float = 5.0,
     ) -> None:
         """Wire the application to its client, its event sink and the AudioSocket stream directory."""
@@ -108,6 +109,7 @@ class AriApplication:
         self.operators_extension = operators_extension
         self.recordings_dir = recordings_dir
         self.recording_format = recording_format
+        self.delete_fetched_recordings = delete_fetched_recordings
         self.helper_timeout = helper_timeout
         self.calls: dict[str, AriCall] = {}
         self._helpers: dict[str, tuple[str, str]] = {}  # helper channel id -> (caller uniqueid, role)
@@ -394,6 +396,11 @@ class AriApplication:
         except Exception as exc:
             logger.error("call %s: fetched recording %s is unreadable: %s", uid, dest, exc)
             return
+        if self.delete_fetched_recordings:
+            try:
+                await self.client.delete_stored_recording(name)
+            except AriError as exc:
+                logger.warning("call %s: stored recording %s not deleted on Asterisk: %s", uid, name, exc)
         await self.events.on_event(
             RecordingFinished(
                 uniqueid=uid,

@@ -107,6 +107,7 @@ class AriPeer:
         self.subscriptions: dict[str, set[str]] = {}  # app -> channel ids
         self.live_recordings: dict[str, dict[str, Any]] = {}
         self.stored: dict[str, bytes] = {}
+        self.deleted: dict[str, bytes] = {}  # stored recordings the client deleted, with their content
         self.requests: list[tuple[str, str, dict[str, str], Any]] = []
         self.sent_events: list[dict[str, Any]] = []
         self.media_connections = 0
@@ -146,6 +147,7 @@ class AriPeer:
             Route("/ari/applications/{app}/subscription", r(self._subscribe), methods=["POST"]),
             Route("/ari/recordings/stored/{name}", r(self._get_stored), methods=["GET"]),
             Route("/ari/recordings/stored/{name}/file", r(self._get_stored_file), methods=["GET"]),
+            Route("/ari/recordings/stored/{name}", r(self._delete_stored), methods=["DELETE"]),
         ]
         return Starlette(routes=routes)
 
@@ -685,6 +687,13 @@ class AriPeer:
         if name not in self.stored:
             return _error(404, "Recording not found")
         return JSONResponse({"name": name, "format": "wav"})
+
+    async def _delete_stored(self, request: Request, params: dict, body: Any, name: str) -> Response:
+        content = self.stored.pop(name, None)
+        if content is None:
+            return _error(404, "Recording not found")
+        self.deleted[name] = content
+        return Response(status_code=204)
 
     async def _get_stored_file(self, request: Request, params: dict, body: Any, name: str) -> Response:
         if name not in self.stored:

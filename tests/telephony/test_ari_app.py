@@ -99,7 +99,8 @@ async def test_normal_call(app: AriApplication, ari_peer: AriPeer, collector: Co
     ended = collector.of(CallEnded, uid)[0]
     assert ended.cause == "Normal Clearing"
     mixed = next(r for r in collector.of(RecordingFinished, uid) if r.kind == "mixed")
-    stored = ari_peer.stored[f"callcard-{uid}"]
+    await collector.wait(lambda: f"callcard-{uid}" in ari_peer.deleted)  # Asterisk's copy freed after the fetch
+    stored = ari_peer.deleted[f"callcard-{uid}"]
     assert Path(mixed.path).parent == tmp_path / "recordings"
     assert Path(mixed.path).read_bytes() == stored  # noqa: ASYNC240
     assert mixed.sha256 == hashlib.sha256(stored).hexdigest()
