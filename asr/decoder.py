@@ -6,6 +6,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,7 @@ class _Lease:
         text = str(res.get("text", "")).strip()
         if not text:
             return None
-        words = [
+        words: list[list[Any]] = [
             [str(w["word"]), round(float(w["start"]) + self.offset, 4), round(float(w["end"]) + self.offset, 4),
              round(float(w.get("conf", 1.0)), 4)]
             for w in res.get("result", ())

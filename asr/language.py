@@ -100,7 +100,7 @@ class Hypothesis:
         words: list[tuple[str, float]] = []
         texts: list[str] = []
         for seg in results:
-            for w in seg.get("words", ()):  # type: ignore[union-attr]
+            for w in seg.get("words", ()):  # type: ignore[attr-defined]
                 words.append((str(w[0]), float(w[3])))
             texts.append(str(seg.get("text", "")))
         if partial:

@@ -86,6 +86,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._closed = False
+        self._spawned = False
         self._spec = {
             lang: {"model_dir": lm.model_dir, "grammar": list(lm.grammar) if lm.grammar else None}
             for lang, lm in languages.items()
@@ -100,7 +101,10 @@ class WorkerPool:
         self.wait_ready()
 
     def spawn(self) -> None:
-        """Spawn every worker without waiting; requests queue until a worker is ready."""
+        """Spawn every worker without waiting; requests queue until a worker is ready (idempotent)."""
+        if self._spawned:
+            return
+        self._spawned = True
         for w in self._workers:
             self._spawn(w)
             threading.Thread(target=self._sender, args=(w,), name=f"asr-send-{w.index}", daemon=True).start()
@@ -120,7 +124,7 @@ class WorkerPool:
 
     def _spawn(self, w: _Worker) -> None:
         parent, child = self._ctx.Pipe(duplex=True)
-        proc = self._ctx.Process(
+        proc = self._ctx.Process(  # type: ignore[attr-defined]
             target=worker_main,
             args=(child, self._spec, self.threads, asdict(self.options)),
             kwargs=self._extra,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -140,7 +141,7 @@ def worker_main(
         if op == "open":
             sid, spec = msg[1], msg[2]
             stream = streams[sid] = _Stream(executor)
-            stream.serial.submit(lambda s=stream, sp=spec: do_open(s, sp))
+            stream.serial.submit(functools.partial(do_open, stream, spec))
         elif op in ("feed", "finish"):
             sid, req = msg[1], msg[2]
             stream_or_none = streams.get(sid)
@@ -148,12 +149,12 @@ def worker_main(
                 send(("res", req, False, f"unknown stream {sid}"))
                 continue
             pcm = msg[3] if op == "feed" else None
-            stream_or_none.serial.submit(lambda s=stream_or_none, r=req, o=op, p=pcm: do_request(s, r, o, p))
+            stream_or_none.serial.submit(functools.partial(do_request, stream_or_none, req, op, pcm))
         elif op == "close":
             sid = msg[1]
             stream_or_none = streams.get(sid)
             if stream_or_none is not None:
-                stream_or_none.serial.submit(lambda s=stream_or_none, i=sid: do_close(s, i))
+                stream_or_none.serial.submit(functools.partial(do_close, stream_or_none, sid))
         elif op == "stats":
             send(("res", msg[1], True, {**pool.stats(), "streams": len(streams), "pid": os.getpid(),
                                          "options": asdict(opts)}))

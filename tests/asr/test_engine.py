@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -133,9 +134,9 @@ async def test_audio_as_it_really_comes(engine: VoskSpeechEngine, sentence_wavs:
         write(path, np.clip(x.astype(np.int32) * 20, -32768, 32767).astype(np.int16), 8000)
     elif kind in ("mulaw", "alaw"):
         enc = "u-law" if kind == "mulaw" else "a-law"
-        subprocess.run(["sox", str(src), "-e", enc, str(path)], check=True)
+        await asyncio.to_thread(subprocess.run, ["sox", str(src), "-e", enc, str(path)], check=True)
     elif kind == "stereo44k":
-        subprocess.run(["sox", str(src), "-r", "44100", "-c", "2", str(path)], check=True)
+        await asyncio.to_thread(subprocess.run, ["sox", str(src), "-r", "44100", "-c", "2", str(path)], check=True)
     elif kind == "empty":
         write(path, np.zeros(0, np.int16), 8000)
     elif kind == "truncated":
@@ -213,8 +214,8 @@ async def test_killed_worker_is_restarted_and_others_go_on(pool: WorkerPool, say
     b_out = await b.feed(speech[len(speech) // 2:]) + await b.finish()
     assert [s.text for s in b_out if isinstance(s, FinalSegment)], "the other call decodes on"
     deadline = time.monotonic() + 60
-    while pool.alive() < 2 and time.monotonic() < deadline:
-        await asyncio_sleep(0.2)
+    while pool.alive() < 2 and time.monotonic() < deadline:  # noqa: ASYNC110 - polling another process
+        await asyncio.sleep(0.2)
     assert pool.alive() == 2 and victim_pid not in pool.pids()
     offset = a.seconds
     more = await a.feed(speech) + await a.finish()
@@ -223,12 +224,6 @@ async def test_killed_worker_is_restarted_and_others_go_on(pool: WorkerPool, say
     assert finals and all(s.start >= offset - 1e-3 for s in finals), "the call goes on, on its own clock"
     await a.aclose()
     await b.aclose()
-
-
-async def asyncio_sleep(s: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(s)
 
 
 @pytest.mark.parametrize("kk_grammar_first", [True, False])
@@ -248,3 +243,12 @@ async def test_language_decision_with_two_real_recognizers(pool: WorkerPool, say
     assert segs
     assert {s.language for s in segs} == {expected}
     assert segs[0].start < 1.0, "the words held during the decision are not lost"
+
+
+async def test_redecode_after_the_call_uses_the_big_pool(pool: WorkerPool, sentence_wavs: dict[int, Path]) -> None:
+    """With a big model configured, a finished recording is decoded again from the file (here: same model)."""
+    assert await VoskSpeechEngine(pool).redecode(sentence_wavs[8000]) is None  # none configured
+    engine = VoskSpeechEngine(pool, big_pool=pool)
+    again = await engine.redecode(sentence_wavs[8000], language="ko")
+    live = await engine.transcribe_file(sentence_wavs[8000], language="ko")
+    assert again and words_of(again) == words_of(live)
