@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import anyio.from_thread
@@ -30,13 +30,28 @@ def get_ctx(request: Request) -> ApiContext:
 CtxDep = Annotated[ApiContext, Depends(get_ctx)]
 
 
-def get_session(ctx: CtxDep) -> Iterator[Session]:
-    """One session per request, closed afterwards (data functions commit their own work)."""
-    with ctx.sessionmaker() as session:
+async def get_session(ctx: CtxDep) -> AsyncIterator[Session]:
+    """One session per request, closed afterwards (data functions commit their own work).
+
+    A route must not return with a transaction open (call ``end_reads(session)`` after its last read): on
+    SQLite every transaction holds the write lock (BEGIN IMMEDIATE). Under load, threads waiting for that lock
+    fill the worker thread pool, so a holder that needs another worker thread to finish never gets one (a
+    deadlock until the busy timeout). For the same reason this dependency is async: the session is closed on
+    the event loop (a quick rollback of whatever is left), never queued behind blocked worker threads.
+    """
+    session = ctx.sessionmaker()
+    try:
         yield session
+    finally:
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def end_reads(session: Session) -> None:
+    """End the session's read transaction (loaded objects stay usable: expire_on_commit is off)."""
+    session.commit()
 
 
 def user_from_token(ctx: ApiContext, session: Session, token: str | None) -> User:

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import APIRouter
 
-from api.deps import CtxDep, CurrentUser, SessionDep
+from api.deps import CtxDep, CurrentUser, SessionDep, end_reads
 from api.errors import ApiError
 from api.schemas import LoginIn, MeUpdate, Token, UserPublic
 from api.security import create_access_token, hash_password, verify_password
@@ -21,6 +21,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 def login(body: LoginIn, ctx: CtxDep, session: SessionDep) -> Token:
     """Exchange a username and password for an access token."""
     user = users.find_by_username(session, username=body.username)
+    end_reads(session)  # never hold the database during the (deliberately slow) password check
     ok = verify_password(user.password_hash if user else None, body.password)
     if user is None or not ok or not user.active:
         logger.info("failed login for a username of %d characters", len(body.username))

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from api.deps import CtxDep, SessionDep, StaffUser
+from api.deps import CtxDep, SessionDep, StaffUser, end_reads
 from api.errors import ApiError
 from api.routes.cards import parse_when, to_public, to_public_list
 from api.schemas import CallDetail, CallPublic, CallsPublic, CardsPublic, RecordingPublic, SegmentPublic
@@ -55,6 +55,7 @@ def list_calls(
         limit=limit,
         offset=offset,
     )
+    end_reads(session)
     return CallsPublic(data=[CallPublic.of(call, card_id) for call, card_id in rows], count=total)
 
 
@@ -64,12 +65,14 @@ def get_call(call_id: int, session: SessionDep, user: StaffUser) -> CallDetail:
     call = _visible_call(session, call_id, user)
     card = calls.find_card_of_call(session, call_id=call.id)
     base = CallPublic.of(call, card.id if card else None).model_dump()
-    return CallDetail(
+    detail = CallDetail(
         **base,
         recordings=[RecordingPublic.of(r) for r in call.recordings],
         segments=[SegmentPublic.of(s) for s in sorted(call.segments, key=lambda s: (s.start_s, s.id))],
         card=to_public(session, card) if card else None,
     )
+    end_reads(session)
+    return detail
 
 
 @router.get("/callers/{number}/history", response_model=CardsPublic)
@@ -156,7 +159,7 @@ def call_audio(
     except OSError as exc:
         raise ApiError(404, f"The recording file of call {call_id} is missing on the server.") from exc
     media = "audio/wav" if rec.format == "wav" else f"audio/{rec.format}"
-    session.commit()  # end the read transaction before streaming (SQLite holds its write lock per transaction)
+    end_reads(session)  # before streaming: SQLite holds its write lock for the whole transaction
     headers = {"Accept-Ranges": "bytes", "Content-Disposition": f'inline; filename="call-{call_id}.{rec.format}"'}
     try:
         wanted = parse_range(request.headers.get("range"), size)

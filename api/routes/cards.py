@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.context import ApiContext
-from api.deps import CtxDep, OperatorUser, SessionDep, StaffUser, actor_of, publish
+from api.deps import CtxDep, OperatorUser, SessionDep, StaffUser, actor_of, end_reads, publish
 from api.errors import ApiError
 from api.schemas import (
     AuditEventPublic,
@@ -136,13 +136,17 @@ def _usernames(session: Session, ids: set[int | None]) -> dict[int, str]:
 def to_public(session: Session, card: Card) -> CardPublic:
     """A card record as CardPublic (with the confirming user's name)."""
     names = _usernames(session, {card.confirmed_by_id})
-    return CardPublic.of(card, names.get(card.confirmed_by_id) if card.confirmed_by_id else None)
+    public = CardPublic.of(card, names.get(card.confirmed_by_id) if card.confirmed_by_id else None)
+    end_reads(session)
+    return public
 
 
 def to_public_list(session: Session, rows: list[Card]) -> list[CardPublic]:
     """Many cards, with one lookup of user names."""
     names = _usernames(session, {c.confirmed_by_id for c in rows})
-    return [CardPublic.of(c, names.get(c.confirmed_by_id) if c.confirmed_by_id else None) for c in rows]
+    public = [CardPublic.of(c, names.get(c.confirmed_by_id) if c.confirmed_by_id else None) for c in rows]
+    end_reads(session)
+    return public
 
 
 def _unprocessable(work: Callable[[], T]) -> T:
@@ -193,6 +197,7 @@ def export_csv(session: SessionDep, _user: StaffUser, filters: Filters) -> Respo
     """The filtered cards as CSV (UTF-8 with BOM, so spreadsheet programs read Kazakh and Russian)."""
     rows, total = cards.list_cards(session, limit=EXPORT_LIMIT, offset=0, **filters)
     names = _usernames(session, {c.confirmed_by_id for c in rows})
+    end_reads(session)
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
@@ -244,6 +249,7 @@ def card_audit(
     """Every change of the card: who, what, before, after, when (newest first)."""
     cards.get_card(session, card_id=card_id)
     rows, total = audit.list_events(session, entity="card", entity_id=card_id, limit=limit, offset=offset)
+    end_reads(session)
     return AuditEventsPublic(data=[AuditEventPublic.model_validate(e) for e in rows], count=total)
 
 

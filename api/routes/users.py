@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.deps import AdminUser, SessionDep
+from api.deps import AdminUser, SessionDep, end_reads
 from api.errors import ApiError
 from api.schemas import UserCreate, UserCreated, UserPublic, UsersPublic, UserUpdate
 from api.security import generate_password, hash_password
@@ -17,13 +17,16 @@ router = APIRouter(prefix="/users", tags=["users"])
 def list_users(session: SessionDep, _admin: AdminUser) -> UsersPublic:
     """Every user."""
     rows = users.list_users(session)
+    end_reads(session)
     return UsersPublic(data=[UserPublic.of(u) for u in rows], count=len(rows))
 
 
 @router.get("/{user_id}", response_model=UserPublic)
 def get_user(user_id: int, session: SessionDep, _admin: AdminUser) -> UserPublic:
     """One user."""
-    return UserPublic.of(users.get_user(session, user_id=user_id))
+    user = users.get_user(session, user_id=user_id)
+    end_reads(session)
+    return UserPublic.of(user)
 
 
 @router.post("", response_model=UserCreated, status_code=status.HTTP_201_CREATED)
@@ -56,6 +59,7 @@ def update_user(user_id: int, body: UserUpdate, session: SessionDep, admin: Admi
         changes.get("role", "admin") != "admin" or changes.get("active") is False
     )
     if losing_admin and target.active and users.count_users(session, role="admin", active=True) <= 1:
+        end_reads(session)
         raise ApiError(409, "This is the last active admin; make another admin first.")
     user = users.update_user(session, user_id=user_id, changes=changes, actor=admin.username, actor_id=admin.id)
     return UserPublic.of(user)
