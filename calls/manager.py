@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from calls.hub import CALL_ENDED, CALL_STARTED, CardHub
 from calls.live import CallInfo, CallProcessor, ProcessorFactory
@@ -63,6 +64,7 @@ class CallManager:
         queue_frames: int = 500,
         end_timeout: float = 120.0,
         stream_grace: float = 5.0,
+        db_wait: float = 2.0,
         on_recording: RecordingHook | None = None,
     ) -> None:
         """Wire the manager; ``hub`` (optional) gets call_started / call_ended messages."""
@@ -72,6 +74,8 @@ class CallManager:
         self.queue_frames = queue_frames
         self.end_timeout = end_timeout
         self.stream_grace = stream_grace
+        self.db_wait = db_wait
+        self._writes: set[asyncio.Task[Any]] = set()
         self.on_recording = on_recording
         self.calls: dict[str, LiveCall] = {}
         self._finishing: set[asyncio.Task[None]] = set()
@@ -106,11 +110,11 @@ class CallManager:
             if isinstance(event, CallStarted):
                 await self._started(event)
             elif isinstance(event, CallAnswered):
-                await self.registry.call_answered(uniqueid=event.uniqueid, at=event.at)
+                self._persist(self.registry.call_answered(uniqueid=event.uniqueid, at=event.at), event.uniqueid)
             elif isinstance(event, CallEnded):
                 await self._ended(event)
             elif isinstance(event, RecordingFinished):
-                await self.registry.recording_finished(event)
+                self._persist(self.registry.recording_finished(event), event.uniqueid)
                 if self.on_recording is not None:
                     await self.on_recording(self._infos.get(event.uniqueid), event)
             elif isinstance(event, AudioStreamStarted):
@@ -139,7 +143,34 @@ class CallManager:
         live = self.calls.get(uniqueid)
         if live is not None and live.info is not None and live.info.call_id is not None:
             return live.info.call_id
-        return await self.registry.call_id_for(uniqueid)
+        return await self._lookup_id(uniqueid)
+
+    def _persist(self, work: Coroutine[Any, Any, Any], uniqueid: str) -> asyncio.Task[Any]:
+        """Store an event without making telephony wait; the registry applies writes in submission order."""
+        task = asyncio.create_task(work, name=f"store-{uniqueid}")
+        self._writes.add(task)
+        task.add_done_callback(self._written)
+        return task
+
+    def _written(self, task: asyncio.Task[Any]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("storing %s failed", task.get_name(), exc_info=task.exception())
+
+    async def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait until every event handed over so far has reached the registry (stored or spooled)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self._writes or self._finishing:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            await asyncio.wait(set(self._writes) | set(self._finishing), timeout=remaining)
+
+    async def _lookup_id(self, uniqueid: str) -> int | None:
+        try:
+            return await asyncio.wait_for(self.registry.call_id_for(uniqueid), self.db_wait)
+        except Exception:
+            return None
 
     async def _started(self, event: CallStarted) -> None:
         if event.uniqueid in self.calls:
@@ -147,7 +178,15 @@ class CallManager:
             return
         live = LiveCall(uniqueid=event.uniqueid, queue=asyncio.Queue(self.queue_frames))
         self.calls[event.uniqueid] = live  # audio may arrive while the database answers
-        call_id = await self.registry.call_started(event)
+        stored = self._persist(self.registry.call_started(event), event.uniqueid)
+        try:
+            call_id = await asyncio.wait_for(asyncio.shield(stored), self.db_wait)
+        except TimeoutError:
+            # A database that hangs (rather than fails) must not hold up telephony: go on without the id.
+            logger.warning("call %s: database slow; live processing starts without the call id", event.uniqueid)
+            call_id = None
+        except Exception:
+            call_id = None
         info = CallInfo(
             uniqueid=event.uniqueid, call_id=call_id, caller_number=event.caller_number, started_at=event.at
         )
@@ -191,11 +230,14 @@ class CallManager:
             return
         if live is not None:
             live.ended = True
-        await self.registry.call_ended(
-            uniqueid=event.uniqueid,
-            at=event.at,
-            cause=event.cause,
-            frames_dropped=live.dropped if live is not None else 0,
+        self._persist(
+            self.registry.call_ended(
+                uniqueid=event.uniqueid,
+                at=event.at,
+                cause=event.cause,
+                frames_dropped=live.dropped if live is not None else 0,
+            ),
+            event.uniqueid,
         )
         if live is None:
             logger.info("call %s ended (it was not followed live)", event.uniqueid)
@@ -242,12 +284,15 @@ class CallManager:
                     live.frames + live.dropped,
                 )
             if stored_drops is not None and live.dropped > stored_drops:
-                await self.registry.call_ended(
-                    uniqueid=live.uniqueid, at=event.at, cause=event.cause, frames_dropped=live.dropped
+                self._persist(
+                    self.registry.call_ended(
+                        uniqueid=live.uniqueid, at=event.at, cause=event.cause, frames_dropped=live.dropped
+                    ),
+                    live.uniqueid,
                 )
             call_id = live.info.call_id if live.info is not None else None
             if call_id is None:
-                call_id = await self.registry.call_id_for(live.uniqueid)
+                call_id = await self._lookup_id(live.uniqueid)
             if self.hub is not None and call_id is not None:
                 self.hub.publish(
                     {
@@ -271,6 +316,8 @@ class CallManager:
                 task.add_done_callback(self._finishing.discard)
         if self._finishing:
             await asyncio.gather(*self._finishing, return_exceptions=True)
+        if self._writes:
+            await asyncio.wait(set(self._writes), timeout=self.end_timeout)
         for live in list(self.calls.values()):
             if live.task is not None:
                 live.task.cancel()

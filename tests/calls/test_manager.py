@@ -55,6 +55,7 @@ class Rig:
         while self.manager.calls:
             assert time.monotonic() < deadline, f"calls still live: {list(self.manager.calls)}"
             await asyncio.sleep(0.02)
+        await self.manager.flush()
 
 
 async def _rig(
@@ -169,6 +170,7 @@ async def test_a_failing_processor_harms_no_other_call(sqlite_url: str, tmp_path
                 await client.close()
             await asyncio.sleep(0.2)
             await rig.manager.on_event(CallStarted(uniqueid="good", at=datetime.now(UTC)))  # duplicate start
+            await rig.manager.flush()
             await rig.end_call("broken")
             await rig.end_call("good")
             await rig.until_idle()
@@ -203,3 +205,36 @@ async def test_audio_for_an_unknown_call_is_refused() -> None:
     manager = CallManager(registry=NoRegistry(), processor_factory=Processors())  # type: ignore[arg-type]
     assert manager.push_audio("nobody", b"\x00" * 320) is False
     assert manager.unknown_frames == 1
+
+
+async def test_a_hanging_database_never_holds_up_telephony(pg_url: str, tmp_path: Path) -> None:
+    """PostgreSQL blocked by a lock (a hang, not an error): events return at once, rows appear when it frees."""
+    from sqlalchemy import text
+
+    engine = make_engine(pg_url)
+    sessionmaker = make_sessionmaker(engine)
+    registry = CallRegistry(sessionmaker, Spool(tmp_path / "spool"))
+    processors = Processors()
+    manager = CallManager(registry=registry, processor_factory=processors, db_wait=0.3)
+    blocker = engine.connect()
+    tx = blocker.begin()
+    blocker.execute(text("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE"))
+    try:
+        started = time.monotonic()
+        await manager.on_event(CallStarted(uniqueid="pg.1", at=datetime.now(UTC), caller_number="+77010000009"))
+        assert time.monotonic() - started < 1.5
+        assert manager.push_audio("pg.1", b"\x01\x00" * 160)  # audio flows while the insert waits
+        await manager.on_event(CallEnded(uniqueid="pg.1", at=datetime.now(UTC), cause="Normal Clearing"))
+        assert time.monotonic() - started < 2.0
+        assert processors.made["pg.1"].info.call_id is None
+    finally:
+        tx.rollback()
+        blocker.close()
+    await manager.flush()
+    with sessionmaker() as s:
+        call = s.scalars(select(Call)).one()
+        assert (call.uniqueid, call.state, call.hangup_cause) == ("pg.1", "ended", "Normal Clearing")
+    assert len(processors.made["pg.1"].received) == 320
+    await manager.stop()
+    await registry.stop()
+    engine.dispose()
