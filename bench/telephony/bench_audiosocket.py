@@ -2,8 +2,9 @@
 
 Run: .venv/bin/python -m bench.telephony.bench_audiosocket --calls 100 --seconds 5
 
-Each of N concurrent streams sends 20 ms slin frames (320 bytes) at real-time pace (the first second is warm-up,
-not measured) from a separate process (as Asterisk would), every frame stamped with CLOCK_MONOTONIC at the moment it is written to the socket.
+Each of N concurrent streams sends 20 ms slin frames (320 bytes) at real-time pace from a separate process, as
+Asterisk would; the first second is warm-up and is not measured. Every frame is stamped with CLOCK_MONOTONIC at
+the moment it is written to the socket.
 Three measurements in the same run, on the same machine:
 
   oneway   a bare asyncio TCP server reading the same AudioSocket frames (readexactly): stamp -> read
