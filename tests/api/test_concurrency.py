@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -12,6 +13,8 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+
+logger = logging.getLogger(__name__)
 
 
 def free_port() -> int:
@@ -65,3 +68,6 @@ def test_fifty_operators_confirm_at_once_over_http(make_ctx: Any, make_user: Any
     assert seqs == list(range(1, 51))
     assert len({r.json()["reg_number"][4:8] for r in results}) == 1
     assert elapsed < 60
+    logger.warning(
+        "CONCURRENCY http %s: 50 parallel confirm requests in %.3f s", ctx.settings.database_url[:10], elapsed
+    )
