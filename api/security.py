@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,18 +45,23 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def _signing_key(secret: str) -> bytes:
+    """A 32-byte HMAC key derived from the configured secret (any length of secret gives a full-size key)."""
+    return hashlib.sha256(f"callcard-jwt:{secret}".encode()).digest()
+
+
 def create_access_token(*, user_id: int, role: str, secret: str, ttl_minutes: int) -> str:
     """A signed token naming the user, valid for ``ttl_minutes``."""
     now = datetime.now(UTC)
     payload = {"sub": str(user_id), "role": role, "iat": now, "exp": now + timedelta(minutes=ttl_minutes)}
-    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+    return jwt.encode(payload, _signing_key(secret), algorithm=ALGORITHM)
 
 
 def decode_access_token(token: str, *, secret: str) -> dict[str, Any]:
     """The token's claims; InvalidToken if it is expired, tampered with or malformed."""
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]}
+            token, _signing_key(secret), algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]}
         )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("your session has expired; log in again") from exc

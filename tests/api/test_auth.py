@@ -34,7 +34,9 @@ def test_wrong_password_unknown_user_and_disabled(client: Any, ctx: Any, make_us
 
 def test_bad_tokens_are_refused(client: Any, ctx: Any, make_user: Any, token_for: Any) -> None:
     user = make_user("admin")
-    secret = ctx.settings.secret_key
+    from api.security import _signing_key
+
+    secret = _signing_key(ctx.settings.secret_key)
     now = datetime.now(UTC)
     expired = jwt.encode(
         {"sub": str(user.id), "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1)},
