@@ -1,8 +1,9 @@
 """Shared fixtures: migrated SQLite and real PostgreSQL databases, the API context and client, users and tokens.
 
 Databases (every test gets a FRESH database, so no test depends on another's leftovers or on order):
-    pg_admin_url   session: URL of a private PostgreSQL 15 cluster started for this run (initdb into a temp dir,
-                   run as the unprivileged ``postgres`` user when we are root), or CALLCARD_TEST_PG_URL if set
+    pg_admin_url   session: URL of a private PostgreSQL cluster started for this run (initdb into a temp dir,
+                   binaries from CALLCARD_TEST_PG_BIN or the newest /usr/lib/postgresql/N/bin; run as the
+                   unprivileged ``postgres`` user, created if missing, when we are root), or CALLCARD_TEST_PG_URL
                    (that role needs CREATEDB). If PostgreSQL cannot be started the tests FAIL, never skip.
     sqlite_url     a migrated SQLite file of its own (copied from a template migrated once per session).
     pg_url         a migrated PostgreSQL database of its own (CREATE DATABASE ... TEMPLATE, dropped afterwards).
@@ -42,7 +43,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import make_engine, make_sessionmaker
 
-PG_BIN = Path(os.environ.get("CALLCARD_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _find_pg_bin() -> Path:
+    """Where initdb/pg_ctl live: CALLCARD_TEST_PG_BIN, the newest /usr/lib/postgresql/N/bin, or PATH."""
+    given = os.environ.get("CALLCARD_TEST_PG_BIN")
+    if given:
+        return Path(given)
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if versions:
+        return versions[-1].parent
+    on_path = shutil.which("initdb")
+    return Path(on_path).parent if on_path else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _find_pg_bin()
 TEMPLATE_DB = "callcard_template"
 
 
@@ -52,10 +69,25 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _pg_user() -> str:
+    """The unprivileged account the cluster runs as when we are root: ``postgres``, created if missing."""
+    import pwd
+
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "postgres"],
+            check=True,
+            capture_output=True,
+        )
+    return "postgres"
+
+
 def _as_pg_user(cmd: list[str]) -> list[str]:
     """Run as the unprivileged postgres user when we are root (PostgreSQL refuses to run as root)."""
     if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *cmd]
+        return ["runuser", "-u", _pg_user(), "--", *cmd]
     return cmd
 
 
@@ -77,13 +109,15 @@ def pg_admin_url() -> Iterator[str]:
         yield given
         return
     if not (PG_BIN / "initdb").exists():
-        pytest.fail(f"PostgreSQL binaries not found in {PG_BIN}; install postgresql-15", pytrace=False)
-    root = Path(tempfile.mkdtemp(prefix="callcard-pg-"))
+        pytest.fail(f"PostgreSQL binaries not found in {PG_BIN}; install Debian's postgresql", pytrace=False)
+    # As root, keep the cluster under /tmp: a TMPDIR inside /root would be unreachable for the postgres user.
+    base = "/tmp" if os.geteuid() == 0 and Path("/tmp").is_dir() else None
+    root = Path(tempfile.mkdtemp(prefix="callcard-pg-", dir=base))
     data, sock = root / "data", root / "sock"
     sock.mkdir()
     if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sock, "postgres")
+        shutil.chown(root, _pg_user())
+        shutil.chown(sock, _pg_user())
     port = _free_port()
     _run(
         _as_pg_user(
