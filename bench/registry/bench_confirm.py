@@ -128,7 +128,7 @@ def run_backend(url: str, n_cards: int, n_threads: int) -> dict[str, float]:
     if errors:
         raise RuntimeError(f"{len(errors)} confirmations failed: {errors[0]!r}")
     with maker() as s:
-        seqs = sorted(s.scalars(select(Card.reg_seq).where(Card.reg_seq.is_not(None))))
+        seqs = sorted(int(n) for n in s.scalars(select(Card.reg_seq).where(Card.reg_seq.is_not(None))) if n)
     engine.dispose()
     if seqs != list(range(1, 2 * n_cards + 1)):
         raise RuntimeError("registration numbers are not consecutive")
