@@ -341,7 +341,11 @@ def save_proposal(session: Session, *, call_id: int, proposal: Mapping[str, Any]
         before = audit.card_snapshot(card)
         for name, value in values.items():
             setattr(card, f"proposed_{name}", value)
-        card.proposed_confidence = {str(k): float(v) for k, v in (proposal.get("confidence") or {}).items()}
+        card.proposed_confidence = {
+            str(k): float(v)
+            for k, v in (proposal.get("confidence") or {}).items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
         card.proposed_alternatives = _jsonify(proposal.get("alternatives") or {})
         card.model_version = version
         card.proposed_at = utcnow()

@@ -169,6 +169,20 @@ def test_save_proposal_creates_one_draft_and_follows_the_model(session: Session)
         calls.save_proposal(session, call_id=call.id + 999, proposal=PROPOSAL, model_version=None)
 
 
+def test_odd_proposals_are_stored_safely(session: Session) -> None:
+    call, _ = calls.get_or_create_call(session, uniqueid="odd")
+    odd = {
+        "topic": "heating",
+        "confidence": {"topic": None, "service": "high", "emergency": 0.5},
+        "address": {"street": "ұ" * 500, "house": None},
+        "alternatives": {"topic": ({"id": "hot_water", "confidence": 0.1},)},
+    }
+    card = calls.save_proposal(session, call_id=call.id, proposal=odd, model_version=None)
+    assert card.proposed_confidence == {"emergency": 0.5}
+    assert len(card.proposed_street) == 200 and card.proposed_house is None
+    assert card.proposed_alternatives == {"topic": [{"id": "hot_water", "confidence": 0.1}]}
+
+
 def test_racing_proposals_make_one_card(sessionmaker: sessionmaker[Session]) -> None:
     with sessionmaker() as s:
         call, _ = calls.get_or_create_call(s, uniqueid="u5")
