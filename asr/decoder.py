@@ -33,7 +33,7 @@ class DecoderOptions:
     """Knobs of one call's decoding. Times are seconds of call audio."""
 
     max_utterance_s: float = 25.0  # force an utterance end after this much unbroken speech (bounds memory)
-    partial_every_s: float = 0.3  # ask for a partial at most this often
+    partial_every_s: float = 0.5  # ask for a partial at most this often
     block_s: float = 0.1  # recognizers get fixed blocks, so results do not depend on how input was chunked
     partials: bool = True
     decide_min_s: float = 3.0  # language decision: at least this much audio...

@@ -28,7 +28,7 @@ class VoskSpeechEngine:
         *,
         missing: Sequence[str] = (),
         big_pool: WorkerPool | None = None,
-        batch_s: float = 0.1,
+        batch_s: float = 0.2,
     ) -> None:
         self.pool = pool
         self.big_pool = big_pool

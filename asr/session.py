@@ -44,7 +44,7 @@ class VoskSpeechSession:
         language: str = "auto",
         sample_rate: int = SAMPLE_RATE,
         phrases: Sequence[str] | None = None,
-        batch_s: float = 0.1,
+        batch_s: float = 0.2,
         candidates: Sequence[str] | None = None,
         options: dict[str, Any] | None = None,
     ) -> None:

@@ -254,3 +254,19 @@ async def test_redecode_after_the_call_uses_the_big_pool(pool: WorkerPool, sente
     again = await engine.redecode(sentence_wavs[8000], language="ko")
     live = await engine.transcribe_file(sentence_wavs[8000], language="ko")
     assert again and words_of(again) == words_of(live)
+
+
+async def test_rechecking_the_language_loses_and_repeats_nothing(pool: WorkerPool, say: Say,
+                                                                speech_dir: Path) -> None:
+    """With a re-check every 5 s, probes of the other language come and go: segments stay in order, none
+    overlaps another, and each keeps its language."""
+    wav = write(speech_dir / "probes.wav", word_sequence(say, KNOWN * 6, 16000), 16000)
+    engine = VoskSpeechEngine(pool)
+    segs = await engine.transcribe_file(wav, language="auto", candidates=("kk", "ru"),
+                                        options={"recheck_every_s": 5.0, "probe_min_s": 2.0})
+    assert len(segs) >= 6
+    assert {s.language for s in segs} == {"kk"}
+    for a, b in zip(segs, segs[1:], strict=False):
+        assert a.end <= b.start + 1e-3
+    said = [w.text for s in segs for w in s.words]
+    assert said.count("안녕하세요") >= 4
