@@ -1,4 +1,4 @@
-"""Address extraction from recognised speech: street (against streets.yaml), house, building, apartment, district, landmark."""
+"""Address extraction from speech: street (against streets.yaml), house, building, apartment, district, landmark."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from classifier.base import Address
-from classifier.numbers import SLASH_WORDS, NumberSpan, find_numbers, number_word
 from classifier.normalize import kk_fold
+from classifier.numbers import SLASH_WORDS, NumberSpan, find_numbers, number_word
 from core.errors import ClassifierError
 
 logger = logging.getLogger(__name__)
@@ -22,12 +22,14 @@ STREET_TYPE_WORDS = frozenset({
     "проспект", "проспекта", "проспекте", "проспекту", "пр", "улица", "улице", "улицы", "улицу", "ул", "шоссе",
     "трасса", "трассе", "трассы", "бульвар", "бульваре", "бульвара", "микрорайон", "микрорайона", "микрорайоне",
     "мкр", "мкрн", "массив", "массиве", "поселок", "поселке", "жилой", "жилом", "переулок", "переулке", "на",
-    "в", "даңғылы", "даңғылында", "даңғылындағы", "даңғылының", "даңғылы", "даңғылына", "көшесі", "көшесінде",
+    "в", "даңғылы", "даңғылында", "даңғылындағы", "даңғылының", "даңғылына", "көшесі", "көшесінде",
     "көшесіндегі", "көшесінің", "көшесіне", "көше", "көшеде", "шағын", "ауданы", "ауданында", "ауданындағы",
     "аудан", "ауданда", "ауданының", "тұрғын", "алабы", "алабында", "тас", "жолы", "жолында", "трассасы",
     "бульвары", "бульварында", "қаласы",
 })
-_KIND_WORDS = frozenset(STREET_TYPE_WORDS - {"на", "в", "ауданы", "ауданында", "аудан", "ауданда", "ауданының", "ауданындағы"})
+_KIND_WORDS = frozenset(
+    STREET_TYPE_WORDS - {"на", "в", "ауданы", "ауданында", "аудан", "ауданда", "ауданының", "ауданындағы"}
+)
 # Core names that are also ordinary words; they need a street word, a house number or "на"/"по" beside them.
 _COMMON_WORDS = frozenset({
     "мира", "победы", "республики", "республика", "московская", "московской", "конституции", "молодежный",
@@ -44,7 +46,7 @@ _DISTRICT_WORDS = frozenset({
     "ауданнан", "ауданына",
 })
 _HOUSE_WORDS = frozenset({"дом", "дома", "доме", "домa", "д", "үй", "үйі", "үйде", "үйдің", "үйінде", "үйге", "үйдегі",
-                          "үйінің", "үйіне", "үйдің", "здание", "здания"})
+                          "үйінің", "үйіне", "здание", "здания"})
 _HOUSE_BEFORE = frozenset({"дом", "дома", "доме", "д", "үй", "үйі", "номер", "нөмірі", "нөмір", "здание"})
 _HOUSE_AFTER = frozenset({"үй", "үйі", "үйде", "үйдің", "үйінде", "үйге", "үйдегі", "үйінің", "үйіне", "доме", "дом",
                           "дома", "домом", "домe"})
@@ -57,9 +59,9 @@ _FILLER_BETWEEN = frozenset({"номер", "нөмірі", "нөмір", "дом
 CONTEXT_TOKENS = 8  # tokens before a mention that decide what it is (street words, "дом", "на")
 _NOT_ADDRESS_AFTER = frozenset({
     "этаж", "этаже", "этажа", "қабат", "қабатта", "кіреберіс", "минут", "минуты", "час", "часа",
-    "часов", "дня", "дней", "день", "сағат", "күн", "күннен", "күн", "жыл", "лет", "года", "год", "раз", "рет",
+    "часов", "дня", "дней", "день", "сағат", "күн", "күннен", "жыл", "лет", "года", "год", "раз", "рет",
     "тенге", "теңге", "градус", "градуса", "градусов", "метр", "метров", "человек", "адам", "неделю", "недели",
-    "апта", "ай", "месяц", "месяца", "месяцев", "минуттан", "сағаттан", "числа", "жастағы", "лет", "ночи", "утра",
+    "апта", "ай", "месяц", "месяца", "месяцев", "минуттан", "сағаттан", "числа", "жастағы", "ночи", "утра",
 })
 _HOUSE_LETTERS = {"а": "А", "б": "Б", "в": "В", "г": "Г", "д": "Д", "a": "А", "b": "Б"}
 _ADDRESS_FOLLOWERS = frozenset({"квартира", "кв", "корпус", "блок", "пәтер", "үй", "дом", "подъезд"})
@@ -429,7 +431,7 @@ class AddressExtractor:
         before2 = tokens[sp.start - 2] if sp.start > 1 else ""
         after = tokens[sp.end] if sp.end < n else ""
         # a Kazakh "үй" right after another number belongs to that number ("тоқсан бір үй қырық екінші пәтер")
-        prefix_ok = not (sp.start - 2 in num_ends)
+        prefix_ok = sp.start - 2 not in num_ends
         if before in ("подъезд", "подъезде", "этаж", "этаже", "кіреберіс", "қабат", "қабатта"):
             return None, 0
         if after in _NOT_ADDRESS_AFTER:
@@ -524,7 +526,8 @@ class AddressExtractor:
 
 def is_empty(address: Address) -> bool:
     """True when no part of the address is known."""
-    return all(getattr(address, f) is None for f in ("street", "house", "building", "apartment", "district", "landmark"))
+    parts = ("street", "house", "building", "apartment", "district", "landmark")
+    return all(getattr(address, f) is None for f in parts)
 
 
 def with_district(address: Address, district: str | None) -> Address:

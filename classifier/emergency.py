@@ -1,5 +1,7 @@
 """High-recall emergency rules in Russian and Kazakh (101/102/103/104), with negation and past-event checks."""
 
+# ruff: noqa: E501  (the phrase tables read best one rule per line)
+
 from __future__ import annotations
 
 import re

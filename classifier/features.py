@@ -160,7 +160,8 @@ class IncrementalFeatures:
         wc, cc, _ = self.segment_counts(raw_text, state.tokens)
         assert state.word.decision is not None and state.char.decision is not None
         out = np.zeros(self.n_outputs)
-        for block, delta, idf, offset in ((state.word, wc, self._word_idf, 0), (state.char, cc, self._char_idf, self._n_word)):
+        blocks = ((state.word, wc, self._word_idf, 0), (state.char, cc, self._char_idf, self._n_word))
+        for block, delta, idf, offset in blocks:
             d_sq, d_dec = self._delta(block, delta, idf, offset)
             sq = block.sq_norm + d_sq
             if sq > 0:

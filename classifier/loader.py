@@ -33,7 +33,7 @@ def load_proposer(
     Raises:
         ClassifierError: no usable model (missing, untrained, or labels that are not taxonomy ids).
     """
-    from classifier.train import resolve_model_dir
+    from classifier.store import resolve_model_dir
 
     directory = resolve_model_dir(model_dir)
     if backend == "sklearn":

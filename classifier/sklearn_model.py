@@ -190,6 +190,17 @@ def check_labels(labels: dict[str, list[str]], taxonomy: Taxonomy, where: str) -
             raise ClassifierError(f"{where}: unknown head {name!r}")
 
 
+def compact(pipelines: dict[str, Pipeline]) -> None:
+    """Shrink fitted pipelines for shipping: drop the vectorizers' discarded-term sets, store weights as float32."""
+    for pipe in pipelines.values():
+        for _, vec in pipe.named_steps["features"].transformer_list:
+            if hasattr(vec, "stop_words_"):
+                vec.stop_words_ = None
+        for cc in pipe.named_steps["clf"].calibrated_classifiers_:
+            est = cc.estimator
+            est.coef_ = np.asarray(est.coef_, dtype=np.float32)
+
+
 def fit_model(
     texts: list[str],
     topics: list[str],
@@ -233,6 +244,7 @@ def fit_model(
     if len({languages[i] for i in lang_idx}) >= 2 and not emergency_only:
         clf = _head(float(p["C_language"]), cv, seed).fit(X[lang_idx], [languages[i] for i in lang_idx])
         pipelines["language"] = Pipeline([("features", features), ("clf", clf)])
+    compact(pipelines)
     meta = dict(metadata or {})
     meta.setdefault("backend", "sklearn")
     meta["sklearn_version"] = sklearn.__version__

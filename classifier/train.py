@@ -5,17 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
 from classifier import emergency as rules
 from classifier.address import StreetIndex
@@ -25,76 +22,12 @@ from classifier.corpus import Example, corpus_files, corpus_hash, drop_leaks, lo
 from classifier.features import feature_text
 from classifier.normalize import normalize
 from classifier.proposer import SklearnProposer, decide_emergency
-from classifier.sklearn_model import METADATA_FILE, SklearnModel, fit_model
+from classifier.sklearn_model import SklearnModel, fit_model
 from core.errors import ClassifierError
 from core.taxonomy import EMERGENCY_CODES, Taxonomy
 
 logger = logging.getLogger(__name__)
 
-CURRENT_FILE = "CURRENT"
-VERSIONS_DIR = "versions"
-
-
-def shipped_model_dir() -> Path:
-    """The default model that ships inside the package (classifier/data/model)."""
-    return Path(str(resources.files("classifier") / "data" / "model"))
-
-
-# --- versioned model store -------------------------------------------------------------------------------------
-class ModelStore:
-    """A directory of model versions (versions/<version>/) with a CURRENT pointer; old versions are kept."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def current_version(self) -> str | None:
-        """The version CURRENT points at, or None."""
-        p = self.root / CURRENT_FILE
-        if not p.exists():
-            return None
-        value = p.read_text(encoding="utf-8").strip()
-        return value or None
-
-    def versions(self) -> list[str]:
-        """All stored versions, oldest first."""
-        d = self.root / VERSIONS_DIR
-        if not d.exists():
-            return []
-        return sorted((p.name for p in d.iterdir() if (p / METADATA_FILE).exists()),
-                      key=lambda v: (d / v / METADATA_FILE).stat().st_mtime)
-
-    def path(self, version: str) -> Path:
-        """Directory of one version."""
-        return self.root / VERSIONS_DIR / version
-
-    def publish(self, model_dir: Path, version: str) -> Path:
-        """Copy a written artifact in as ``version`` and point CURRENT at it (atomically)."""
-        dest = self.path(version)
-        if dest.resolve() != model_dir.resolve():
-            if dest.exists():
-                shutil.rmtree(dest)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(model_dir, dest)
-        tmp = self.root / (CURRENT_FILE + ".tmp")
-        tmp.write_text(version + "\n", encoding="utf-8")
-        tmp.replace(self.root / CURRENT_FILE)
-        return dest
-
-
-def resolve_model_dir(path: Path | None) -> Path:
-    """An artifact directory from a store root (its CURRENT version), an artifact dir, or None (the shipped one)."""
-    if path is None:
-        return shipped_model_dir()
-    store = ModelStore(path)
-    version = store.current_version()
-    if version is not None:
-        target = store.path(version)
-        if not (target / METADATA_FILE).exists():
-            raise ClassifierError(f"{path}/CURRENT points at {version!r}, which is not in {path / VERSIONS_DIR}")
-        return target
-    if (path / METADATA_FILE).exists():
-        return path
-    raise ClassifierError(f"no classifier model in {path}: neither a CURRENT pointer nor {METADATA_FILE}")
 
 
 # --- training ---------------------------------------------------------------------------------------------------
@@ -126,6 +59,8 @@ def tune_thresholds(examples: list[Example], *, params: dict[str, Any] | None, s
     strat = [c[0] if c else "none" for c in codes]
     counts = Counter(strat)
     strat = [s if counts[s] >= folds else "rare" for s in strat]
+    from sklearn.model_selection import StratifiedKFold
+
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fold_train, fold_test in skf.split(texts, strat):
         sub = augment([examples[i] for i in fold_train], seed=seed, streets=streets)
@@ -256,7 +191,7 @@ def evaluate(proposer: CardProposer, examples: list[Example]) -> dict[str, Any]:
         t0 = time.perf_counter()
         prop = proposer.propose(ex.text)
         latencies.append(time.perf_counter() - t0)
-        service = getattr(proposer, "taxonomy").service_for(ex.topic) if hasattr(proposer, "taxonomy") else None
+        service = proposer.taxonomy.service_for(ex.topic) if hasattr(proposer, "taxonomy") else None
         topic_ok += prop.topic == ex.topic
         if service is not None:
             service_ok += prop.service == service

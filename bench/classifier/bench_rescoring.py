@@ -3,6 +3,8 @@
 Run: .venv/bin/python bench/classifier/bench_rescoring.py [--calls 40] [--segments 30] [--model DIR]
 """
 
+# ruff: noqa: T201  (a command-line benchmark: its output is the result)
+
 from __future__ import annotations
 
 import argparse

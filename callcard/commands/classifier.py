@@ -47,7 +47,8 @@ def train(backend: str, out: Path | None, ship: bool, corpus: Path | None, cards
           no_tune: bool, base_model: Path | None, epochs: int) -> None:
     """Train on the corpus's train split, report held-out metrics, write and publish a versioned artifact."""
     from classifier.corpus import default_corpus_dir, load_operator_cards
-    from classifier.train import ModelStore, format_report, shipped_model_dir
+    from classifier.store import ModelStore, shipped_model_dir
+    from classifier.train import format_report
     from core.errors import CallcardError
 
     settings, taxonomy = _taxonomy()
@@ -93,7 +94,8 @@ def retrain(cards: Path, out: Path | None, corpus: Path | None, seed: int, no_tu
     """Train on the corpus plus confirmed cards; print held-out metrics before and after; publish a new version."""
     from classifier.corpus import default_corpus_dir, load_operator_cards, load_split
     from classifier.loader import load_proposer
-    from classifier.train import ModelStore, evaluate, format_report, train_sklearn
+    from classifier.store import ModelStore
+    from classifier.train import evaluate, format_report, train_sklearn
     from core.errors import CallcardError
 
     settings, taxonomy = _taxonomy()
@@ -163,7 +165,7 @@ def eval_(file: Path, model_dir: Path | None, backend: str | None, as_json: bool
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Model store.")
 def versions(out: Path | None) -> None:
     """List the stored model versions and which one is CURRENT."""
-    from classifier.train import ModelStore
+    from classifier.store import ModelStore
 
     store = ModelStore(_store_root(out))
     current = store.current_version()

@@ -10,7 +10,7 @@ from classifier.address import StreetIndex
 from classifier.corpus import Example, default_corpus_dir, load_jsonl
 from classifier.proposer import SklearnProposer, load_sklearn_proposer
 from classifier.sklearn_model import SklearnModel, fit_model
-from classifier.train import shipped_model_dir
+from classifier.store import shipped_model_dir
 from core.taxonomy import Taxonomy, load_taxonomy
 
 

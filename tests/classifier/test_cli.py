@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from click.testing import CliRunner, Result
+
 from core.taxonomy import Taxonomy
 
 KEYS = {"id", "topic", "service", "emergency", "emergency_also", "language", "address", "summary", "confidence",
@@ -57,10 +59,17 @@ def test_classify_contract_and_malformed_lines(taxonomy: Taxonomy, tmp_path: Pat
     assert third["id"] is None and third["topic"] == "heating" and third["emergency"] == "none"
 
 
+def _invoke(args: list[str], stdin: str = "") -> Result:
+    """The same click command in process (the subprocess test above covers the installed entry point)."""
+    from callcard.cli import cli
+
+    return CliRunner().invoke(cli, args, input=stdin)
+
+
 def test_classify_with_missing_model_fails_clearly(tmp_path: Path) -> None:
-    proc = _run(["classify", "--model", str(tmp_path)], '{"id":1,"text":"лифт"}\n')
-    assert proc.returncode != 0
-    assert "no classifier model" in proc.stderr
+    res = _invoke(["classify", "--model", str(tmp_path)], '{"id":1,"text":"лифт"}\n')
+    assert res.exit_code != 0
+    assert "no classifier model" in res.output
 
 
 def test_eval_prints_metrics(tmp_path: Path) -> None:
@@ -74,12 +83,12 @@ def test_eval_prints_metrics(tmp_path: Path) -> None:
          "address": None},
     ]
     data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n{broken\n", encoding="utf-8")
-    proc = _run(["classifier", "eval", str(data)], "")
-    assert proc.returncode == 0, proc.stderr
+    res = _invoke(["classifier", "eval", str(data)])
+    assert res.exit_code == 0, res.output
     for needle in ("topic accuracy", "any emergency vs none", "emergency per code", "street+house",
                    "language accuracy", "worst topic confusions", "topic per class"):
-        assert needle in proc.stdout
-    proc = _run(["classifier", "eval", str(data), "--json"], "")
-    metrics = json.loads(proc.stdout)
+        assert needle in res.output
+    res = _invoke(["classifier", "eval", str(data), "--json"])
+    metrics = json.loads(res.output)
     assert metrics["n"] == 3 and 0.0 <= metrics["topic_accuracy"] <= 1.0
     assert metrics["address"]["calls_with_street_and_house"] == 1

@@ -12,7 +12,7 @@ import pytest
 
 from classifier.proposer import SklearnProposer
 from classifier.sklearn_model import ARTIFACT_FILE, METADATA_FILE, SklearnModel
-from classifier.train import ModelStore, resolve_model_dir
+from classifier.store import ModelStore, resolve_model_dir
 from core.errors import ClassifierError
 from core.taxonomy import Taxonomy
 

@@ -36,7 +36,7 @@ def _write(path: Path, examples: list[Example]) -> None:
 def tiny_corpus(tmp_path_factory: pytest.TempPathFactory, taxonomy: Taxonomy) -> Path:
     """A few lines of every corpus file: train and held-out kept apart as in the real corpus."""
     root = tmp_path_factory.mktemp("tiny_corpus")
-    for split, n in (("train", 8), ("heldout", 2)):
+    for split, n in (("train", 4), ("heldout", 1)):
         for f in sorted((default_corpus_dir() / split).glob("*.jsonl")):
             _write(root / split / f.name, load_jsonl(f, taxonomy)[:n])
     return root
@@ -54,8 +54,8 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) ->
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=1500, special_tokens=special))
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
+    ids = [("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))]
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=ids)
     fast = BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
                              sep_token="[SEP]", mask_token="[MASK]")
     out = tmp_path_factory.mktemp("tiny-bert")
@@ -73,8 +73,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path, tiny
     from classifier.transformers_model import train_transformers
 
     out = tmp_path_factory.mktemp("tiny-model")
-    result = train_transformers(tiny_corpus, taxonomy, out, base_model=tiny_encoder, epochs=2, batch_size=32,
-                                max_length=64, evaluate_heldout=True)
+    result = train_transformers(tiny_corpus, taxonomy, out, base_model=tiny_encoder, epochs=1, batch_size=32,
+                                max_length=48, evaluate_heldout=True)
     assert result.version.startswith("transformers-")
     assert result.heldout_metrics is not None and result.heldout_metrics["n"] > 0
     return out
