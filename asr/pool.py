@@ -44,7 +44,7 @@ class _Worker:
     ready: threading.Event = field(default_factory=threading.Event)
     outbox: queue.Queue[tuple[int, tuple[Any, ...]] | None] = field(default_factory=queue.Queue)
     pending: dict[int, _Pending] = field(default_factory=dict)
-    streams: set[int] = field(default_factory=set)
+    streams: dict[int, str] = field(default_factory=dict)  # sid -> call id
     pid: int | None = None
     restarts: int = 0
     alive: bool = False
@@ -164,7 +164,7 @@ class WorkerPool:
 
     def open_stream(
         self, *, language: str, input_rate: int, phrases: tuple[str, ...] | None = None,
-        candidates: tuple[str, ...] | None = None, options: dict[str, Any] | None = None,
+        candidates: tuple[str, ...] | None = None, options: dict[str, Any] | None = None, call_id: str = "",
     ) -> StreamHandle:
         """Pin a new stream to the least busy worker and open it there."""
         if self._closed:
@@ -172,7 +172,7 @@ class WorkerPool:
         with self._lock:
             w = min(self._workers, key=lambda x: (not x.alive, len(x.streams)))
             sid = next(self._ids)
-            w.streams.add(sid)
+            w.streams[sid] = call_id or str(sid)
             generation = w.generation
         spec = {"language": language, "input_rate": input_rate, "phrases": list(phrases) if phrases else None,
                 "candidates": list(candidates) if candidates else None, "options": options or None}
@@ -202,7 +202,7 @@ class WorkerPool:
         """Release a stream's recognizers in its worker (no reply)."""
         w = self._workers[handle.worker]
         with self._lock:
-            w.streams.discard(handle.sid)
+            w.streams.pop(handle.sid, None)
         if w.generation == handle.generation:
             w.outbox.put((handle.generation, ("close", handle.sid)))
 
@@ -279,14 +279,14 @@ class WorkerPool:
             code = w.process.exitcode
         with self._lock:
             was_up = w.alive
-            lost = sorted(w.streams)
+            lost = sorted(w.streams.values())
             w.streams.clear()
             w.alive = False
             w.ready.clear()
             w.generation += 1
             w.restarts += 1
         logger.error(
-            "ASR worker %d (pid %s) died with exit code %s; %d call stream(s) lost audio in flight: %s; restarting it",
+            "ASR worker %d (pid %s) died with exit code %s; %d call(s) lost audio in flight: %s; restarting it",
             w.index, w.pid, code, len(lost), lost,
         )
         self._fail_pending(w, WorkerCrashedError(f"ASR worker {w.index} died (exit code {code})"))

@@ -78,7 +78,7 @@ class VoskSpeechSession:
         self._stream_samples = 0
         self._handle = self.pool.open_stream(language=self.language, input_rate=self.sample_rate,
                                              phrases=self.phrases, candidates=self.candidates,
-                                             options=self.options)
+                                             options=self.options, call_id=self.call_id)
 
     async def feed(self, pcm: bytes) -> list[Segment]:
         """Accept s16le mono PCM at the session's rate (8 kHz by default); return segments completed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -199,7 +200,9 @@ async def test_hour_long_call(engine: VoskSpeechEngine, say: Say) -> None:
         assert abs((got - want) - lag) <= FRAME_S, ("times stay exact over the hour", ends)
 
 
-async def test_killed_worker_is_restarted_and_others_go_on(pool: WorkerPool, say: Say) -> None:
+async def test_killed_worker_is_restarted_and_others_go_on(pool: WorkerPool, say: Say,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="asr")
     engine = VoskSpeechEngine(pool)
     a = engine.open_session(call_id="victim", language="ko", phrases=KNOWN)
     b = engine.open_session(call_id="bystander", language="ko", phrases=KNOWN)
@@ -222,6 +225,8 @@ async def test_killed_worker_is_restarted_and_others_go_on(pool: WorkerPool, say
     offset = a.seconds
     more = await a.feed(speech) + await a.finish()
     assert a.gaps, "the lost audio is reported"
+    crash_logs = [r.getMessage() for r in caplog.records if r.name == "asr.pool"]
+    assert any("victim" in m and "bystander" not in m for m in crash_logs), crash_logs
     finals = [s for s in more if isinstance(s, FinalSegment)]
     assert finals and all(s.start >= offset - 1e-3 for s in finals), "the call goes on, on its own clock"
     await a.aclose()
