@@ -9,6 +9,7 @@ from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.routes import auth, calls, cards, health, live, qa, stats, taxonomy, users
+from api.security import LoginThrottle
 from api.web import mount_web
 
 # Routers mounted under /api. Add new resources here (the web helper's live, stats, QA routers too).
@@ -45,6 +46,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.ctx = ctx
+    app.state.login_throttle = LoginThrottle()
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_body_bytes)
     for router in API_ROUTERS:

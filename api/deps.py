@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.context import ApiContext
 from api.errors import ApiError
-from api.security import InvalidToken, decode_access_token
+from api.security import InvalidToken, decode_access_token, password_stamp
 from models.records import User
 from models.repo.cards import Actor
 
@@ -70,6 +70,8 @@ def user_from_token(ctx: ApiContext, session: Session, token: str | None) -> Use
         raise ApiError(
             401, "This account does not exist or is disabled; log in again.", headers={"WWW-Authenticate": "Bearer"}
         )
+    if "pws" in claims and claims["pws"] != password_stamp(user.password_hash):
+        raise ApiError(401, "Your password was changed; log in again.", headers={"WWW-Authenticate": "Bearer"})
     return user
 
 

@@ -26,6 +26,7 @@ STATUS_SENTENCES = {
     413: "The request body is too large.",
     415: "Send the body as JSON (Content-Type: application/json).",
     422: "Some of the data sent is not valid.",
+    429: "Too many requests; wait a little and try again.",
     500: "Something went wrong on the server.",
     503: "The service is not available right now.",
 }

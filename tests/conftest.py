@@ -344,7 +344,13 @@ def token_for(ctx: Any) -> Callable[[Any], str]:
     from api.security import create_access_token
 
     def build(user: Any) -> str:
-        return create_access_token(user_id=user.id, role=user.role, secret=ctx.settings.secret_key, ttl_minutes=60)
+        return create_access_token(
+            user_id=user.id,
+            role=user.role,
+            secret=ctx.settings.secret_key,
+            ttl_minutes=60,
+            password_hash=user.password_hash,
+        )
 
     return build
 

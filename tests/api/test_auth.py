@@ -75,3 +75,52 @@ def test_change_own_language_and_password(client: Any, make_user: Any, token_for
     assert ok.status_code == 200 and ok.json()["role"] == "operator"
     assert client.post("/api/auth/login", json={"username": "nurlan", "password": "second-password"}).status_code == 200
     assert client.post("/api/auth/login", json={"username": "nurlan", "password": "first-password"}).status_code == 401
+
+
+def test_repeated_failures_lock_the_username_for_a_while(client: Any, make_user: Any) -> None:
+    from api.security import LoginThrottle
+
+    client.app.state.login_throttle = LoginThrottle(max_failures=3, window_s=600)
+    make_user("operator", username="saule", password="right-password")
+    for _ in range(3):
+        assert client.post("/api/auth/login", json={"username": "saule", "password": "guess"}).status_code == 401
+    locked = client.post("/api/auth/login", json={"username": "SAULE", "password": "right-password"})
+    assert locked.status_code == 429 and "Too many failed logins" in locked.json()["detail"]
+    assert 0 < int(locked.headers["retry-after"]) <= 601
+    # other usernames are not affected
+    make_user("qa", username="other", password="other-password")
+    assert client.post("/api/auth/login", json={"username": "other", "password": "other-password"}).status_code == 200
+
+
+def test_throttle_forgets_after_success_and_window() -> None:
+    from api.security import LoginThrottle
+
+    throttle = LoginThrottle(max_failures=2, window_s=0.2, max_keys=3)
+    throttle.failed("a")
+    throttle.succeeded("a")
+    throttle.failed("a")
+    assert throttle.blocked_for("a") == 0
+    throttle.failed("a")
+    assert throttle.blocked_for("a") > 0
+    import time
+
+    time.sleep(0.25)
+    assert throttle.blocked_for("a") == 0
+    for name in ("b", "c", "d", "e"):
+        throttle.failed(name)
+    assert len(throttle._failures) <= 3  # bounded memory
+
+
+def test_password_change_ends_old_sessions(client: Any, make_user: Any) -> None:
+    make_user("operator", username="erlan", password="first-password")
+    token = client.post("/api/auth/login", json={"username": "erlan", "password": "first-password"}).json()[
+        "access_token"
+    ]
+    h = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/auth/me", headers=h).status_code == 200
+    changed = client.patch(
+        "/api/auth/me", json={"password": "second-password", "current_password": "first-password"}, headers=h
+    )
+    assert changed.status_code == 200
+    stale = client.get("/api/auth/me", headers=h)
+    assert stale.status_code == 401 and "password was changed" in stale.json()["detail"]
