@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from contextvars import ContextVar
 
 current_call: ContextVar[str] = ContextVar("current_call", default="-")
@@ -16,6 +17,25 @@ class CallIdFilter(logging.Filter):
         return True
 
 
+_SECRET_QUERY = re.compile(r"((?:token|api_key|password)=)[^&\s\"']+", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with token/api_key/password query values replaced by ***."""
+    return _SECRET_QUERY.sub(r"\1***", text)
+
+
+class RedactFilter(logging.Filter):
+    """Keeps access tokens (e.g. the live WebSocket's ``?token=``) out of every log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Configure the root logger once (idempotent)."""
     root = logging.getLogger()
@@ -24,6 +44,7 @@ def setup_logging(level: str = "INFO") -> None:
         return
     handler = logging.StreamHandler()
     handler.addFilter(CallIdFilter())
+    handler.addFilter(RedactFilter())
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s [call=%(call_id)s] %(message)s")
     )

@@ -45,3 +45,16 @@ def test_hostport_parsing() -> None:
     assert split_hostport("pbx", 8088) == ("pbx", 8088)
     with pytest.raises(ConfigError):
         split_hostport("pbx:http", 1)
+
+
+def test_tokens_never_reach_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from core.logging import RedactFilter, redact
+
+    assert redact('"WebSocket /api/live?token=eyJ.abc.def" [accepted]') == '"WebSocket /api/live?token=***" [accepted]'
+    assert redact("ws://h/ari/events?app=callcard&api_key=callcard:secret") == "ws://h/ari/events?app=callcard&api_key=***"
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s"',
+                               ("127.0.0.1", "/api/live?token=abc"), None)
+    RedactFilter().filter(record)
+    assert record.getMessage() == '127.0.0.1 - "WebSocket /api/live?token=***"'
