@@ -31,12 +31,11 @@ NAMES = {
 
 
 def _load_proposer(taxonomy: Any) -> tuple[Any, str]:
-    """The classifier's shipped sklearn model when it is there, else the scripted stand-in (say which)."""
+    """The classifier's shipped model, loaded the way callcard.app loads it; else the keyword stand-in."""
     try:
-        from classifier.proposer import load_sklearn_proposer
-        from classifier.train import shipped_model_dir
+        from classifier.loader import load_proposer
 
-        return load_sklearn_proposer(shipped_model_dir(), taxonomy), "classifier (shipped sklearn model)"
+        return load_proposer("sklearn", None, taxonomy), "classifier (shipped sklearn model)"
     except Exception as exc:  # the model is not trained/shipped yet
         from tests.web.stand_ins import KeywordProposer
 

@@ -18,6 +18,7 @@ const state = {
   wsRetry: 0,
   combos: {},
   busy: false,
+  follow: true, // the transcript keeps to its last line unless the operator scrolled up to read
 };
 
 // Measurements the browser test reads: when each stored segment's line appeared.
@@ -123,7 +124,7 @@ function onMessage(msg) {
       break;
     case "transcript_partial":
       c.partial = msg.text ? msg : null;
-      if (id === state.current) renderPartial(c);
+      if (id === state.current) later("partial", () => renderPartial(cur()));
       break;
     case "transcript_final": {
       const seg = msg.segment || {};
@@ -133,7 +134,7 @@ function onMessage(msg) {
         c.segments.set(key, seg);
         if (id === state.current) appendLine(c, seg, msg.stored_at);
       }
-      if (id === state.current) renderPartial(c);
+      if (id === state.current) later("partial", () => renderPartial(cur()));
       break;
     }
     case "card_proposed":
@@ -149,8 +150,11 @@ function onMessage(msg) {
         };
       }
       if (id === state.current) {
-        applyProposal(c);
-        renderBanner(c);
+        later("proposal", () => {
+          if (cur() !== c) return;
+          applyProposal(c);
+          renderBanner(c);
+        });
       }
       break;
     case "emergency_alert":
@@ -183,8 +187,26 @@ function onMessage(msg) {
     default:
       return;
   }
-  renderQueue();
-  autoOpen();
+  later("queue", () => {
+    renderQueue();
+    autoOpen();
+  });
+}
+
+// Work that only needs the latest state is done once per animation frame, however many messages came.
+const pending = new Map();
+let frame = 0;
+
+function later(key, job) {
+  pending.set(key, job);
+  if (!frame) frame = requestAnimationFrame(flushLater);
+}
+
+function flushLater() {
+  frame = 0;
+  const jobs = [...pending.values()];
+  pending.clear();
+  for (const job of jobs) job();
 }
 
 function dropCall(id) {
@@ -345,6 +367,7 @@ function renderCall(c) {
   for (const seg of segs) box.append(lineFor(seg, false));
   renderPartial(c);
   box.scrollTop = box.scrollHeight;
+  state.follow = true;
   fillForm(c);
   renderBanner(c);
   renderCardStatus(c);
@@ -399,7 +422,6 @@ function lineFor(seg, fresh) {
 
 function appendLine(c, seg, storedAt) {
   const box = $("transcript");
-  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   $("transcript-empty")?.remove();
   const line = lineFor(seg, true);
   // Keep time order even when a late segment arrives.
@@ -410,7 +432,7 @@ function appendLine(c, seg, storedAt) {
   if (after) box.insertBefore(line, after);
   else if (partial) box.insertBefore(line, partial);
   else box.append(line);
-  if (atBottom) box.scrollTop = box.scrollHeight;
+  if (state.follow) later("scroll", () => { box.scrollTop = box.scrollHeight; });
   if (storedAt) {
     const stored = Date.parse(storedAt);
     requestAnimationFrame(() => {
@@ -420,6 +442,7 @@ function appendLine(c, seg, storedAt) {
 }
 
 function renderPartial(c) {
+  if (!c) return;
   const box = $("transcript");
   let line = box.querySelector(".line.partial");
   if (!c.partial || c.endedAt) {
@@ -434,7 +457,7 @@ function renderPartial(c) {
   line.children[1].textContent = c.partial.language || "";
   line.children[2].textContent = `${c.partial.text}…`;
   $("transcript-empty")?.remove();
-  box.scrollTop = box.scrollHeight;
+  if (state.follow) box.scrollTop = box.scrollHeight;
 }
 
 async function loadHistory(c) {
@@ -945,6 +968,10 @@ async function main() {
     renderQueue();
   });
   setInterval(tickClock, 1000);
+  const box = $("transcript");
+  box.addEventListener("scroll", () => {
+    state.follow = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  }, { passive: true });
   renderQueue();
   connect();
   window.__desk.ready = true;
