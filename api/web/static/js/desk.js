@@ -615,7 +615,8 @@ function renderProposal(c) {
     if (state.combos[name].value !== p[name]) box.append(h("span", { class: "pv", title: label }, label));
     const badge = confBadge(conf[name]);
     if (badge) box.append(badge);
-    const others = (alts[name] || []).filter((a) => a.id !== p[name]).slice(0, 3);
+    // Alternatives worth a look: not the proposal itself, and not ones the model all but ruled out.
+    const others = (alts[name] || []).filter((a) => a.id !== p[name] && (a.confidence ?? 0) >= 0.01).slice(0, 3);
     if (others.length) {
       box.append(h("span", {}, t("prop.alt")));
       for (const a of others) {
@@ -633,7 +634,7 @@ function renderProposal(c) {
                 onEdit(name);
               },
             },
-            `${name2} ${Math.round((a.confidence ?? 0) * 100)}%`,
+            `${Math.round((a.confidence ?? 0) * 100)}% ${name2}`,
           ),
         );
       }
@@ -797,7 +798,7 @@ function drawBanner(c, slot) {
   );
   let banner;
   if (a.state === "transferred") {
-    banner = h("div", { class: "banner done", id: "em-banner", role: "status" }, icon, h("div", { class: "what" }, h("div", { class: "code", id: "em-done" }, t("em.transferred", { code: a.transferredTo, time: fmtTime(a.at) }))));
+    banner = h("div", { class: "banner done", id: "em-banner", role: "status" }, icon, h("div", { class: "what" }, h("div", { class: "code", id: "em-done" }, t("em.transferred", { code: emergencyLabel(state.tax, a.transferredTo), time: fmtTime(a.at) }))));
   } else if (a.state === "dismissed") {
     banner = h("div", { class: "banner dismissed", id: "em-banner", role: "status" }, h("div", { class: "what" }, t("em.dismissed", { reason: a.reason || "" })));
   } else if (a.state === "dismissing") {
