@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import struct
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,14 @@ import numpy as np
 
 from core.errors import ProtocolError
 from core.types import SAMPLE_RATE
-from telephony.events import AudioSink, AudioStreamEnded, AudioStreamStarted, CallEventSink, RecordingFinished
+from telephony.events import (
+    AudioSink,
+    AudioStreamEnded,
+    AudioStreamStarted,
+    CallEvent,
+    CallEventSink,
+    RecordingFinished,
+)
 from telephony.recording import WavWriter
 
 logger = logging.getLogger(__name__)
@@ -130,9 +136,11 @@ class _Resampler:
 class AudioSocketServer:
     """asyncio TCP server speaking AudioSocket: one connection per call leg, audio pushed to an AudioSink.
 
-    The reader never waits on the consumer: ``AudioSink.push_audio`` is non-blocking, and a refused frame is
-    counted as dropped. A bad stream (no UUID first, unknown UUID, truncated frame, garbage) is logged and only
-    that connection is closed.
+    Frames are parsed in ``asyncio.Protocol.data_received`` (no coroutine per frame) and handed to
+    ``AudioSink.push_audio``, which never blocks; a refused frame is counted as dropped. At most ``burst``
+    frames are handled per loop turn, so a burst already in the buffer cannot starve the consumers. A bad
+    stream (no UUID first, unknown UUID, truncated frame, garbage) is logged and only that connection is closed.
+    Call events of a stream (started, ended, its caller-leg recording) are delivered in order by one task.
     """
 
     def __init__(
@@ -146,6 +154,7 @@ class AudioSocketServer:
         caller_recordings_dir: Path | None = None,
         first_frame_timeout: float = 10.0,
         idle_timeout: float = 60.0,
+        burst: int = 8,
     ) -> None:
         """Configure the server; ``caller_recordings_dir`` (optional) keeps a WAV of each caller leg."""
         self.audio = audio
@@ -156,8 +165,10 @@ class AudioSocketServer:
         self.caller_recordings_dir = caller_recordings_dir
         self.first_frame_timeout = first_frame_timeout
         self.idle_timeout = idle_timeout
+        self.burst = burst
         self._server: asyncio.Server | None = None
-        self._conns: set[asyncio.Task[None]] = set()
+        self._streams: set[_AudioSocketStream] = set()
+        self._watchdog: asyncio.Task[None] | None = None
         self.rejected = 0
         self.streams = 0
 
@@ -169,170 +180,39 @@ class AudioSocketServer:
 
     async def start(self) -> None:
         """Start listening."""
-        self._server = await asyncio.start_server(self._accept, self.host, self.port, limit=1 << 17)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _AudioSocketStream(self), self.host, self.port)
+        self._watchdog = asyncio.create_task(self._watch_idle(), name="audiosocket-idle")
         logger.info("AudioSocket server listening on %s:%d", self.host, self.bound_port)
 
     async def stop(self) -> None:
         """Stop listening and close every open stream (each ends with reason "shutdown")."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
         if self._server is not None:
             self._server.close()
-        for task in list(self._conns):
-            task.cancel()
-        if self._conns:
-            await asyncio.gather(*self._conns, return_exceptions=True)
+        streams = list(self._streams)
+        for stream in streams:
+            stream.close("shutdown")
+        pumps = [s.pump for s in streams if s.pump is not None]
+        if pumps:
+            await asyncio.wait(pumps, timeout=5)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
             self._server = None
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._conns.add(task)
-        peer = writer.get_extra_info("peername")
-        try:
-            await self._serve(reader, writer, peer)
-        except asyncio.CancelledError:
-            pass
-        except Exception:
-            logger.exception("AudioSocket connection from %s failed", peer)
-        finally:
-            self._conns.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1)
-
-    async def _identify(self, reader: asyncio.StreamReader, peer: object) -> tuple[str, str] | None:
-        try:
-            first = await asyncio.wait_for(read_frame(reader), self.first_frame_timeout)
-        except (ProtocolError, TimeoutError) as exc:
-            logger.error("AudioSocket stream from %s: no UUID frame (%s); closing it", peer, exc or "timeout")
-            return None
-        if first is None:
-            logger.warning("AudioSocket stream from %s closed before sending its UUID", peer)
-            return None
-        kind, payload = first
-        if kind != KIND_UUID or len(payload) != 16:
-            logger.error(
-                "AudioSocket stream from %s began with kind 0x%02x (%d bytes), not a 16-byte UUID; closing it",
-                peer,
-                kind,
-                len(payload),
-            )
-            return None
-        media_uuid = str(uuid.UUID(bytes=payload))
-        uniqueid = self.directory.lookup(media_uuid)
-        if uniqueid is None:
-            logger.error("AudioSocket stream from %s has unknown UUID %s; closing it", peer, media_uuid)
-            return None
-        return media_uuid, uniqueid
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object) -> None:
-        ident = await self._identify(reader, peer)
-        if ident is None:
-            self.rejected += 1
-            return
-        media_uuid, uniqueid = ident
-        self.streams += 1
-        await self.events.on_event(AudioStreamStarted(uniqueid=uniqueid, media_uuid=media_uuid))
-        frames = dropped = 0
-        reason = "closed"
-        recorder = self._open_recorder(uniqueid, media_uuid)
-        resamplers: dict[int, _Resampler] = {}
-        carry = b""
-        started = time.monotonic()
-        try:
-            while True:
-                try:
-                    async with asyncio.timeout(self.idle_timeout):  # a timer handle, no task per frame
-                        frame = await read_frame(reader)
-                except TimeoutError:
-                    logger.error(
-                        "AudioSocket stream %s (call %s) idle for %.0f s; closing it",
-                        media_uuid,
-                        uniqueid,
-                        self.idle_timeout,
-                    )
-                    reason = "timeout"
-                    break
-                if frame is None:
-                    reason = "closed"
-                    break
-                kind, payload = frame
-                if kind in KIND_RATES:
-                    if carry or len(payload) % 2:  # keep 16-bit samples whole across an odd-length payload
-                        payload = carry + payload
-                        cut = len(payload) - len(payload) % 2
-                        payload, carry = payload[:cut], payload[cut:]
-                        if not payload:
-                            continue
-                    if kind != KIND_AUDIO:
-                        rate = KIND_RATES[kind]
-                        resampler = resamplers.get(rate) or resamplers.setdefault(rate, _Resampler(rate))
-                        payload = resampler(payload)
-                    frames += 1
-                    if recorder is not None:
-                        recorder.write(payload)
-                    if not self.audio.push_audio(uniqueid, payload):
-                        dropped += 1
-                    if frames % 8 == 0:
-                        # A burst already in the buffer is read without suspending; let consumers run.
-                        await asyncio.sleep(0)
-                elif kind == KIND_HANGUP:
-                    reason = "hangup"
-                    break
-                elif kind == KIND_ERROR:
-                    code = payload[0] if payload else None
-                    text = ERROR_CODES.get(code, "application-specific") if code is not None else "no code"
-                    logger.warning(
-                        "AudioSocket stream %s (call %s) reported error 0x%02x (%s)",
-                        media_uuid,
-                        uniqueid,
-                        code or 0,
-                        text,
-                    )
-                    reason = "error"
-                    break
-                elif kind == KIND_DTMF:
-                    logger.debug("AudioSocket stream %s: DTMF %r", media_uuid, payload[:1])
-                elif kind == KIND_UUID:
-                    logger.warning("AudioSocket stream %s sent a second UUID frame; ignored", media_uuid)
-                else:
-                    raise ProtocolError(f"unknown AudioSocket kind 0x{kind:02x} ({len(payload)} bytes)")
-        except ProtocolError as exc:
-            logger.error("AudioSocket stream %s (call %s): %s; closing it", media_uuid, uniqueid, exc)
-            reason = "protocol-error"
-        finally:
-            for resampler in resamplers.values():
-                tail = resampler.flush()
-                if tail:
-                    if recorder is not None:
-                        recorder.write(tail)
-                    if not self.audio.push_audio(uniqueid, tail):
-                        dropped += 1
-            if dropped:
-                logger.warning(
-                    "AudioSocket stream %s (call %s): %d of %d frames dropped (consumer too slow)",
-                    media_uuid,
-                    uniqueid,
-                    dropped,
-                    frames,
-                )
-            logger.info(
-                "AudioSocket stream %s (call %s) ended (%s): %d frames in %.1f s",
-                media_uuid,
-                uniqueid,
-                reason,
-                frames,
-                time.monotonic() - started,
-            )
-            await self.events.on_event(
-                AudioStreamEnded(
-                    uniqueid=uniqueid, media_uuid=media_uuid, frames=frames, dropped=dropped, reason=reason
-                )
-            )
-            if recorder is not None:
-                await self._finish_recorder(uniqueid, recorder)
+    async def _watch_idle(self) -> None:
+        """Close streams that sent nothing for ``idle_timeout`` (one timer for all, not one per frame)."""
+        loop = asyncio.get_running_loop()
+        period = max(0.05, min(self.idle_timeout, self.first_frame_timeout) / 4)
+        while True:
+            await asyncio.sleep(period)
+            now = loop.time()
+            for stream in list(self._streams):
+                stream.check_idle(now)
 
     def _open_recorder(self, uniqueid: str, media_uuid: str) -> WavWriter | None:
         if self.caller_recordings_dir is None:
@@ -343,13 +223,260 @@ class AudioSocketServer:
             logger.error("cannot open the caller-leg recording of call %s: %s", uniqueid, exc)
             return None
 
+
+class _AudioSocketStream(asyncio.Protocol):
+    """One AudioSocket connection."""
+
+    def __init__(self, server: AudioSocketServer) -> None:
+        self.server = server
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.peer: object = None
+        self.buf = bytearray()
+        self.media_uuid: str | None = None
+        self.uniqueid: str | None = None
+        self.frames = 0
+        self.dropped = 0
+        self.carry = b""
+        self.resamplers: dict[int, _Resampler] = {}
+        self.recorder: WavWriter | None = None
+        self.opened = self.last = self.loop.time()
+        self.reason: str | None = None
+        self.paused = False
+        self.draining = False
+        self.outbox: asyncio.Queue[CallEvent | None] = asyncio.Queue()
+        self.pump: asyncio.Task[None] | None = None
+
+    # ---------------------------------------------------------------------------------------- transport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.peer = transport.get_extra_info("peername")
+        self.server._streams.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last = self.loop.time()
+        self.buf += data
+        self._parse()
+
+    def eof_received(self) -> bool:
+        while self.reason is None and self._has_frame():
+            self._parse()  # whole frames still waiting behind the burst limit
+        if self.buf and self.reason is None:
+            kind = self.buf[0]
+            if len(self.buf) < 3:
+                self._fail(f"truncated AudioSocket header ({len(self.buf)} of 3 bytes)")
+            else:
+                length = (self.buf[1] << 8) | self.buf[2]
+                self._fail(
+                    f"truncated AudioSocket frame: kind 0x{kind:02x} announced {length} bytes, got {len(self.buf) - 3}"
+                )
+        self.close(self.reason or "closed")
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server._streams.discard(self)
+        self._finish(self.reason or "closed")
+
+    # ------------------------------------------------------------------------------------------ parsing
+
+    def _parse(self) -> None:
+        """Handle at most ``burst`` whole frames; if more wait, pause reading and continue next loop turn."""
+        buf, off, handled = self.buf, 0, 0
+        while self.reason is None and len(buf) - off >= 3:
+            if handled >= self.server.burst:
+                if not self.paused and self.transport is not None:
+                    self.transport.pause_reading()
+                    self.paused = True
+                if not self.draining:
+                    self.draining = True
+                    self.loop.call_soon(self._drain)
+                break
+            length = (buf[off + 1] << 8) | buf[off + 2]
+            if len(buf) - off - 3 < length:
+                break
+            kind = buf[off]
+            payload = bytes(buf[off + 3 : off + 3 + length])
+            off += 3 + length
+            handled += 1
+            self._frame(kind, payload)
+        del buf[:off]
+
+    def _has_frame(self) -> bool:
+        buf = self.buf
+        return len(buf) >= 3 and len(buf) - 3 >= ((buf[1] << 8) | buf[2])
+
+    def _drain(self) -> None:
+        self.draining = False
+        self._resume()
+
+    def _resume(self) -> None:
+        self._parse()
+        if self.paused and self.reason is None and not self._has_frame() and self.transport is not None:
+            self.transport.resume_reading()
+            self.paused = False
+
+    def _frame(self, kind: int, payload: bytes) -> None:
+        if self.uniqueid is None:
+            self._identify(kind, payload)
+            return
+        if kind in KIND_RATES:
+            if self.carry or len(payload) % 2:  # keep 16-bit samples whole across an odd-length payload
+                payload = self.carry + payload
+                cut = len(payload) - len(payload) % 2
+                payload, self.carry = payload[:cut], payload[cut:]
+                if not payload:
+                    return
+            if kind != KIND_AUDIO:
+                rate = KIND_RATES[kind]
+                resampler = self.resamplers.get(rate) or self.resamplers.setdefault(rate, _Resampler(rate))
+                payload = resampler(payload)
+            self._deliver(payload)
+        elif kind == KIND_HANGUP:
+            self.close("hangup")
+        elif kind == KIND_ERROR:
+            code = payload[0] if payload else None
+            text = ERROR_CODES.get(code, "application-specific") if code is not None else "no code"
+            logger.warning(
+                "AudioSocket stream %s (call %s) reported error 0x%02x (%s)",
+                self.media_uuid,
+                self.uniqueid,
+                code or 0,
+                text,
+            )
+            self.close("error")
+        elif kind == KIND_DTMF:
+            logger.debug("AudioSocket stream %s: DTMF %r", self.media_uuid, payload[:1])
+        elif kind == KIND_UUID:
+            logger.warning("AudioSocket stream %s sent a second UUID frame; ignored", self.media_uuid)
+        else:
+            self._fail(f"unknown AudioSocket kind 0x{kind:02x} ({len(payload)} bytes)")
+
+    def _deliver(self, pcm: bytes) -> None:
+        assert self.uniqueid is not None
+        self.frames += 1
+        if self.recorder is not None:
+            self.recorder.write(pcm)
+        if not self.server.audio.push_audio(self.uniqueid, pcm):
+            self.dropped += 1
+
+    def _identify(self, kind: int, payload: bytes) -> None:
+        if kind != KIND_UUID or len(payload) != 16:
+            logger.error(
+                "AudioSocket stream from %s began with kind 0x%02x (%d bytes), not a 16-byte UUID; closing it",
+                self.peer,
+                kind,
+                len(payload),
+            )
+            self._reject()
+            return
+        media_uuid = str(uuid.UUID(bytes=payload))
+        uniqueid = self.server.directory.lookup(media_uuid)
+        if uniqueid is None:
+            logger.error("AudioSocket stream from %s has unknown UUID %s; closing it", self.peer, media_uuid)
+            self._reject()
+            return
+        self.media_uuid, self.uniqueid = media_uuid, uniqueid
+        self.server.streams += 1
+        self.recorder = self.server._open_recorder(uniqueid, media_uuid)
+        self.pump = asyncio.create_task(self._pump(), name=f"audiosocket-{media_uuid[:8]}")
+        self.outbox.put_nowait(AudioStreamStarted(uniqueid=uniqueid, media_uuid=media_uuid))
+
+    # ---------------------------------------------------------------------------------------- endings
+
+    def check_idle(self, now: float) -> None:
+        """Close the stream if it has been silent too long (called by the server's watchdog)."""
+        if self.reason is not None:
+            return
+        if self.uniqueid is None and now - self.opened > self.server.first_frame_timeout:
+            logger.error(
+                "AudioSocket stream from %s: no UUID frame within %.0f s; closing it",
+                self.peer,
+                self.server.first_frame_timeout,
+            )
+            self._reject()
+        elif self.uniqueid is not None and now - self.last > self.server.idle_timeout:
+            logger.error(
+                "AudioSocket stream %s (call %s) idle for %.0f s; closing it",
+                self.media_uuid,
+                self.uniqueid,
+                self.server.idle_timeout,
+            )
+            self.close("timeout")
+
+    def _reject(self) -> None:
+        self.server.rejected += 1
+        self.close("rejected")
+
+    def _fail(self, why: str) -> None:
+        logger.error(
+            "AudioSocket stream %s (call %s): %s; closing it", self.media_uuid or self.peer, self.uniqueid, why
+        )
+        self.close("protocol-error")
+
+    def close(self, reason: str) -> None:
+        """Close the connection, remembering why (the first reason wins)."""
+        if self.reason is None:
+            self.reason = reason
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def _finish(self, reason: str) -> None:
+        if self.uniqueid is None or self.pump is None or self.outbox is None:
+            return
+        for resampler in self.resamplers.values():
+            tail = resampler.flush()
+            if tail:
+                self._deliver(tail)
+        self.resamplers.clear()
+        if self.dropped:
+            logger.warning(
+                "AudioSocket stream %s (call %s): %d of %d frames dropped (consumer too slow)",
+                self.media_uuid,
+                self.uniqueid,
+                self.dropped,
+                self.frames,
+            )
+        logger.info(
+            "AudioSocket stream %s (call %s) ended (%s): %d frames in %.1f s",
+            self.media_uuid,
+            self.uniqueid,
+            reason,
+            self.frames,
+            self.loop.time() - self.opened,
+        )
+        assert self.media_uuid is not None
+        self.outbox.put_nowait(
+            AudioStreamEnded(
+                uniqueid=self.uniqueid,
+                media_uuid=self.media_uuid,
+                frames=self.frames,
+                dropped=self.dropped,
+                reason=reason,
+            )
+        )
+        self.outbox.put_nowait(None)
+        self.uniqueid = None  # finish once
+
+    async def _pump(self) -> None:
+        """Deliver this stream's call events in order, then finalise its caller-leg recording."""
+        uniqueid = self.uniqueid
+        while (event := await self.outbox.get()) is not None:
+            try:
+                await self.server.events.on_event(event)
+            except Exception:
+                logger.exception("AudioSocket event %s could not be delivered", type(event).__name__)
+        if self.recorder is not None and uniqueid is not None:
+            await self._finish_recorder(uniqueid, self.recorder)
+
     async def _finish_recorder(self, uniqueid: str, recorder: WavWriter) -> None:
         try:
             info = await asyncio.to_thread(recorder.finalize)
         except Exception as exc:
             logger.error("cannot finalize the caller-leg recording of call %s: %s", uniqueid, exc)
             return
-        await self.events.on_event(
+        await self.server.events.on_event(
             RecordingFinished(
                 uniqueid=uniqueid,
                 path=str(info.path),

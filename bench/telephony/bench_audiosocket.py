@@ -1,11 +1,12 @@
 """Frame latency with N concurrent calls: AudioSocket socket -> call processor, against bare asyncio TCP baselines.
 
-Run: .venv/bin/python -m bench.telephony.bench_audiosocket --calls 100 --seconds 5
+Run: .venv/bin/python -m bench.telephony.bench_audiosocket --calls 100 --seconds 5 --rounds 3
 
 Each of N concurrent streams sends 20 ms slin frames (320 bytes) at real-time pace from a separate process, as
 Asterisk would; the first second is warm-up and is not measured. Every frame is stamped with CLOCK_MONOTONIC at
 the moment it is written to the socket.
-Three measurements in the same run, on the same machine:
+Three measurements in the same run, on the same machine, interleaved for ``--rounds`` rounds (latencies pooled;
+server-side CPU time per frame reported per round, a figure the shared machine's load hardly moves):
 
   oneway   a bare asyncio TCP server reading the same AudioSocket frames (readexactly): stamp -> read
   echo     a bare asyncio TCP echo of the same frames: stamp -> echo back at the client (a round trip)
@@ -132,14 +133,16 @@ def _run_clients(port: int, medias: list[str], frames: int, echo: bool) -> dict[
     return dict(json.loads(proc.stdout))
 
 
-async def _measure_bare(echo: bool, medias: list[str], frames: int) -> tuple[list[int], float]:
+async def _measure_bare(echo: bool, medias: list[str], frames: int) -> dict[str, Any]:
     lat: list[int] = []
     server = await _bare_server(echo, lat)
     port = server.sockets[0].getsockname()[1]
+    cpu = time.process_time()
     result = await asyncio.to_thread(_run_clients, port, medias, frames, echo)
+    cpu = time.process_time() - cpu
     server.close()
     await server.wait_closed()
-    return (result["latencies"] if echo else lat), result["wall_s"]
+    return {"lat": result["latencies"] if echo else lat, "wall_s": result["wall_s"], "cpu_s": cpu}
 
 
 class _StampProcessor:
@@ -153,66 +156,104 @@ class _StampProcessor:
                 self.lat.append(time.monotonic_ns() - stamp)
 
 
-async def _measure_callcard(medias: list[str], frames: int, workdir: Path) -> tuple[list[int], float, int]:
-    from calls.manager import CallManager
-    from calls.registry import CallRegistry
-    from calls.spool import Spool
-    from models import migrations
-    from models.db import make_engine, make_sessionmaker
-    from telephony.audiosocket import AudioSocketServer, MediaDirectory
-    from telephony.events import CallEnded, CallStarted
+class _Callcard:
+    """callcard's receiving side, as the composition root wires it (real registry on SQLite)."""
 
-    url = f"sqlite:///{workdir / 'bench.db'}"
-    migrations.upgrade(url)
-    engine = make_engine(url)
-    registry = CallRegistry(make_sessionmaker(engine), Spool(workdir / "spool"))
-    lat: list[int] = []
-    manager = CallManager(registry=registry, processor_factory=lambda info: _StampProcessor(lat))
-    directory = MediaDirectory()
-    server = AudioSocketServer(audio=manager, events=manager, directory=directory, host="127.0.0.1", port=0)
-    await server.start()
-    for i, media in enumerate(medias):
-        uid = f"bench.{i}"
-        directory.register(media, uid)
-        await manager.on_event(CallStarted(uniqueid=uid, at=datetime.now(UTC), media_uuid=media))
-    result = await asyncio.to_thread(_run_clients, server.bound_port, medias, frames, False)
-    for i in range(len(medias)):
-        await manager.on_event(CallEnded(uniqueid=f"bench.{i}", at=datetime.now(UTC)))
-    while manager.calls:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
-    dropped = len(medias) * (frames - WARMUP) - len(lat)
-    await server.stop()
-    await registry.stop()
-    engine.dispose()
-    return lat, result["wall_s"], dropped
+    async def start(self, workdir: Path) -> None:
+        from calls.manager import CallManager
+        from calls.registry import CallRegistry
+        from calls.spool import Spool
+        from models import migrations
+        from models.db import make_engine, make_sessionmaker
+        from telephony.audiosocket import AudioSocketServer, MediaDirectory
+
+        url = f"sqlite:///{workdir / 'bench.db'}"
+        migrations.upgrade(url)
+        self.engine = make_engine(url)
+        self.registry = CallRegistry(make_sessionmaker(self.engine), Spool(workdir / "spool"))
+        self.lat: list[int] = []
+        self.manager = CallManager(registry=self.registry, processor_factory=lambda info: _StampProcessor(self.lat))
+        self.directory = MediaDirectory()
+        self.server = AudioSocketServer(
+            audio=self.manager, events=self.manager, directory=self.directory, host="127.0.0.1", port=0
+        )
+        await self.server.start()
+        self.round = 0
+
+    async def measure(self, medias: list[str], frames: int) -> dict[str, Any]:
+        from telephony.events import CallEnded, CallStarted
+
+        self.round += 1
+        self.lat.clear()
+        uids = [f"bench.{self.round}.{i}" for i in range(len(medias))]
+        for uid, media in zip(uids, medias, strict=True):
+            self.directory.register(media, uid)
+            await self.manager.on_event(CallStarted(uniqueid=uid, at=datetime.now(UTC), media_uuid=media))
+        await self.manager.flush()
+        cpu = time.process_time()
+        result = await asyncio.to_thread(_run_clients, self.server.bound_port, medias, frames, False)
+        for uid in uids:
+            await self.manager.on_event(CallEnded(uniqueid=uid, at=datetime.now(UTC)))
+        while self.manager.calls:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        cpu = time.process_time() - cpu
+        await self.manager.flush()
+        for media in medias:
+            self.directory.unregister(media)
+        lost = len(medias) * (frames - WARMUP) - len(self.lat)
+        return {"lat": list(self.lat), "wall_s": result["wall_s"], "cpu_s": cpu, "lost": lost}
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        await self.manager.stop()
+        await self.registry.stop()
+        self.engine.dispose()
 
 
-async def _bench(calls: int, seconds: float) -> dict[str, Any]:
+async def _bench(calls: int, seconds: float, rounds: int) -> dict[str, Any]:
     frames = int(seconds * 50) + WARMUP
-    medias = [str(uuid.uuid4()) for _ in range(calls)]
+    measured = calls * (frames - WARMUP)
+    pooled: dict[str, list[int]] = {"oneway": [], "echo_rtt": [], "callcard": []}
+    per_round: list[dict[str, Any]] = []
+    lost = 0
     with tempfile.TemporaryDirectory(prefix="callcard-bench-") as tmp:
-        oneway, wall_a = await _measure_bare(False, medias, frames)
-        echo, wall_b = await _measure_bare(True, medias, frames)
-        ours, wall_c, dropped = await _measure_callcard(medias, frames, Path(tmp))
-    expected = calls * (frames - WARMUP)
-    res = {
+        ours = _Callcard()
+        await ours.start(Path(tmp))
+        try:
+            for _ in range(rounds):  # interleaved, so drifting machine load hits all three alike
+                runs = {
+                    "oneway": await _measure_bare(False, [str(uuid.uuid4()) for _ in range(calls)], frames),
+                    "callcard": await ours.measure([str(uuid.uuid4()) for _ in range(calls)], frames),
+                    "echo_rtt": await _measure_bare(True, [str(uuid.uuid4()) for _ in range(calls)], frames),
+                }
+                lost += runs["callcard"]["lost"]
+                row: dict[str, Any] = {}
+                for name, run in runs.items():
+                    pooled[name] += run["lat"]
+                    row[name] = {
+                        **_summary(run["lat"]),
+                        # server-side CPU per frame (all frames sent, warm-up included): independent of load
+                        "server_cpu_us_per_frame": round(run["cpu_s"] * 1e6 / (calls * frames), 1),
+                    }
+                per_round.append(row)
+        finally:
+            await ours.stop()
+    res: dict[str, Any] = {
         "calls": calls,
         "seconds_each": seconds,
-        "frames_expected": expected,
-        "callcard_frames_lost": dropped,
-        "oneway": _summary(oneway),
-        "echo_rtt": _summary(echo),
-        "callcard": _summary(ours),
-        "wall_s": {"oneway": round(wall_a, 2), "echo": round(wall_b, 2), "callcard": round(wall_c, 2)},
+        "rounds": rounds,
+        "frames_measured_per_round": measured,
+        "callcard_frames_lost": lost,
+        **{name: _summary(values) for name, values in pooled.items()},
+        "server_cpu_us_per_frame_median": {
+            name: statistics.median(r[name]["server_cpu_us_per_frame"] for r in per_round) for name in pooled
+        },
+        "per_round": per_round,
     }
-    res["ratio_vs_oneway"] = {
-        "p50": round(res["callcard"]["p50_ms"] / max(res["oneway"]["p50_ms"], 1e-6), 2),
-        "p99": round(res["callcard"]["p99_ms"] / max(res["oneway"]["p99_ms"], 1e-6), 2),
-    }
-    res["ratio_vs_echo"] = {
-        "p50": round(res["callcard"]["p50_ms"] / max(res["echo_rtt"]["p50_ms"], 1e-6), 2),
-        "p99": round(res["callcard"]["p99_ms"] / max(res["echo_rtt"]["p99_ms"], 1e-6), 2),
-    }
+    for base in ("oneway", "echo_rtt"):
+        res[f"ratio_vs_{base}"] = {
+            q: round(res["callcard"][f"{q}_ms"] / max(res[base][f"{q}_ms"], 1e-6), 2) for q in ("p50", "p99")
+        }
     return res
 
 
@@ -220,6 +261,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -229,7 +271,7 @@ def main() -> None:
     if args.client:
         asyncio.run(_client_main("127.0.0.1", args.port, args.medias.split(","), args.frames, args.echo))
         return
-    result = asyncio.run(_bench(args.calls, args.seconds))
+    result = asyncio.run(_bench(args.calls, args.seconds, args.rounds))
     print(json.dumps(result, indent=2))  # noqa: T201 - the benchmark's report
 
 
