@@ -14,6 +14,7 @@ from core.types import SAMPLE_RATE
 logger = logging.getLogger(__name__)
 
 SLOW_REQUEST_S = 2.0  # a decode request slower than this means ASR is falling behind real time
+MAX_FAILURES = 3  # consecutive failed requests before a session stops trying
 
 
 def segment_from_dict(d: dict[str, Any], offset: float = 0.0, engine: str = "vosk") -> Segment:
@@ -62,6 +63,7 @@ class VoskSpeechSession:
         self._stream_samples = 0  # samples sent to the current worker stream
         self._last_final_end = 0.0
         self._warned_at = 0.0
+        self._failures = 0
         self.gaps: list[tuple[float, float]] = []  # call-time spans whose audio a crashed worker lost
         self.errors: list[str] = []
         self.finished = False
@@ -135,15 +137,21 @@ class VoskSpeechSession:
         except StreamFailedError as exc:
             self.errors.append(str(exc))
             self.gaps.append((round(max(self._last_final_end, offset), 3), round(self.seconds, 3)))
-            logger.error("call %s: %s", self.call_id, exc)
-            if op == "feed":
-                self._open()
+            self._failures += 1
+            if self._failures >= MAX_FAILURES:
+                logger.error("call %s: %s; giving up live recognition for this call", self.call_id, exc)
+                self.finished = True
+            else:
+                logger.error("call %s: %s; starting a new stream", self.call_id, exc)
+                if op == "feed":
+                    self._open()
             return []
         elapsed = time.monotonic() - started
         if elapsed > SLOW_REQUEST_S and started - self._warned_at > 30.0:
             self._warned_at = started
             logger.warning("call %s: ASR took %.1f s for %.2f s of audio: falling behind real time",
                            self.call_id, elapsed, self.seconds - before)
+        self._failures = 0
         segments = [segment_from_dict(d, offset) for d in dicts]
         for seg in segments:
             if isinstance(seg, FinalSegment):

@@ -275,3 +275,16 @@ async def test_rechecking_the_language_loses_and_repeats_nothing(pool: WorkerPoo
         assert a.end <= b.start + 1e-3
     said = [w.text for s in segs for w in s.words]
     assert said.count("안녕하세요") >= 4
+
+
+async def test_a_stream_that_cannot_open_harms_nothing(pool: WorkerPool, sentence_wavs: dict[int, Path]) -> None:
+    """A stream the worker refuses (here: a language it has no model for) fails alone, clearly, and stops."""
+    from asr.session import VoskSpeechSession
+
+    bad = VoskSpeechSession(pool, call_id="bad-lang", language="xx")
+    for _ in range(4):
+        assert await bad.feed(bytes(3200)) == []
+    assert bad.finished and bad.errors and "xx" in bad.errors[0]
+    await bad.aclose()
+    segs = await VoskSpeechEngine(pool).transcribe_file(sentence_wavs[16000], language="ko")
+    assert segs and pool.alive() == 2
