@@ -31,12 +31,22 @@ RU_WORDS = frozenset({
 })
 
 
+# Kazakh politeness words and fillers that Russian speakers use too ("иә", "әлгі", "рахмет"), and Kazakh street
+# words inside Russian addresses ("даңғылы"): they do not make a Russian sentence mixed.
+KK_FILLERS = frozenset({
+    "иә", "әлгі", "енді", "сәлеметсіз", "бе", "рахмет", "айналайын", "ой", "апай", "мынау", "жаңағы", "ал",
+    "сосын", "ау", "апырай", "ойбай", "әй", "ағай", "апа", "аға", "қарағым", "сәлем", "даңғылы", "көшесі", "шағын",
+    "ауданы",
+})
+
+
 @dataclass(frozen=True, slots=True)
 class LanguageVote:
     """Counts behind a language decision."""
 
-    kk: int
-    ru: int
+    kk: int  # Kazakh-looking tokens (Kazakh letters or frequent Kazakh words)
+    ru: int  # Russian function words
+    kk_content: int = 0  # tokens with Kazakh letters that are not fillers or street words
 
     @property
     def language(self) -> str:
@@ -46,13 +56,16 @@ class LanguageVote:
 
 def vote(tokens: list[str]) -> LanguageVote:
     """Count Kazakh-looking and Russian-looking tokens."""
-    kk = ru = 0
+    kk = ru = content = 0
     for t in tokens:
-        if t in KK_WORDS or any(ch in KK_LETTERS for ch in t):
+        letters = any(ch in KK_LETTERS for ch in t)
+        if t in KK_WORDS or letters:
             kk += 1
-        elif t in RU_WORDS:
+        if t in RU_WORDS:
             ru += 1
-    return LanguageVote(kk, ru)
+        if letters and t not in KK_FILLERS:
+            content += 1
+    return LanguageVote(kk, ru, content)
 
 
 def decide(kk: int, ru: int) -> str:
@@ -67,6 +80,21 @@ def decide(kk: int, ru: int) -> str:
     if kk >= 2 and ru >= 2:
         return "mixed"
     return "kk" if kk > ru else "ru"
+
+
+def refine(model_label: str, kk: int, ru: int, kk_content: int) -> str:
+    """Correct a model's language label with token evidence (chosen on out-of-fold predictions over train).
+
+    Russian with real Kazakh words in it is mixed; "mixed" without any Kazakh is Russian; Kazakh with several
+    Russian function words is mixed.
+    """
+    if model_label == "ru" and kk_content >= 1:
+        return "mixed"
+    if model_label == "mixed" and kk == 0:
+        return "ru"
+    if model_label == "kk" and ru >= 2:
+        return "mixed"
+    return model_label
 
 
 def detect(text_tokens: list[str]) -> str:

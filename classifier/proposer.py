@@ -14,6 +14,7 @@ from classifier.address import AddressExtractor, Mention, StreetIndex
 from classifier.base import Address, CardProposal, EmergencyHint, Scored
 from classifier.features import FeatureState
 from classifier.language import decide as decide_language
+from classifier.language import refine as refine_language
 from classifier.language import vote as language_vote
 from classifier.normalize import normalize
 from classifier.sklearn_model import SklearnModel, calibrated_proba
@@ -129,6 +130,7 @@ class CallText:
     hits: list[rules.RuleHit] = field(default_factory=list)
     kk_votes: int = 0
     ru_votes: int = 0
+    kk_content: int = 0
 
     def add(self, new_tokens: list[str], extractor: AddressExtractor) -> int:
         """Append a segment's tokens, rescanning only a fixed tail; returns the previous token count."""
@@ -141,6 +143,7 @@ class CallText:
         v = language_vote(new_tokens)
         self.kk_votes += v.kk
         self.ru_votes += v.ru
+        self.kk_content += v.kk_content
         return n_prev
 
     def partial_hits(self, partial_tokens: list[str]) -> list[rules.RuleHit]:
@@ -288,7 +291,8 @@ class SklearnProposer:
     def _language(self, decision: np.ndarray, s: CallText) -> str:
         if self._lang_spec is not None and (s.kk_votes or s.ru_votes):
             p = calibrated_proba(self._lang_spec, decision)
-            return self._lang_spec.classes[int(np.argmax(p))]
+            label = self._lang_spec.classes[int(np.argmax(p))]
+            return refine_language(label, s.kk_votes, s.ru_votes, s.kk_content)
         return decide_language(s.kk_votes, s.ru_votes)
 
 

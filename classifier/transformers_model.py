@@ -24,6 +24,7 @@ from classifier.augment import augment
 from classifier.base import CardProposal, EmergencyHint
 from classifier.corpus import Example, corpus_files, corpus_hash, drop_leaks, load_split
 from classifier.language import decide as decide_language
+from classifier.language import refine as refine_language
 from classifier.normalize import normalize
 from classifier.proposer import CallText, assemble, decide_emergency
 from classifier.sklearn_model import LANGUAGE_LABELS, METADATA_FILE, check_labels
@@ -315,8 +316,11 @@ class TransformersProposer:
     def build(self, text: CallText, probs: dict[str, Any]) -> CardProposal:
         """The proposal from the model's probabilities and the call's rules and address."""
         lang_p = np.asarray(probs["language"])
-        language = self.languages[int(np.argmax(lang_p))] if (text.kk_votes or text.ru_votes) else \
-            decide_language(text.kk_votes, text.ru_votes)
+        if text.kk_votes or text.ru_votes:
+            label = self.languages[int(np.argmax(lang_p))]
+            language = refine_language(label, text.kk_votes, text.ru_votes, text.kk_content)
+        else:
+            language = decide_language(text.kk_votes, text.ru_votes)
         return assemble(
             self.taxonomy,
             topics=self.topics,
