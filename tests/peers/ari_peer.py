@@ -537,12 +537,17 @@ class AriPeer:
             except (OSError, ValueError, TimeoutError):
                 # Asterisk: "Failed to parse UUID" or "Connection refused" in the log, 500 to the client.
                 return _error(500, "An internal error prevented this request from being handled")
-            data["channelvars"] = {"AUDIOSOCKET_SERVICE": host, "AUDIOSOCKET_UUID": media_uuid}
             ch.watch_task = asyncio.create_task(self._watch_media(ch, reader))
         self.channels[cid] = ch
+        # As Asterisk 22: the 200 body says Down and carries the AUDIOSOCKET_* variables; by StasisStart the
+        # channel is Up and events carry no channelvars.
+        answer = copy.deepcopy(data)
+        if encapsulation == "audiosocket":
+            answer["channelvars"] = {"AUDIOSOCKET_SERVICE": host, "AUDIOSOCKET_UUID": media_uuid}
+        data["state"] = "Up"
         data_arg = params.get("data")
         self._spawn(self._later(lambda: self._emit("StasisStart", ch, args=[data_arg] if data_arg else [])))
-        return JSONResponse(data)
+        return JSONResponse(answer)
 
     async def _watch_media(self, ch: PeerChannel, reader: asyncio.StreamReader) -> None:
         """The AudioSocket server closed the connection (or sent hang-up/error): the channel ends at once."""
