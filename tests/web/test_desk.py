@@ -18,7 +18,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from models.records import AuditEvent, Call, Card
 from tests.web.conftest import PASSWORDS, Web
-from tests.web.harness import ROOT, Line, external_requests, shot, wait_for
+from tests.web.harness import ROOT, Line, external_requests, shot, text_of, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -78,8 +78,13 @@ def test_live_card_fills_in_and_is_confirmed_from_the_keyboard(web: Web, browser
 
     # The operator corrects the topic by typing (Kazakh-folding type-ahead), the apartment, and confirms.
     new_topic, typed = ("heating", "жылу жок") if proposed.proposed_topic != "heating" else ("hot_water", "ыстык су")
-    topic = browser.find_element(By.ID, "f-topic")
-    topic.click()
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ALT, "k")  # Alt+K: to the card
+    topic = browser.switch_to.active_element
+    assert topic.get_attribute("id") == "f-topic"
+    topic.send_keys(Keys.ARROW_DOWN)  # the list opens with the model's choice first
+    first = wait_for(browser, lambda d: text_of(d, "#f-topic + ul li[role=option]"), what="topic list")
+    assert first == tax.topics[proposed.proposed_topic].ru
+    topic.send_keys(Keys.ESCAPE)
     topic.send_keys(typed)  # "жок"/"ыстык" fold onto "жоқ"/"ыстық": Kazakh names typed on a Russian keyboard
     wait_for(browser, lambda d: d.find_element(By.ID, "f-topic").get_attribute("aria-expanded") == "true",
              what="topic options")
@@ -92,6 +97,12 @@ def test_live_card_fills_in_and_is_confirmed_from_the_keyboard(web: Web, browser
     apt.click()
     apt.send_keys(Keys.CONTROL, "a")
     apt.send_keys("46")
+    # A reload (a crash of the tab, an accidental F5) keeps the operator's unconfirmed edits.
+    browser.refresh()
+    wait_for(browser, lambda d: _value(d, "f-apartment") == "46" and _value(d, "f-topic") == tax.topics[new_topic].ru,
+             what="edits kept across a reload")
+    apt = browser.find_element(By.ID, "f-apartment")
+    apt.click()
     apt.send_keys(Keys.CONTROL, Keys.ENTER)
     reg = wait_for(browser, lambda d: d.find_elements(By.ID, "reg-number"), what="registration number")[0]
     assert re.fullmatch(r"109-\d{4}-\d{6}", reg.text), reg.text

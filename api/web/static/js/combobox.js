@@ -103,7 +103,7 @@ export class Combobox {
 
   open(text) {
     this.matches = this.filter(text ?? "");
-    if (this.allowEmpty && !(text || "").trim()) this.matches = [{ id: "", ru: t("combo.clear"), kk: t("combo.clear") }, ...this.matches];
+    if (this.allowEmpty && !(text || "").trim()) this.matches = [...this.matches, { id: "", ru: t("combo.clear"), kk: t("combo.clear") }];
     this.active = this.matches.length ? Math.max(0, this.matches.findIndex((o) => o.id === (this._value ?? ""))) : -1;
     if ((text || "").trim() && this.matches.length) this.active = 0;
     this.render();

@@ -285,6 +285,7 @@ async function openCall(id, { focus }) {
       toast(err.message, { error: true });
     }
   }
+  if (!c.form && !c.dirty.size) restoreDraft(c);
   renderQueue();
   renderCall(c);
   if (focus) $("f-topic").focus();
@@ -573,6 +574,29 @@ function markEdited(name) {
   if (el) el.hidden = false;
 }
 
+const draftKey = (c) => `callcard.draft.${c.id}`;
+
+/** Keep the operator's unconfirmed edits across a page reload (this browser tab only). */
+function saveDraft(c) {
+  try {
+    sessionStorage.setItem(draftKey(c), JSON.stringify({ form: c.form, dirty: [...c.dirty] }));
+  } catch {
+    /* storage full or disabled: the edits live on in memory */
+  }
+}
+
+function restoreDraft(c) {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(draftKey(c)) || "null");
+    if (saved && saved.form) {
+      c.form = saved.form;
+      c.dirty = new Set(saved.dirty || []);
+    }
+  } catch {
+    /* ignore a damaged draft */
+  }
+}
+
 function onEdit(name) {
   const c = cur();
   if (!c) return;
@@ -584,6 +608,7 @@ function onEdit(name) {
     if (svc) state.combos.service.value = svc;
   }
   c.form = readForm();
+  saveDraft(c);
   renderProposal(c);
 }
 
@@ -742,6 +767,7 @@ async function confirmCard() {
     const card = await api(`/api/cards/${id}/confirm`, { method: "POST", body: cardBody(v) });
     absorbCard(c, card);
     c.form = fromCard(card);
+    sessionStorage.removeItem(draftKey(c));
     renderCardStatus(c);
     renderQueue();
     autoOpen();
@@ -894,6 +920,11 @@ function onKey(e) {
   if (!e.altKey || e.ctrlKey) return;
   const c = cur();
   const key = e.code;
+  if (key === "KeyK") {
+    e.preventDefault();
+    $("f-topic").focus(); // back to the card from anywhere
+    return;
+  }
   if (key === "KeyT" && c?.alert?.state === "active") {
     e.preventDefault();
     transferEmergency(c);

@@ -79,7 +79,7 @@ const STRINGS = {
 
     "confirm": "Подтвердить",
     "confirm.busy": "Сохранение…",
-    "confirm.hint": "↓ — варианты поля · Tab — дальше",
+    "confirm.hint": "↓ — варианты · Alt+K — к карточке",
     "confirm.done": "Обращение зарегистрировано",
     "confirm.reg": "Регистрационный номер",
     "confirm.due": "Срок исполнения",
@@ -259,7 +259,7 @@ const STRINGS = {
 
     "confirm": "Растау",
     "confirm.busy": "Сақталуда…",
-    "confirm.hint": "↓ — өріс нұсқалары · Tab — келесі",
+    "confirm.hint": "↓ — нұсқалар · Alt+K — карточкаға",
     "confirm.done": "Өтініш тіркелді",
     "confirm.reg": "Тіркеу нөмірі",
     "confirm.due": "Орындау мерзімі",
