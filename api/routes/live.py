@@ -164,7 +164,12 @@ def claim_call(call_id: int, ctx: CtxDep, session: SessionDep, user: OperatorUse
             raise ApiError(404, f"Call {call_id} does not exist.")
         raise ApiError(409, f"Call {call_id} is already being handled by another operator.")
     audit.record(
-        session, actor=user.username, user_id=user.id, entity="call", entity_id=call_id, action="claim",
+        session,
+        actor=user.username,
+        user_id=user.id,
+        entity="call",
+        entity_id=call_id,
+        action="claim",
         after={"operator_id": user.id},
     )
     session.commit()

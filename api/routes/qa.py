@@ -24,8 +24,19 @@ router = APIRouter(tags=["qa"])
 
 # What QA may mark as misclassified on a card.
 MARK_FIELDS = (
-    "topic", "service", "emergency", "emergency_also", "address", "street", "house", "building", "apartment",
-    "district", "landmark", "summary", "language",
+    "topic",
+    "service",
+    "emergency",
+    "emergency_also",
+    "address",
+    "street",
+    "house",
+    "building",
+    "apartment",
+    "district",
+    "landmark",
+    "summary",
+    "language",
 )
 
 
@@ -61,9 +72,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 @router.post("/segments/{segment_id}/corrections", response_model=SegmentPublic, status_code=201)
-def correct_segment(
-    segment_id: int, body: SegmentCorrection, session: SessionDep, user: QaUser
-) -> SegmentPublic:
+def correct_segment(segment_id: int, body: SegmentCorrection, session: SessionDep, user: QaUser) -> SegmentPublic:
     """Store a corrected transcript beside the original segment (never overwriting it); audited.
 
     Correcting a correction corrects the same original, so ``corrects_id`` always names the live segment.
@@ -89,7 +98,7 @@ def mark_card(
     """Mark classification errors on a card: {field: note}; merged with earlier marks (an empty note clears
     the mark's text). Audited."""
     if not marks:
-        raise ApiError(422, "Send at least one mark, e.g. {\"topic\": \"should be heating\"}.")
+        raise ApiError(422, 'Send at least one mark, e.g. {"topic": "should be heating"}.')
     unknown = sorted(set(marks) - set(MARK_FIELDS))
     if unknown:
         raise ApiError(

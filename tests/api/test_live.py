@@ -12,14 +12,30 @@ from tests.api.web_data import make_call
 
 
 def _started(call_id: int) -> dict[str, Any]:
-    return {"type": "call_started", "call_id": call_id, "uniqueid": f"u{call_id}", "caller_number": "+7701",
-            "started_at": "2026-11-22T03:00:00+00:00"}
+    return {
+        "type": "call_started",
+        "call_id": call_id,
+        "uniqueid": f"u{call_id}",
+        "caller_number": "+7701",
+        "started_at": "2026-11-22T03:00:00+00:00",
+    }
 
 
 def _final(call_id: int, seg: int) -> dict[str, Any]:
-    return {"type": "transcript_final", "call_id": call_id, "stored_at": "2026-11-22T03:00:01+00:00",
-            "segment": {"id": seg, "start": 0.0, "end": 1.0, "text": "нет воды", "language": "ru",
-                        "confidence": 0.9, "words": []}}
+    return {
+        "type": "transcript_final",
+        "call_id": call_id,
+        "stored_at": "2026-11-22T03:00:01+00:00",
+        "segment": {
+            "id": seg,
+            "start": 0.0,
+            "end": 1.0,
+            "text": "нет воды",
+            "language": "ru",
+            "confidence": 0.9,
+            "words": [],
+        },
+    }
 
 
 def _publish(client: Any, ctx: Any, message: dict[str, Any]) -> None:
@@ -61,21 +77,28 @@ def test_snapshot_then_live_messages(client: Any, ctx: Any, make_user: Any, toke
     assert ctx.hub.subscribers == 0, "the subscription ends with the socket"
 
 
-def test_operators_stop_seeing_calls_another_operator_claimed(client: Any, ctx: Any, make_user: Any,
-                                                             token_for: Any) -> None:
+def test_operators_stop_seeing_calls_another_operator_claimed(
+    client: Any, ctx: Any, make_user: Any, token_for: Any
+) -> None:
     mine, _, _ = make_call(ctx)
     theirs, _, _ = make_call(ctx)
     me, other, qa = make_user("operator"), make_user("operator"), make_user("qa")
     for cid in (mine, theirs):
         _publish(client, ctx, _started(cid))
-    with client.websocket_connect(f"/api/live?token={token_for(me)}") as ws_me, \
-            client.websocket_connect(f"/api/live?token={token_for(qa)}") as ws_qa:
+    with (
+        client.websocket_connect(f"/api/live?token={token_for(me)}") as ws_me,
+        client.websocket_connect(f"/api/live?token={token_for(qa)}") as ws_qa,
+    ):
         assert len(_until_ready(ws_me)) == 2 and len(_until_ready(ws_qa)) == 2
         r = client.post(f"/api/calls/{theirs}/claim", headers={"Authorization": f"Bearer {token_for(other)}"})
         assert r.status_code == 200 and r.json()["operator_id"] == other.id
         claimed = ws_me.receive_json()
-        assert claimed == {"type": "call_claimed", "call_id": theirs, "operator_id": other.id,
-                           "operator": other.username}
+        assert claimed == {
+            "type": "call_claimed",
+            "call_id": theirs,
+            "operator_id": other.id,
+            "operator": other.username,
+        }
         _publish(client, ctx, _final(theirs, 7))
         _publish(client, ctx, _final(mine, 8))
         assert ws_me.receive_json()["segment"]["id"] == 8, "the other operator's call is no longer sent"

@@ -11,8 +11,9 @@ from tests.api.web_data import PROPOSAL, confirm, make_call, segments
 
 def test_a_correction_is_stored_beside_the_original_and_audited(client: Any, ctx: Any, qa_headers: Any) -> None:
     call_id, seg_ids, _ = make_call(ctx)
-    r = client.post(f"/api/segments/{seg_ids[0]}/corrections", json={"text": "  нет  горячей воды  "},
-                    headers=qa_headers)
+    r = client.post(
+        f"/api/segments/{seg_ids[0]}/corrections", json={"text": "  нет  горячей воды  "}, headers=qa_headers
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["source"] == "qa" and body["corrects_id"] == seg_ids[0] and body["text"] == "нет горячей воды"
@@ -25,8 +26,9 @@ def test_a_correction_is_stored_beside_the_original_and_audited(client: Any, ctx
         assert event.action == "correct" and event.before["text"] == "нет горячей воды"
 
     # Correcting the correction still names the live original; new word count: times spread over the segment.
-    r2 = client.post(f"/api/segments/{body['id']}/corrections", json={"text": "нет горячей воды третий день"},
-                     headers=qa_headers)
+    r2 = client.post(
+        f"/api/segments/{body['id']}/corrections", json={"text": "нет горячей воды третий день"}, headers=qa_headers
+    )
     assert r2.status_code == 201
     assert r2.json()["corrects_id"] == seg_ids[0]
     words = r2.json()["words"]
@@ -36,8 +38,9 @@ def test_a_correction_is_stored_beside_the_original_and_audited(client: Any, ctx
     assert [s["source"] for s in detail["segments"]].count("qa") == 2
 
 
-def test_bad_corrections_are_refused_and_write_nothing(client: Any, ctx: Any, qa_headers: Any,
-                                                       operator_headers: Any) -> None:
+def test_bad_corrections_are_refused_and_write_nothing(
+    client: Any, ctx: Any, qa_headers: Any, operator_headers: Any
+) -> None:
     call_id, seg_ids, _ = make_call(ctx)
     url = f"/api/segments/{seg_ids[0]}/corrections"
     assert client.post(url, json={"text": "   "}, headers=qa_headers).status_code == 422
@@ -69,8 +72,9 @@ def test_qa_marks_merge_and_are_audited(client: Any, ctx: Any, qa_headers: Any, 
         assert s.query(AuditEvent).filter_by(entity="card", entity_id=card_id, action="qa_marks").count() == 2
 
 
-def test_training_export_has_confirmed_cards_with_corrected_text(client: Any, ctx: Any, qa_headers: Any,
-                                                                  operator_headers: Any) -> None:
+def test_training_export_has_confirmed_cards_with_corrected_text(
+    client: Any, ctx: Any, qa_headers: Any, operator_headers: Any
+) -> None:
     _, seg_ids, card_id = make_call(ctx, texts=("газ пахнет", "Жубанова бес"), language="kk", proposal=PROPOSAL)
     assert card_id is not None
     confirm(ctx, card_id, topic="gas_supply", service="gas_utility", emergency="104", emergency_also=["103"])
@@ -87,8 +91,14 @@ def test_training_export_has_confirmed_cards_with_corrected_text(client: Any, ct
         "emergency": "104",
         "emergency_also": ["103"],
         "language": "ru",  # the card's language (from the proposal) wins over the segments'
-        "address": {"street": "Кенесары", "house": "12", "building": None, "apartment": "45",
-                    "district": "yesil", "landmark": None},
+        "address": {
+            "street": "Кенесары",
+            "house": "12",
+            "building": None,
+            "apartment": "45",
+            "district": "yesil",
+            "landmark": None,
+        },
         "source": "operator",
     }
     assert client.get("/api/training/export.jsonl", headers=operator_headers).status_code == 403

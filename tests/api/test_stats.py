@@ -14,8 +14,11 @@ def test_dashboard_counts(client: Any, ctx: Any, operator_headers: Any) -> None:
     # Accepted unchanged; changed topic and service; an emergency transferred; one dismissed.
     _, _, a = make_call(ctx, caller="+77010000001", proposal=PROPOSAL)
     _, _, b = make_call(ctx, caller="+77010000002", proposal=PROPOSAL)
-    _, _, c = make_call(ctx, caller="+77010000003", proposal={**PROPOSAL, "emergency": "104", "topic": "gas_supply",
-                                                               "service": "gas_utility"})
+    _, _, c = make_call(
+        ctx,
+        caller="+77010000003",
+        proposal={**PROPOSAL, "emergency": "104", "topic": "gas_supply", "service": "gas_utility"},
+    )
     _, _, d = make_call(ctx, caller="+77010000004", proposal={**PROPOSAL, "emergency": "103"})
     make_call(ctx, caller="+77010000005")  # a call without a card
     assert a and b and c and d

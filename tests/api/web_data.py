@@ -40,10 +40,20 @@ def make_call(
         calls.mark_answered(s, uniqueid=call.uniqueid, at=call.started_at)
         seg_ids = []
         for i, text in enumerate(texts):
-            words = [{"word": w, "start": i + j * 0.2, "end": i + j * 0.2 + 0.15, "conf": 0.4 if j == 0 else 0.9}
-                     for j, w in enumerate(text.split())]
-            seg = calls.add_segment(s, call_id=call.id, text=text, start_s=float(i), end_s=i + 0.9,
-                                    language=language, words=words, confidence=0.9)
+            words = [
+                {"word": w, "start": i + j * 0.2, "end": i + j * 0.2 + 0.15, "conf": 0.4 if j == 0 else 0.9}
+                for j, w in enumerate(text.split())
+            ]
+            seg = calls.add_segment(
+                s,
+                call_id=call.id,
+                text=text,
+                start_s=float(i),
+                end_s=i + 0.9,
+                language=language,
+                words=words,
+                confidence=0.9,
+            )
             seg_ids.append(seg.id)
         card_id = None
         if proposal is not None:

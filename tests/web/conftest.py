@@ -67,9 +67,18 @@ class Web:
             uniqueid = self.server.call(self._peer_call(caller)) if self.peer is not None else uuid.uuid4().hex
         self.speech.scripts[uniqueid] = list(script)
         now = datetime.now(UTC)
-        self.server.call(self.manager.on_event(CallStarted(uniqueid=uniqueid, at=now, caller_number=caller,
-                                                           channel=f"PJSIP/trunk-{uniqueid[-6:]}",
-                                                           dialled_number="109", source="ari")))
+        self.server.call(
+            self.manager.on_event(
+                CallStarted(
+                    uniqueid=uniqueid,
+                    at=now,
+                    caller_number=caller,
+                    channel=f"PJSIP/trunk-{uniqueid[-6:]}",
+                    dialled_number="109",
+                    source="ari",
+                )
+            )
+        )
         self.server.call(self.manager.on_event(CallAnswered(uniqueid=uniqueid, at=now)))
         return uniqueid
 
@@ -113,8 +122,9 @@ class Web:
         driver.find_element(By.ID, "password").send_keys(PASSWORDS[who])
         driver.find_element(By.ID, "login-submit").click()
         wait_for(driver, lambda d: urlsplit(d.current_url).path == path, what=f"{who} lands on {path}")
-        wait_for(driver, lambda d: d.execute_script("return !!localStorage.getItem('callcard.token')"),
-                 what="session saved")
+        wait_for(
+            driver, lambda d: d.execute_script("return !!localStorage.getItem('callcard.token')"), what="session saved"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +143,12 @@ def web(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     root = tmp_path_factory.mktemp("web")
     db = root / "callcard.db"
     shutil.copyfile(sqlite_template, db)
-    settings = Settings(_env_file=None, data_dir=root / "var", database_url=f"sqlite:///{db}",
-                        secret_key="web-test-secret-key-0123456789-abcdefghij")
+    settings = Settings(
+        _env_file=None,
+        data_dir=root / "var",
+        database_url=f"sqlite:///{db}",
+        secret_key="web-test-secret-key-0123456789-abcdefghij",
+    )
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     taxonomy = load_taxonomy()
@@ -146,8 +160,14 @@ def web(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     made: dict[str, Any] = {}
     with sessions() as s:
         for key, (username, full_name, role) in NAMES.items():
-            made[key] = users.create_user(s, username=username, full_name=full_name, role=role,
-                                          password_hash=hash_password(PASSWORDS[key]), ui_language="ru")
+            made[key] = users.create_user(
+                s,
+                username=username,
+                full_name=full_name,
+                role=role,
+                password_hash=hash_password(PASSWORDS[key]),
+                ui_language="ru",
+            )
 
     # Telephony: the ARI peer stands in for Asterisk; callcard's own AriTransfer talks to it.
     peer = None
@@ -160,8 +180,11 @@ def web(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         peer = AriPeer()
         server.call(peer.start())
         client = AriClient(peer.url, peer.user, peer.password, "callcard")
-        ctx.transfer = AriTransfer(client, emergency_context=settings.emergency_context,
-                                   transfer_context=getattr(settings, "transfer_context", "callcard-transfer"))
+        ctx.transfer = AriTransfer(
+            client,
+            emergency_context=settings.emergency_context,
+            transfer_context=getattr(settings, "transfer_context", "callcard-transfer"),
+        )
         transfer_path = "telephony.transfer.AriTransfer -> tests/peers/ari_peer.AriPeer"
     except Exception as exc:
         from tests.web.stand_ins import RecordingTransfer
@@ -172,8 +195,17 @@ def web(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     speech = ScriptedSpeech()
     proposer, proposer_path = _load_proposer(taxonomy)
     manager = _manager(sessions, hub, speech, proposer, root, server, session_factory)
-    web = Web(url=server.url, server=server, ctx=ctx, speech=speech, manager=manager, peer=peer,
-              transfer_path=transfer_path, proposer_path=proposer_path, users=made)
+    web = Web(
+        url=server.url,
+        server=server,
+        ctx=ctx,
+        speech=speech,
+        manager=manager,
+        peer=peer,
+        transfer_path=transfer_path,
+        proposer_path=proposer_path,
+        users=made,
+    )
     try:
         yield web
     finally:
@@ -185,8 +217,9 @@ def web(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         engine.dispose()
 
 
-def _manager(sessions: Any, hub: Any, speech: Any, proposer: Any, root: Path, server: LiveServer,
-             session_factory: Any) -> Any:
+def _manager(
+    sessions: Any, hub: Any, speech: Any, proposer: Any, root: Path, server: LiveServer, session_factory: Any
+) -> Any:
     from calls.manager import CallManager
     from calls.registry import CallRegistry
     from calls.spool import Spool
@@ -208,4 +241,3 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
-

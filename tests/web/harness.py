@@ -114,12 +114,24 @@ class ScriptedSpeechSession:
         tokens = line.text.split()
         step = line.seconds / max(1, len(tokens))
         words = tuple(
-            Word(text=tok, start=round(start + i * step, 3), end=round(start + (i + 0.85) * step, 3),
-                 conf=0.42 if i in line.low else 0.93)
+            Word(
+                text=tok,
+                start=round(start + i * step, 3),
+                end=round(start + (i + 0.85) * step, 3),
+                conf=0.42 if i in line.low else 0.93,
+            )
             for i, tok in enumerate(tokens)
         )
-        return FinalSegment(text=line.text, language=line.language, start=start, end=start + line.seconds,
-                            words=words, confidence=0.9, engine="scripted", model_version="script-1")
+        return FinalSegment(
+            text=line.text,
+            language=line.language,
+            start=start,
+            end=start + line.seconds,
+            words=words,
+            confidence=0.9,
+            engine="scripted",
+            model_version="script-1",
+        )
 
     async def feed(self, pcm: bytes) -> Sequence[Segment]:
         self.heard += len(pcm) / BYTES_PER_SECOND

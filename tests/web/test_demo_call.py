@@ -68,16 +68,25 @@ def served(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     shutil.copyfile(sqlite_template, db)
     api_port, as_port, agi_port = free_port(), free_port(), free_port()
     settings = Settings(
-        _env_file=None, data_dir=root / "var", database_url=f"sqlite:///{db}",
-        secret_key="demo-call-secret-key-0123456789-abcdefghij", api_bind=f"127.0.0.1:{api_port}",
-        audiosocket_bind=f"127.0.0.1:{as_port}", agi_bind=f"127.0.0.1:{agi_port}", ari_enabled=False,
-        asr_model_ru=model, asr_model_kk=model, asr_workers=1, log_level="WARNING",
+        _env_file=None,
+        data_dir=root / "var",
+        database_url=f"sqlite:///{db}",
+        secret_key="demo-call-secret-key-0123456789-abcdefghij",
+        api_bind=f"127.0.0.1:{api_port}",
+        audiosocket_bind=f"127.0.0.1:{as_port}",
+        agi_bind=f"127.0.0.1:{agi_port}",
+        ari_enabled=False,
+        asr_model_ru=model,
+        asr_model_kk=model,
+        asr_workers=1,
+        log_level="WARNING",
     )
     engine = make_engine(settings.database_url)
     with make_sessionmaker(engine)() as s:
         username, full_name, role = NAMES["operator"]
-        users.create_user(s, username=username, full_name=full_name, role=role,
-                          password_hash=hash_password(PASSWORDS["operator"]))
+        users.create_user(
+            s, username=username, full_name=full_name, role=role, password_hash=hash_password(PASSWORDS["operator"])
+        )
     engine.dispose()
     service = Service(settings)
     service.thread.start()
@@ -109,20 +118,34 @@ def test_demo_call_fills_a_card_on_the_desk(served: tuple[str, Any], browser: We
     wait_for(browser, lambda d: d.find_element(By.ID, "username"), what="login form").send_keys(NAMES["operator"][0])
     browser.find_element(By.ID, "password").send_keys(PASSWORDS["operator"])
     browser.find_element(By.ID, "login-submit").click()
-    wait_for(browser, lambda d: d.execute_script("return !!(window.__desk && window.__desk.ready)"),
-             what="desk ready")
+    wait_for(browser, lambda d: d.execute_script("return !!(window.__desk && window.__desk.ready)"), what="desk ready")
 
     wav = speech_wav("안녕하세요. 물이 안 나와요. 감사합니다.", "ko")  # the test model is Korean
     _, as_port = split_hostport(settings.audiosocket_bind, 9092)
     _, agi_port = split_hostport(settings.agi_bind, 4573)
-    result = asyncio.run(run_demo_call(wav, caller="+77017770109", agi_port=agi_port, audiosocket_port=as_port,
-                                       realtime=True, write_recording=False))
+    result = asyncio.run(
+        run_demo_call(
+            wav,
+            caller="+77017770109",
+            agi_port=agi_port,
+            audiosocket_port=as_port,
+            realtime=True,
+            write_recording=False,
+        )
+    )
     assert result.frames > 50
-    wait_for(browser, lambda d: d.find_element(By.ID, "call-caller").text == "+77017770109", timeout=20,
-             what="the demo call on the desk")
-    wait_for(browser, lambda d: d.execute_script(
-        "return document.querySelectorAll('#transcript .line:not(.partial)').length") >= 1, timeout=30,
-        what="a recognised line")
+    wait_for(
+        browser,
+        lambda d: d.find_element(By.ID, "call-caller").text == "+77017770109",
+        timeout=20,
+        what="the demo call on the desk",
+    )
+    wait_for(
+        browser,
+        lambda d: d.execute_script("return document.querySelectorAll('#transcript .line:not(.partial)').length") >= 1,
+        timeout=30,
+        what="a recognised line",
+    )
     shown = browser.execute_script("return window.__desk.shown")
     assert shown and all(s["shown"] >= s["stored"] - 50 for s in shown)
     shot(browser, "desk-demo-call")

@@ -66,8 +66,14 @@ def test_live_card_fills_in_and_is_confirmed_from_the_keyboard(web: Web, browser
     proposed = _card_of(web, uid)
     assert proposed.proposed_topic, "the classifier proposed a topic"
     # Every proposed field the operator has not touched shows the model's latest proposal.
-    wait_for(browser, lambda d: _value(d, "f-topic") == tax.topics[_card_of(web, uid).proposed_topic].ru
-             and _value(d, "f-street") == (_card_of(web, uid).proposed_street or ""), what="latest proposal shown")
+    wait_for(
+        browser,
+        lambda d: (
+            _value(d, "f-topic") == tax.topics[_card_of(web, uid).proposed_topic].ru
+            and _value(d, "f-street") == (_card_of(web, uid).proposed_street or "")
+        ),
+        what="latest proposal shown",
+    )
     proposed = _card_of(web, uid)
     assert _value(browser, "f-service") == tax.services[proposed.proposed_service].ru
     assert _value(browser, "f-house") == (proposed.proposed_house or "")
@@ -86,8 +92,11 @@ def test_live_card_fills_in_and_is_confirmed_from_the_keyboard(web: Web, browser
     assert first == tax.topics[proposed.proposed_topic].ru
     topic.send_keys(Keys.ESCAPE)
     topic.send_keys(typed)  # "жок"/"ыстык" fold onto "жоқ"/"ыстық": Kazakh names typed on a Russian keyboard
-    wait_for(browser, lambda d: d.find_element(By.ID, "f-topic").get_attribute("aria-expanded") == "true",
-             what="topic options")
+    wait_for(
+        browser,
+        lambda d: d.find_element(By.ID, "f-topic").get_attribute("aria-expanded") == "true",
+        what="topic options",
+    )
     topic.send_keys(Keys.ENTER)
     assert _value(browser, "f-topic") == tax.topics[new_topic].ru
     assert _value(browser, "f-service") == tax.services[tax.service_for(new_topic)].ru  # follows the topic
@@ -99,8 +108,11 @@ def test_live_card_fills_in_and_is_confirmed_from_the_keyboard(web: Web, browser
     apt.send_keys("46")
     # A reload (a crash of the tab, an accidental F5) keeps the operator's unconfirmed edits.
     browser.refresh()
-    wait_for(browser, lambda d: _value(d, "f-apartment") == "46" and _value(d, "f-topic") == tax.topics[new_topic].ru,
-             what="edits kept across a reload")
+    wait_for(
+        browser,
+        lambda d: _value(d, "f-apartment") == "46" and _value(d, "f-topic") == tax.topics[new_topic].ru,
+        what="edits kept across a reload",
+    )
     apt = browser.find_element(By.ID, "f-apartment")
     apt.click()
     apt.send_keys(Keys.CONTROL, Keys.ENTER)
@@ -126,8 +138,11 @@ def test_emergency_banner_transfers_the_caller_through_telephony(web: Web, brows
     wait_for(browser, lambda d: d.execute_script("return window.__desk && window.__desk.ready"), what="desk ready")
     uid = web.start_call("+77015550104", GAS)
     web.say(uid, 2.1)
-    wait_for(browser, lambda d: "104" in d.execute_script(
-        "return document.getElementById('em-banner')?.textContent || ''"), what="emergency banner with 104")
+    wait_for(
+        browser,
+        lambda d: "104" in d.execute_script("return document.getElementById('em-banner')?.textContent || ''"),
+        what="emergency banner with 104",
+    )
     assert browser.find_element(By.ID, "em-transfer").is_displayed()
     shot(browser, "desk-emergency-banner")
 
@@ -162,8 +177,11 @@ def test_dismissing_an_emergency_asks_for_a_reason(web: Web, browser: WebDriver)
     assert _card_of(web, uid).emergency_dismissed_reason is None
     reason.send_keys("соседи готовят, запаха газа нет")
     reason.send_keys(Keys.ENTER)
-    wait_for(browser, lambda d: d.execute_script(
-        "return document.querySelector('#em-banner.dismissed') !== null"), what="dismissed banner")
+    wait_for(
+        browser,
+        lambda d: d.execute_script("return document.querySelector('#em-banner.dismissed') !== null"),
+        what="dismissed banner",
+    )
     card = _card_of(web, uid)
     assert card.emergency_dismissed_reason == "соседи готовят, запаха газа нет"
     assert card.emergency == "none"
@@ -173,8 +191,12 @@ def test_dismissing_an_emergency_asks_for_a_reason(web: Web, browser: WebDriver)
 def _percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
-    return {"p50_ms": round(statistics.median(ordered), 1), "p99_ms": round(p99, 1),
-            "min_ms": round(ordered[0], 1), "max_ms": round(ordered[-1], 1)}
+    return {
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p99_ms": round(p99, 1),
+        "min_ms": round(ordered[0], 1),
+        "max_ms": round(ordered[-1], 1),
+    }
 
 
 class _FeedListener(threading.Thread):
@@ -211,8 +233,9 @@ def test_transcript_line_latency_from_stored_to_shown(web: Web, browser: WebDriv
     web.login(browser, "operator", "/desk")
     wait_for(browser, lambda d: d.execute_script("return window.__desk && window.__desk.ready"), what="desk ready")
     browser.execute_script("window.__desk.shown = []")
-    qa_token = httpx.post(f"{web.url}/api/auth/login",
-                          json={"username": "saule", "password": PASSWORDS["qa"]}).json()["access_token"]
+    qa_token = httpx.post(f"{web.url}/api/auth/login", json={"username": "saule", "password": PASSWORDS["qa"]}).json()[
+        "access_token"
+    ]
     listener = _FeedListener(web.url, qa_token, n)
     listener.start()
     assert listener.ready.wait(10)
@@ -222,8 +245,9 @@ def test_transcript_line_latency_from_stored_to_shown(web: Web, browser: WebDriv
     for _ in range(n):
         web.say(uid, 0.4)
         time.sleep(0.1)  # ten utterances a second: faster than any caller speaks
-    wait_for(browser, lambda d: len(d.execute_script("return window.__desk.shown")) >= n, timeout=30,
-             what=f"{n} lines shown")
+    wait_for(
+        browser, lambda d: len(d.execute_script("return window.__desk.shown")) >= n, timeout=30, what=f"{n} lines shown"
+    )
     listener.join(30)
     shown = browser.execute_script("return window.__desk.shown")
     desk = [float(s["shown"]) - float(s["stored"]) for s in shown]
@@ -236,8 +260,9 @@ def test_transcript_line_latency_from_stored_to_shown(web: Web, browser: WebDriv
         "proposer": web.proposer_path,
         "desk_in_order_ms": [round(x) for x in desk],
     }
-    result["ratio_p50"] = round(result["desk_stored_to_shown"]["p50_ms"]
-                                / max(0.1, result["baseline_stored_to_websocket_client"]["p50_ms"]), 2)
+    result["ratio_p50"] = round(
+        result["desk_stored_to_shown"]["p50_ms"] / max(0.1, result["baseline_stored_to_websocket_client"]["p50_ms"]), 2
+    )
     out = ROOT / "test-artifacts" / "desk-latency.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2))

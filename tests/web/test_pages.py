@@ -19,8 +19,9 @@ def _rows(driver: WebDriver) -> int:
 
 
 def test_registry_filters_searches_transcripts_and_pages(web: Web, browser: WebDriver) -> None:
-    uid = web.start_call("+77015550300", [Line("во дворе уже неделю не вывозят мусор контейнеры переполнены",
-                                               seconds=2.0)])
+    uid = web.start_call(
+        "+77015550300", [Line("во дворе уже неделю не вывозят мусор контейнеры переполнены", seconds=2.0)]
+    )
     other = web.start_call("+77015550301", [Line("у нас в подъезде не работает лифт", seconds=1.5)])
     web.say(uid, 2.1)
     web.say(other, 1.6)
@@ -31,8 +32,9 @@ def test_registry_filters_searches_transcripts_and_pages(web: Web, browser: WebD
     total = _rows(browser)
     search = browser.find_element(By.ID, "r-q")
     search.send_keys("вывозят мусор")  # words of the transcript only, not of any card field
-    wait_for(browser, lambda d: _rows(d) == 1 and "+77015550300" in text_of(d, "#cards tbody"),
-             what="transcript search")
+    wait_for(
+        browser, lambda d: _rows(d) == 1 and "+77015550300" in text_of(d, "#cards tbody"), what="transcript search"
+    )
     wait_for(browser, lambda d: "q=" in d.current_url, what="filters kept in the address")
     shot(browser, "registry-search")
     search.send_keys(Keys.CONTROL, "a")
@@ -40,15 +42,24 @@ def test_registry_filters_searches_transcripts_and_pages(web: Web, browser: WebD
     wait_for(browser, lambda d: _rows(d) == total, what="search cleared")
     # Confirm the lift call's card, then filter by status from the keyboard.
     token = browser.execute_script("return localStorage.getItem('callcard.token')")
-    card_id = httpx.get(f"{web.url}/api/calls/{web.call_id(other)}",
-                        headers={"Authorization": f"Bearer {token}"}).json()["card"]["id"]
+    card_id = httpx.get(
+        f"{web.url}/api/calls/{web.call_id(other)}", headers={"Authorization": f"Bearer {token}"}
+    ).json()["card"]["id"]
     admin = httpx.post(f"{web.url}/api/auth/login", json={"username": "admin", "password": PASSWORDS["admin"]})
-    r = httpx.post(f"{web.url}/api/cards/{card_id}/confirm", json={"topic": "elevator"},
-                   headers={"Authorization": f"Bearer {admin.json()['access_token']}"})
+    r = httpx.post(
+        f"{web.url}/api/cards/{card_id}/confirm",
+        json={"topic": "elevator"},
+        headers={"Authorization": f"Bearer {admin.json()['access_token']}"},
+    )
     assert r.status_code == 200, r.text
     browser.find_element(By.ID, "r-status").send_keys("зарег")  # picks "зарегистрировано"
-    wait_for(browser, lambda d: _rows(d) == 1 and "+77015550301" in text_of(d, "#cards tbody")
-             and "109-" in text_of(d, "#cards tbody"), what="status filter")
+    wait_for(
+        browser,
+        lambda d: (
+            _rows(d) == 1 and "+77015550301" in text_of(d, "#cards tbody") and "109-" in text_of(d, "#cards tbody")
+        ),
+        what="status filter",
+    )
     shot(browser, "registry-confirmed")
     assert external_requests(browser, web.url) == []
 
@@ -66,17 +77,22 @@ def test_dashboard_shows_volumes_topics_and_acceptance(web: Web, browser: WebDri
 def test_the_ui_switches_to_kazakh(web: Web, browser: WebDriver) -> None:
     web.login(browser, "operator", "/desk")
     wait_for(browser, lambda d: d.execute_script("return window.__desk && window.__desk.ready"), what="desk ready")
-    uid = web.start_call("+77015550400", [Line("сәлеметсіз бе біздің үйде ыстық су жоқ", language="kk",
-                                               seconds=2.0)])
+    uid = web.start_call("+77015550400", [Line("сәлеметсіз бе біздің үйде ыстық су жоқ", language="kk", seconds=2.0)])
     web.say(uid, 2.1)
     wait_for(browser, lambda d: d.find_element(By.ID, "call-caller").text == "+77015550400", what="call opens")
     browser.find_element(By.CSS_SELECTOR, '.lang-switch button[lang="kk"]').click()
-    wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, 'label[for="f-topic"]').text == "Тақырып",
-             what="Kazakh labels")
+    wait_for(
+        browser,
+        lambda d: d.find_element(By.CSS_SELECTOR, 'label[for="f-topic"]').text == "Тақырып",
+        what="Kazakh labels",
+    )
     tax = web.ctx.taxonomy
     kazakh = {e.kk for e in tax.topics.values()}
-    wait_for(browser, lambda d: d.find_element(By.ID, "f-topic").get_attribute("value") in kazakh,
-             what="Kazakh taxonomy names")
+    wait_for(
+        browser,
+        lambda d: d.find_element(By.ID, "f-topic").get_attribute("value") in kazakh,
+        what="Kazakh taxonomy names",
+    )
     assert browser.execute_script("return document.documentElement.lang") == "kk"
     shot(browser, "desk-kazakh")
     browser.find_element(By.CSS_SELECTOR, '.lang-switch button[lang="ru"]').click()

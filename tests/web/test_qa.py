@@ -39,8 +39,11 @@ def _recorded_call(web: Web, caller: str) -> tuple[str, int, float]:
     shutil.copyfile(source, target)
     web.say(uid, duration + 0.05)
     web.end_call(uid)
-    web.server.call(web.manager.on_event(RecordingFinished(
-        uniqueid=uid, path=str(target), duration_s=duration, size_bytes=target.stat().st_size)))
+    web.server.call(
+        web.manager.on_event(
+            RecordingFinished(uniqueid=uid, path=str(target), duration_s=duration, size_bytes=target.stat().st_size)
+        )
+    )
     call_id = web.call_id(uid)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -65,8 +68,11 @@ def test_qa_plays_the_recording_and_a_click_on_a_word_seeks(web: Web, browser: W
     _uid, call_id, duration = _recorded_call(web, "+77015550200")
     web.login(browser, "qa", f"/qa/{call_id}")
     wait_for(browser, lambda d: _js(d, "return !!(window.__qa && window.__qa.ready)"), what="QA page ready")
-    wait_for(browser, lambda d: _js(d, "return document.getElementById('player').readyState >= 1"),
-             what="audio metadata (Range-served WAV)")
+    wait_for(
+        browser,
+        lambda d: _js(d, "return document.getElementById('player').readyState >= 1"),
+        what="audio metadata (Range-served WAV)",
+    )
     assert abs(_js(browser, "return document.getElementById('player').duration") - duration) < 0.1
     low = browser.find_elements(By.CSS_SELECTOR, "#qa-transcript .w.lowconf")
     assert [w.text for w in low] == ["открытый"]
@@ -76,8 +82,9 @@ def test_qa_plays_the_recording_and_a_click_on_a_word_seeks(web: Web, browser: W
     start = float(target.get_attribute("data-start"))
     assert start > 0.5
     target.click()
-    wait_for(browser, lambda d: _js(d, "const a = document.getElementById('player'); return !a.paused"),
-             what="playback")
+    wait_for(
+        browser, lambda d: _js(d, "const a = document.getElementById('player'); return !a.paused"), what="playback"
+    )
     now = _js(browser, "return document.getElementById('player').currentTime")
     assert start - 0.05 <= now <= start + 1.0, (start, now)
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".w.now"), what="spoken word highlighted")
@@ -86,8 +93,9 @@ def test_qa_plays_the_recording_and_a_click_on_a_word_seeks(web: Web, browser: W
 
     # Correct the first segment from the keyboard: the original stays, the correction sits beside it.
     browser.find_element(By.CSS_SELECTOR, ".seg:nth-child(1) .edit").click()
-    area = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".seg:nth-child(1) textarea"),
-                    what="correction box")[0]
+    area = wait_for(
+        browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".seg:nth-child(1) textarea"), what="correction box"
+    )[0]
     area.send_keys(Keys.CONTROL, "a")
     area.send_keys("здравствуйте у нас во дворе открыт люк канализации")
     area.send_keys(Keys.CONTROL, Keys.ENTER)
@@ -114,11 +122,15 @@ def test_qa_plays_the_recording_and_a_click_on_a_word_seeks(web: Web, browser: W
     # Confirmed, the card and its corrected transcript feed the classifier's retraining.
     admin = {"Authorization": f"Bearer {_token(web, 'admin')}"}
     call = httpx.get(f"{web.url}/api/calls/{call_id}", headers=admin).json()
-    r = httpx.post(f"{web.url}/api/cards/{call['card']['id']}/confirm", headers=admin,
-                   json={"topic": "open_manhole", "service": "monitoring_coordination"})
+    r = httpx.post(
+        f"{web.url}/api/cards/{call['card']['id']}/confirm",
+        headers=admin,
+        json={"topic": "open_manhole", "service": "monitoring_coordination"},
+    )
     assert r.status_code == 200, r.text
-    lines = httpx.get(f"{web.url}/api/training/export.jsonl",
-                      headers={"Authorization": f"Bearer {_token(web, 'qa')}"}).text.splitlines()
+    lines = httpx.get(
+        f"{web.url}/api/training/export.jsonl", headers={"Authorization": f"Bearer {_token(web, 'qa')}"}
+    ).text.splitlines()
     assert any("открыт люк канализации" in line and '"open_manhole"' in line for line in lines)
 
 
