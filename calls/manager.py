@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -116,7 +117,14 @@ class CallManager:
             elif isinstance(event, RecordingFinished):
                 self._persist(self.registry.recording_finished(event), event.uniqueid)
                 if self.on_recording is not None:
-                    await self.on_recording(self._infos.get(event.uniqueid), event)
+                    info = self._infos.get(event.uniqueid)
+                    if info is not None and info.call_id is None:  # stored late (slow or spooled database)
+                        await self.flush(self.db_wait)
+                        call_id = await self._lookup_id(event.uniqueid)
+                        if call_id is not None:
+                            info = dataclasses.replace(info, call_id=call_id)
+                            self._infos[event.uniqueid] = info
+                    await self.on_recording(info, event)
             elif isinstance(event, AudioStreamStarted):
                 logger.info("call %s: caller audio stream %s connected", event.uniqueid, event.media_uuid)
                 live = self.calls.get(event.uniqueid)

@@ -19,7 +19,7 @@ from calls.spool import Spool
 from models.db import make_engine, make_sessionmaker
 from models.records import Call
 from telephony.audiosocket import AudioSocketServer, MediaDirectory
-from telephony.events import CallEnded, CallStarted
+from telephony.events import CallEnded, CallStarted, RecordingFinished
 from tests.calls.conftest import Processors
 from tests.peers.audiosocket_client import AudioSocketClient
 from tests.peers.speech import speech_pcm
@@ -215,7 +215,12 @@ async def test_a_hanging_database_never_holds_up_telephony(pg_url: str, tmp_path
     sessionmaker = make_sessionmaker(engine)
     registry = CallRegistry(sessionmaker, Spool(tmp_path / "spool"))
     processors = Processors()
-    manager = CallManager(registry=registry, processor_factory=processors, db_wait=0.3)
+    hooked: list[tuple[int | None, str]] = []
+
+    async def after_recording(info: object, event: RecordingFinished) -> None:
+        hooked.append((getattr(info, "call_id", None), event.kind))
+
+    manager = CallManager(registry=registry, processor_factory=processors, db_wait=0.3, on_recording=after_recording)
     blocker = engine.connect()
     tx = blocker.begin()
     blocker.execute(text("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE"))
@@ -235,6 +240,9 @@ async def test_a_hanging_database_never_holds_up_telephony(pg_url: str, tmp_path
         call = s.scalars(select(Call)).one()
         assert (call.uniqueid, call.state, call.hangup_cause) == ("pg.1", "ended", "Normal Clearing")
     assert len(processors.made["pg.1"].received) == 320
+    # The recording arrives after the hang-up: its hook gets the call id that was unknown at the start.
+    await manager.on_event(RecordingFinished(uniqueid="pg.1", path=str(tmp_path / "pg.1.wav"), duration_s=1.0))
+    assert hooked == [(call.id, "mixed")]
     await manager.stop()
     await registry.stop()
     engine.dispose()
