@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
@@ -72,6 +74,12 @@ def test_dashboard_shows_volumes_topics_and_acceptance(web: Web, browser: WebDri
     assert len(browser.find_elements(By.CSS_SELECTOR, "#per-day svg rect.bar")) == 7
     assert browser.find_elements(By.CSS_SELECTOR, "#accepted li meter")
     shot(browser, "dashboard")
+    browser.get(f"{web.url}/")  # the root sends each role to its start page
+    wait_for(browser, lambda d: urlsplit(d.current_url).path == "/dashboard", what="admin's start page")
+    browser.execute_script("localStorage.clear()")
+    browser.get(f"{web.url}/registry")  # signed out: to the login, and back here afterwards
+    wait_for(browser, lambda d: urlsplit(d.current_url).path == "/login", what="login redirect")
+    assert "next=%2Fregistry" in browser.current_url
 
 
 def test_the_ui_switches_to_kazakh(web: Web, browser: WebDriver) -> None:
