@@ -188,9 +188,18 @@ function onMessage(msg) {
       return;
   }
   later("queue", () => {
+    forgetOldCalls();
     renderQueue();
     autoOpen();
   });
+}
+
+/** Calls that ended over an hour ago (and are not open) leave the desk's memory: a shift is eight hours. */
+function forgetOldCalls() {
+  const cutoff = Date.now() - 3600_000;
+  for (const [id, c] of state.calls) {
+    if (id !== state.current && c.endedAt && Date.parse(c.endedAt) < cutoff) state.calls.delete(id);
+  }
 }
 
 // Work that only needs the latest state is done once per animation frame, however many messages came.
@@ -437,7 +446,9 @@ function appendLine(c, seg, storedAt) {
   if (storedAt) {
     const stored = Date.parse(storedAt);
     requestAnimationFrame(() => {
-      window.__desk.shown.push({ id: seg.id, stored: stored, shown: performance.timeOrigin + performance.now() });
+      const shown = window.__desk.shown;
+      shown.push({ id: seg.id, stored: stored, shown: performance.timeOrigin + performance.now() });
+      if (shown.length > 2000) shown.splice(0, shown.length - 1000); // a shift is long: keep the recent ones
     });
   }
 }
