@@ -107,6 +107,7 @@ def build_services(settings: Settings) -> Services:
         operators_context=settings.operators_context,
         operators_extension=settings.operators_extension,
         emergency_context=settings.emergency_context,
+        transfer_context=settings.emergency_transfer_context,
         audiosocket_enabled=settings.audiosocket_enabled,
         audiosocket_bind=settings.audiosocket_bind,
         audiosocket_advertise=settings.audiosocket_advertise,

@@ -43,6 +43,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql"):
+        # Fail fast when the server is unreachable, so call events go to the durable spool instead of waiting.
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("connect_timeout", 5)
+        kwargs["connect_args"] = connect_args
+        kwargs.setdefault("pool_timeout", 10)
     return create_engine(url, **kwargs)
 
 

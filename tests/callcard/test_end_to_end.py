@@ -126,7 +126,7 @@ async def test_a_demo_call_fills_a_card_the_operator_confirms(service: Services)
         headers = {"Authorization": f"Bearer {token}"}
         confirmed = await client.post(
             f"/api/cards/{card.id}/confirm", headers=headers,
-            json={"topic": "hot_water", "street": "Кенесары", "house": "45"},
+            json={"topic": "hot_water", "address": {"street": "улица Кенесары", "house": "45"}},
         )
         assert confirmed.status_code == 200, confirmed.text
         body = confirmed.json()
