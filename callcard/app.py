@@ -21,8 +21,8 @@ from asr.base import SpeechEngine
 from asr.factory import build_speech_engine
 from asr.models import resolve_model_dirs
 from calls.hub import CardHub
-from calls.live import CallInfo
 from calls.manager import CallManager
+from calls.postcall import PostCallTranscriber
 from calls.registry import CallRegistry
 from calls.session import session_factory
 from calls.spool import Spool
@@ -30,9 +30,7 @@ from classifier.base import CardProposer
 from core.config import Settings, split_hostport
 from core.taxonomy import Taxonomy, load_taxonomy
 from models.db import make_engine, make_sessionmaker
-from models.repo import calls as call_repo
 from telephony.bridge import TelephonyBridge
-from telephony.events import RecordingFinished
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +88,8 @@ def build_services(settings: Settings) -> Services:
     registry = CallRegistry(sessions, Spool(settings.spool_path))
     factory = session_factory(speech=speech, proposer=proposer, sessions=sessions, hub=hub)
 
-    async def after_recording(info: CallInfo | None, event: RecordingFinished) -> None:
-        await redecode_recording(speech, sessions, info, event)
-
-    manager = CallManager(registry=registry, processor_factory=factory, hub=hub, on_recording=after_recording)
+    after_call = PostCallTranscriber(speech=speech, proposer=proposer, sessions=sessions, hub=hub)
+    manager = CallManager(registry=registry, processor_factory=factory, hub=hub, on_recording=after_call)
     bridge = TelephonyBridge(
         events=manager,
         audio=manager,
@@ -169,48 +165,6 @@ def component_reporters(
         }
 
     return {"asr": asr, "classifier": classifier, "telephony": telephony}
-
-
-async def redecode_recording(
-    speech: SpeechEngine | None,
-    sessions: sessionmaker[Session],
-    info: CallInfo | None,
-    event: RecordingFinished,
-) -> None:
-    """After hang-up, re-decode the whole-call recording with the big model (when configured) and store it."""
-    redecode = getattr(speech, "redecode", None)
-    if redecode is None or info is None or event.kind != "mixed":
-        return
-    try:
-        segments = await redecode(event.path)
-    except Exception:
-        logger.exception("re-decoding %s failed; the live transcript stays", event.path)
-        return
-    if not segments:
-        return
-    call_id = info.call_id
-    if call_id is None:
-        return
-
-    def store() -> None:
-        with sessions() as session:
-            for seg in segments:
-                call_repo.add_segment(
-                    session,
-                    call_id=call_id,
-                    text=seg.text,
-                    start_s=seg.start,
-                    end_s=max(seg.end, seg.start),
-                    language=seg.language,
-                    words=[{"word": w.text, "start": w.start, "end": w.end, "conf": w.conf} for w in seg.words],
-                    confidence=seg.confidence,
-                    engine=seg.engine,
-                    model_version=seg.model_version,
-                    source="redecode",
-                )
-
-    await asyncio.to_thread(store)
-    logger.info("stored %d re-decoded segments", len(segments))
 
 
 async def run_services(services: Services, *, stop: asyncio.Event | None = None) -> None:
