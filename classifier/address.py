@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -74,6 +75,8 @@ _DISTRICT_FORMS: dict[str, tuple[str, ...]] = {
     "nura": ("нура", "нұра", "нуринск"),
 }
 
+_DISTRICT_PREFIXES = tuple(f for forms in _DISTRICT_FORMS.values() for f in forms)
+
 # Landmark nouns (Russian stem → nominative) and Kazakh postpositions (located form → base).
 _RU_LANDMARKS: dict[str, str] = {
     "школ": "школа", "магазин": "магазин", "остановк": "остановка", "садик": "садик", "детсад": "детсад",
@@ -109,13 +112,15 @@ _KK_ENDINGS = (
 
 
 _KK_FOLDED = tuple(dict.fromkeys(kk_fold(x) for x in _KK_ENDINGS))
+_KK_FOLDED_ORDERED = tuple(kk_fold(x) for x in _KK_ENDINGS)
 
 
+@lru_cache(maxsize=65536)
 def stem(token: str) -> str:
     """A matching key for a name: Kazakh letters folded, case endings stripped, never shorter than 4 letters."""
     t = kk_fold(token)
     for _ in range(2):
-        for e in tuple(kk_fold(x) for x in _KK_ENDINGS):
+        for e in _KK_FOLDED_ORDERED:
             if t.endswith(e) and len(t) - len(e) >= 4:
                 t = t[: -len(e)]
                 break
@@ -130,6 +135,7 @@ def stem(token: str) -> str:
 _COMMON_STEMS = frozenset(stem(w) for w in _COMMON_WORDS)
 
 
+@lru_cache(maxsize=65536)
 def stem_candidates(token: str) -> tuple[str, ...]:
     """Every plausible stem of a spoken word (each Kazakh case ending tried), most literal first."""
     folded = kk_fold(token)
@@ -407,10 +413,12 @@ class AddressExtractor:
 
     @staticmethod
     def _is_district_name(tok: str) -> bool:
-        return any(tok.startswith(f) for forms in _DISTRICT_FORMS.values() for f in forms)
+        return tok.startswith(_DISTRICT_PREFIXES)
 
     def _district_at(self, tokens: list[str], i: int) -> Mention | None:
         tok = tokens[i]
+        if not tok.startswith(_DISTRICT_PREFIXES):
+            return None
         n = len(tokens)
         for district, forms in _DISTRICT_FORMS.items():
             if not any(tok.startswith(f) for f in forms):

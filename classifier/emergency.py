@@ -143,7 +143,8 @@ _COMPILED: list[tuple[str, re.Pattern[str], re.Pattern[str] | None]] = [
     for pat, anti in rules
 ]
 CONTEXT_TOKENS = 10  # tokens either side of a hit searched for past-event and complaint words
-RESCAN_TOKENS = 20  # a streaming scan re-reads this many tokens before the new ones
+RESCAN_TOKENS = 8  # a streaming scan re-reads this many tokens before the new ones (longest phrase)
+REDISCOUNT_TOKENS = CONTEXT_TOKENS + 8  # hits this close to the end are re-checked for past/negation words
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,20 @@ class RuleHit:
     end: int
     text: str
     discounted: bool  # negated, or a past event / complaint nearby
+    rule: int = -1  # index of the rule that fired
+
+
+def _discounted(sub: list[str], ti: int, tj: int, code: str, matched: str, rule: int) -> bool:
+    """Negated, or a past event / complaint / ordinary use nearby (tokens ``sub``, hit at [ti, tj))."""
+    if ti > 0 and sub[ti - 1] in _NEGATORS and not matched.startswith("не "):
+        return True
+    if code in ("101", "104") and any(t in _KK_NEGATORS for t in sub[tj : tj + 2]):
+        return True
+    window = " ".join(sub[max(0, ti - CONTEXT_TOKENS) : tj + CONTEXT_TOKENS])
+    if _PAST_OR_COMPLAINT.search(window):
+        return True
+    anti = _COMPILED[rule][2]
+    return anti is not None and bool(anti.search(" ".join(sub[max(0, ti - 6) : tj + 6])))
 
 
 def scan(tokens: list[str], start: int = 0) -> list[RuleHit]:
@@ -173,25 +188,28 @@ def scan(tokens: list[str], start: int = 0) -> list[RuleHit]:
     for t in sub:
         offsets.append(pos)
         pos += len(t) + 1
+    first = offsets[start - base] if start - base < len(offsets) else len(text)
     hits: list[RuleHit] = []
-    for code, pattern, anti in _COMPILED:
-        for m in pattern.finditer(text):
+    for rule, (code, pattern, _anti) in enumerate(_COMPILED):
+        for m in pattern.finditer(text, first):
             ti = bisect_right(offsets, m.start()) - 1
             tj = bisect_right(offsets, max(m.start(), m.end() - 1))
-            if ti + base < start:
-                continue
             matched = text[m.start() : m.end()].strip()
-            negated = ti > 0 and sub[ti - 1] in _NEGATORS and not matched.startswith("не ")
-            if not negated and code in ("101", "104"):
-                negated = any(t in _KK_NEGATORS for t in sub[tj : tj + 2])
-            window = " ".join(sub[max(0, ti - CONTEXT_TOKENS) : tj + CONTEXT_TOKENS])
-            past = bool(_PAST_OR_COMPLAINT.search(window))
-            if anti is not None and not past:
-                near = " ".join(sub[max(0, ti - 6) : tj + 6])
-                past = bool(anti.search(near))
-            hits.append(RuleHit(code, ti + base, tj + base, matched, negated or past))
+            hits.append(RuleHit(code, ti + base, tj + base, matched, _discounted(sub, ti, tj, code, matched, rule),
+                                rule))
     hits.sort(key=lambda h: (h.start, h.code))
     return hits
+
+
+def rediscount(hits: list[RuleHit], tokens: list[str]) -> list[RuleHit]:
+    """The same hits with their discount re-read against ``tokens`` (words that came after them may change it)."""
+    out = []
+    for h in hits:
+        base = max(0, h.start - CONTEXT_TOKENS - 8)
+        sub = tokens[base : h.end + CONTEXT_TOKENS]
+        d = _discounted(sub, h.start - base, h.end - base, h.code, h.text, h.rule)
+        out.append(h if d == h.discounted else RuleHit(h.code, h.start, h.end, h.text, d, h.rule))
+    return out
 
 
 def rule_hits(norm: str) -> list[RuleHit]:

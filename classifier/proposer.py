@@ -137,7 +137,11 @@ class CallText:
         n_prev = len(self.tokens)
         self.tokens.extend(new_tokens)
         r0 = max(0, n_prev - rules.RESCAN_TOKENS)
-        self.hits = [h for h in self.hits if h.start < r0] + rules.scan(self.tokens, r0)
+        d0 = max(0, n_prev - rules.REDISCOUNT_TOKENS)
+        kept = [h for h in self.hits if h.start < r0]
+        settled = [h for h in kept if h.start < d0]
+        recheck = rules.rediscount([h for h in kept if h.start >= d0], self.tokens)
+        self.hits = settled + recheck + rules.scan(self.tokens, r0)
         a0 = max(0, n_prev - ADDRESS_RESCAN)
         self.mentions = [m for m in self.mentions if m.start < a0] + extractor.mentions(self.tokens, a0)
         v = language_vote(new_tokens)
