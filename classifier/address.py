@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
