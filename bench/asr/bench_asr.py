@@ -102,7 +102,7 @@ for k in range(reps):
     words += [w["word"] for w in json.loads(rec.FinalResult()).get("result", [])]
     rec.Reset()
     out.append({"cpu": time.process_time() - t, "words": words})
-emit(json.dumps(out))
+print(json.dumps(out))
 """
 
 
@@ -270,7 +270,7 @@ for it in items:
         r.Reset()
         row[mode] = {"cpu": time.process_time() - t, "words": words}
     out.append(row)
-emit(json.dumps(out, ensure_ascii=False))
+print(json.dumps(out, ensure_ascii=False))
 """
 
 
