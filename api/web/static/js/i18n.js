@@ -129,6 +129,7 @@ const STRINGS = {
     "reg.range": "{from}–{to} из {total}",
     "reg.prev": "Назад",
     "reg.next": "Вперёд",
+    "reg.pages": "Страницы",
     "reg.review": "Проверить",
     "status.draft": "черновик",
     "status.confirmed": "зарегистрировано",
@@ -138,6 +139,7 @@ const STRINGS = {
 
     "qa.title": "Проверка звонка",
     "qa.audio": "Запись разговора",
+    "qa.speed": "Скорость воспроизведения",
     "qa.noaudio": "Записи этого звонка нет.",
     "qa.transcript": "Расшифровка, привязанная к записи",
     "qa.transcript.help": "Щелчок по слову — перейти к нему в записи. Подчёркнутые волной слова распознаны неуверенно.",
@@ -309,6 +311,7 @@ const STRINGS = {
     "reg.range": "{total} ішінен {from}–{to}",
     "reg.prev": "Артқа",
     "reg.next": "Алға",
+    "reg.pages": "Беттер",
     "reg.review": "Тексеру",
     "status.draft": "жоба",
     "status.confirmed": "тіркелді",
@@ -318,6 +321,7 @@ const STRINGS = {
 
     "qa.title": "Қоңырауды тексеру",
     "qa.audio": "Сөйлесу жазбасы",
+    "qa.speed": "Ойнату жылдамдығы",
     "qa.noaudio": "Бұл қоңыраудың жазбасы жоқ.",
     "qa.transcript": "Жазбаға байланған мәтін",
     "qa.transcript.help": "Сөзді басу — жазбада соған өту. Толқынды сызылған сөздер сенімсіз танылған.",
