@@ -33,7 +33,7 @@ def make_summary(topic: str, address: Address, phrase: str, language: str, taxon
     """Topic name + address + key phrase, e.g. "Нет горячей воды — проспект Абая 12: «с утра нет горячей воды»"."""
     lang = "kk" if language == "kk" else "ru"
     name = taxonomy.topics[topic].name(lang) if topic in taxonomy.topics else topic
-    text = name
+    text = name.split(";")[0].strip()  # the display name's first clause ("Нет газа, давление, газовый счётчик")
     where = format_address(address, lang, taxonomy)
     if where:
         text += f" — {where}"

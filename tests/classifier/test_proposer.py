@@ -89,3 +89,11 @@ def test_empty_segments_are_harmless(shipped: SklearnProposer) -> None:
     assert isinstance(first, CardProposal)
     p = scorer.add_final("лифт не работает третий день")
     assert scorer.add_final("") is p
+
+
+def test_summary_in_the_callers_language(shipped: SklearnProposer, taxonomy: Taxonomy) -> None:
+    kk = shipped.propose("сәлеметсіз бе абай даңғылы он екінші үй үш күннен бері ыстық су жоқ")
+    assert kk.language == "kk" and kk.summary.startswith(taxonomy.topics[kk.topic].kk.split(";")[0])
+    assert "проспект Абая 12" in kk.summary and "ыстық су жоқ" in kk.summary
+    ru = shipped.propose("на кенесары сорок пять квартира двенадцать батареи еле теплые")
+    assert ru.summary.startswith(taxonomy.topics[ru.topic].ru.split(";")[0]) and "кв. 12" in ru.summary
