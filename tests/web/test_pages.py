@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 import httpx
@@ -63,6 +64,20 @@ def test_registry_filters_searches_transcripts_and_pages(web: Web, browser: WebD
         what="status filter",
     )
     shot(browser, "registry-confirmed")
+    # CSV export of the same filters (fetched with the token, saved as a file).
+    browser.find_element(By.ID, "export").click()
+    wait_for(
+        browser,
+        lambda d: d.execute_script(
+            "return performance.getEntriesByType('resource').some("
+            "e => e.name.includes('/api/cards/export.csv?status=confirmed'))"
+        ),
+        what="CSV export request",
+    )
+    time.sleep(0.3)
+    assert not browser.execute_script(
+        "const t = document.getElementById('toast'); return !!(t && !t.hidden && t.classList.contains('err'))"
+    ), "the export failed"
     assert external_requests(browser, web.url) == []
 
 
