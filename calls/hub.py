@@ -19,6 +19,7 @@ CARD_PROPOSED = "card_proposed"
 EMERGENCY_ALERT = "emergency_alert"
 CARD_UPDATED = "card_updated"
 CALL_ENDED = "call_ended"
+CALL_CLAIMED = "call_claimed"
 
 
 @dataclass(eq=False)
@@ -47,10 +48,13 @@ class CardHub:
         call_id = message.get("call_id")
         if isinstance(call_id, int):
             kind = str(message.get("type"))
-            if kind == CALL_ENDED:
+            if kind == CALL_STARTED:
+                self._last[call_id] = {kind: message}
+            elif kind == CALL_ENDED:
                 self._last.pop(call_id, None)
-            elif kind != TRANSCRIPT_PARTIAL:
-                self._last.setdefault(call_id, {})[kind] = message
+            elif kind != TRANSCRIPT_PARTIAL and call_id in self._last:
+                # Only calls seen starting are live: a later card_updated must not revive an ended call.
+                self._last[call_id][kind] = message
         for sub in list(self._subs):
             if sub.call_ids is not None and call_id not in sub.call_ids:
                 continue

@@ -15,6 +15,7 @@ from api.context import ApiContext
 from api.deps import CtxDep, OperatorUser, SessionDep, publish, user_from_token
 from api.errors import ApiError
 from api.schemas import CallPublic
+from calls.hub import CALL_CLAIMED
 from models.records import Call, Card
 from models.repo import audit
 
@@ -22,7 +23,6 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["live"])
 
-CALL_CLAIMED = "call_claimed"  # {call_id, operator_id, operator}: published when an operator takes a call
 CLOSE_UNAUTHORIZED = 4401  # WebSocket close code: no valid token (the page goes to the login)
 _NOT_CLAIMED = 0
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.deps import CtxDep, SessionDep, StaffUser
+from api.deps import CtxDep, SessionDep, StaffUser, end_reads
 from models.records import Call, Card
 
 logger = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ def dashboard(
         dismissed=sum(1 for c in period if c.emergency_dismissed_reason),
         by_code=dict(sorted(by_code.items())),
     )
-    return Dashboard(
+    result = Dashboard(
         generated_at=now,
         timezone=str(zone),
         days=days,
@@ -252,3 +252,5 @@ def dashboard(
         emergency=emergency,
         first_call_resolution=_first_call_resolution(session, confirmed, now),
     )
+    end_reads(session)  # SQLite: never return holding the write lock
+    return result
