@@ -50,7 +50,7 @@ def tune_thresholds(examples: list[Example], *, params: dict[str, Any] | None, s
     """Emergency thresholds (per code, "any", rule veto) chosen on out-of-fold predictions over TRAIN only.
 
     The objective mirrors the targets: among settings whose any-emergency precision is at least 0.90, the one
-    with the best recall (then the best right-code rate); if none reaches 0.90, the best F2.
+    with the best recall (then the best right-code rate, then precision); if none reaches 0.90, the best F2.
     """
     texts, topics, codes, langs = _arrays(examples)
     n = len(texts)
@@ -74,15 +74,16 @@ def tune_thresholds(examples: list[Example], *, params: dict[str, Any] | None, s
     rows = [{c: float(probs[c][i]) for c in names} for i in range(n)]
     best: tuple[tuple[float, ...], dict[str, float]] | None = None
     for veto in (0.0, 0.01, 0.03):
-        for g in (0.3, 0.4, 0.5, 0.6):
-            for any_t in (None, 0.4, 0.5, 0.6, 0.7):
+        for g in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+            for any_t in (None, 0.4, 0.5, 0.6, 0.7, 0.8):
                 th = {f"emergency_{c}": g for c in EMERGENCY_CODES}
                 th["rule_veto"] = veto
                 if any_t is not None:
                     th["emergency_any"] = any_t
                 recall, precision, right = _any_scores(rows, hits, codes, th)
-                key = ((1.0, recall, right) if precision >= 0.90 else
-                       (0.0, 5 * precision * recall / max(1e-9, 4 * precision + recall), right))
+                # equal recall: the more precise setting wins
+                key = ((1.0, recall, right, precision) if precision >= 0.90 else
+                       (0.0, 5 * precision * recall / max(1e-9, 4 * precision + recall), right, precision))
                 if best is None or key > best[0]:
                     best = (key, th)
     assert best is not None
