@@ -236,10 +236,10 @@ def evaluate(proposer: CardProposer, examples: list[Example]) -> dict[str, Any]:
             addr["street_false"] += pa.street is not None
         if a.get("house"):
             addr["house_n"] += 1
-            addr["house_ok"] += (pa.house or "").upper() == a["house"].upper()
+            addr["house_ok"] += (pa.house or "").upper() == str(a["house"]).upper()
         if a.get("street") and a.get("house"):
             addr["both_n"] += 1
-            ok = pa.street == a["street"] and (pa.house or "").upper() == a["house"].upper()
+            ok = pa.street == a["street"] and (pa.house or "").upper() == str(a["house"]).upper()
             addr["both_ok"] += ok
             if not ok and len(errors) < 400:
                 errors.append({"field": "address", "text": ex.text, "true": f"{a['street']} {a['house']}",
