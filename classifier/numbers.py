@@ -156,7 +156,7 @@ def _build() -> dict[str, _Word]:
 
 
 def _kk_plain() -> set[str]:
-    plain = set()
+    plain: set[str] = set()
     for forms in list(_KK_UNITS.values()) + list(_KK_TENS.values()):
         plain.update(forms)
     plain.update(_KK_ORD)
