@@ -232,6 +232,18 @@ def _to_pcm16(samples: np.ndarray) -> np.ndarray:
     return np.clip(np.round(samples), -32768, 32767).astype("<i2")
 
 
+_UPSAMPLE_RE = re.compile(r"^\s*--allow[-_]upsample\s*=\s*(true|1)\s*$", re.MULTILINE | re.IGNORECASE)
+
+
+def model_allows_upsample(model_dir: str | Path) -> bool:
+    """Whether the model's conf/mfcc.conf lets Vosk take audio below its rate (--allow-upsample=true)."""
+    try:
+        text = (Path(model_dir) / "conf" / "mfcc.conf").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return bool(_UPSAMPLE_RE.search(text))
+
+
 class StreamResampler:
     """Stateful s16le mono resampler for one stream: no clicks at chunk edges, exact timing.
 

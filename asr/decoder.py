@@ -47,6 +47,7 @@ class DecoderOptions:
     default_language: str = "ru"
     skip_silence_after_s: float | None = 3.0  # past this much unbroken silence, stop decoding it (None: never)
     silence_peak: int = 64  # a block whose samples all stay within this is silence (-54 dBFS)
+    native_rate: bool = False  # give 8 kHz straight to models that allow Vosk to upsample (else soxr to their rate)
 
 
 class _Lease:
@@ -155,8 +156,10 @@ class CallDecoder:
         self.pool = pool
         self.options = options or DecoderOptions()
         self.input_rate = input_rate
+        native = input_rate if self.options.native_rate else None
         self.keys = {
-            lang: pool.key_for(lm.model_dir, phrases if phrases else lm.grammar) for lang, lm in languages.items()
+            lang: pool.key_for(lm.model_dir, phrases if phrases else lm.grammar, native)
+            for lang, lm in languages.items()
         }
         self._resamplers: dict[int, StreamResampler] = {}
         self._blocks: dict[int, bytearray] = {}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import vosk
 
-from asr.audio import model_sample_rate
+from asr.audio import model_allows_upsample, model_sample_rate
 from asr.models import model_version
 
 logger = logging.getLogger(__name__)
@@ -69,10 +69,19 @@ class RecognizerPool:
             logger.info("loaded Vosk model %s", model_version(Path(key)))
         return model
 
-    def key_for(self, model_dir: str | Path, grammar: Sequence[str] | None = None) -> RecognizerKey:
-        """The key for a model directory (rate read from its config) and an optional phrase list."""
+    def key_for(
+        self, model_dir: str | Path, grammar: Sequence[str] | None = None, native_rate: int | None = None
+    ) -> RecognizerKey:
+        """The key for a model directory and an optional phrase list.
+
+        The rate is the model's own (conf/mfcc.conf), or ``native_rate`` when given, lower, and the model
+        allows Vosk to upsample it itself.
+        """
         gram = json.dumps(list(grammar), ensure_ascii=False) if grammar else None
-        return RecognizerKey(str(Path(model_dir)), model_sample_rate(model_dir), gram)
+        rate = model_sample_rate(model_dir)
+        if native_rate is not None and native_rate < rate and model_allows_upsample(model_dir):
+            rate = native_rate
+        return RecognizerKey(str(Path(model_dir)), rate, gram)
 
     def acquire(self, key: RecognizerKey) -> PooledRecognizer:
         """An idle recognizer for ``key``, or a new one."""

@@ -288,3 +288,16 @@ async def test_a_stream_that_cannot_open_harms_nothing(pool: WorkerPool, sentenc
     await bad.aclose()
     segs = await VoskSpeechEngine(pool).transcribe_file(sentence_wavs[16000], language="ko")
     assert segs and pool.alive() == 2
+
+
+async def test_native_rate_option_feeds_8k_to_a_model_that_allows_it(engine: VoskSpeechEngine, det_model: Path,
+                                                                     sentence_wavs: dict[int, Path]) -> None:
+    """With native_rate the Korean model (--allow-upsample=true) gets 8 kHz as is; times stay in the audio."""
+    from asr.audio import model_allows_upsample
+
+    assert model_allows_upsample(det_model)
+    segs = await engine.transcribe_file(sentence_wavs[8000], language="ko", options={"native_rate": True})
+    x, rate = read_wav(sentence_wavs[8000])
+    words = [w for s in segs for w in s.words]
+    assert len(words) >= 5
+    assert all(0 <= w.start <= w.end <= x.size / rate + FRAME_S for w in words)
