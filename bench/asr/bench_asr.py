@@ -39,7 +39,7 @@ KNOWN = ("예", "아니요", "안녕하세요")
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def emit(text: str, flush: bool = True) -> None:
+def emit(text: str) -> None:
     """Write one line of results to stdout."""
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
@@ -130,7 +130,7 @@ def worker_cpu(pool: WorkerPool) -> float:
     return sum(cpu_of(p) for p in pool.pids() if p)
 
 
-async def main(quick: bool) -> dict:
+async def main(quick: bool, only: set[str] | None = None) -> dict:
     src = korean_test_model_dir()
     assert src is not None
     tmp = Path(tempfile.mkdtemp(prefix="bench-asr-"))
@@ -140,101 +140,132 @@ async def main(quick: bool) -> dict:
         L = 30.0 if quick else 60.0
         x = speech(tmp, L)
 
-        # 1. callcard's session vs bare Vosk, same audio, warm recognizers (second pass), 20 ms frames in
-        # bare Vosk and callcard alternate, 3 warm passes each; the least disturbed (minimum) pass counts
-        pool = WorkerPool({"ko": LanguageModel(str(model))}, workers=1, threads=1)
-        pool.start()
-        engine = VoskSpeechEngine(pool)
-        await run_session(engine, x)  # warm the recognizer, as a pooled one is in service
-        bare_runs: list[dict] = []
-        ours_runs: list[tuple[float, float, float]] = []
-        ours_words: list[str] = []
-        for _ in range(3):
-            bare_runs += bare_vosk(model, x, tmp, reps=2)
-            c0, p0 = worker_cpu(pool), time.process_time()
-            ours = await run_session(engine, x)
-            c1, p1 = worker_cpu(pool), time.process_time()
-            ours_runs.append(((c1 - c0) + (p1 - p0), c1 - c0, p1 - p0))
-            ours_words = [w.text for s in ours for w in s.words]
-        bare_cpu = min(r["cpu"] for i, r in enumerate(bare_runs) if i % 2 == 1)  # second (warm) pass
-        fresh_cpu = min(r["cpu"] for i, r in enumerate(bare_runs) if i % 2 == 0)
-        ours_cpu, ours_worker, ours_loop = min(ours_runs)
-        results["single"] = {
-            "audio_s": L,
-            "bare_cpu_s": round(bare_cpu, 2),
-            "callcard_cpu_s": round(ours_cpu, 2),
-            "callcard_worker_cpu_s": round(ours_worker, 2),
-            "callcard_loop_cpu_s": round(ours_loop, 2),
-            "bare_rtf": round(bare_cpu / L, 3),
-            "callcard_rtf": round(ours_cpu / L, 3),
-            "overhead": round(ours_cpu / bare_cpu - 1, 3),
-            "fresh_recognizer_bare_rtf": round(fresh_cpu / L, 3),
-            "all_bare_warm_cpu_s": [round(r["cpu"], 2) for i, r in enumerate(bare_runs) if i % 2 == 1],
-            "all_callcard_cpu_s": [round(r[0], 2) for r in ours_runs],
-            "same_words_as_bare": ours_words == bare_runs[1]["words"],
-        }
-        emit(json.dumps(results["single"]), flush=True)
+        def want(name: str) -> bool:
+            return only is None or name in only
 
-        # 3. language decision cost: auto between two free-decoding "languages" vs one, over a 3-minute call
-        L3 = 60.0 if quick else 180.0
-        x3 = speech(tmp, L3)
-        await pool_close(pool)
-        pool = WorkerPool({"kk": LanguageModel(str(model)), "ru": LanguageModel(str(model))}, workers=1,
-                          threads=1, max_idle_per_key=4)
-        pool.start()
-        engine = VoskSpeechEngine(pool)
-        # warm both languages' recognizers as pooled ones are in service (a fresh one is ~2x slower at first)
-        await asyncio.gather(run_session(engine, x, language="kk"), run_session(engine, x, language="ru"))
-        c0 = worker_cpu(pool)
-        await run_session(engine, x3, language="kk")
-        single = worker_cpu(pool) - c0
-        c0 = worker_cpu(pool)
-        await run_session(engine, x3, language="auto")
-        auto = worker_cpu(pool) - c0
-        results["language"] = {"audio_s": L3, "single_cpu_s": round(single, 2), "auto_cpu_s": round(auto, 2),
-                               "ratio": round(auto / single, 3), "options": DecoderOptions().__repr__()}
-        emit(json.dumps(results["language"]), flush=True)
-        await pool_close(pool)
-
-        # 2. concurrency: N calls at once on 2 workers x 1 thread, fed as fast as they decode
-        pool = WorkerPool({"ko": LanguageModel(str(model))}, workers=2, threads=1, max_idle_per_key=8)
-        pool.start()
-        engine = VoskSpeechEngine(pool)
-        n = 4 if quick else 6
-        await asyncio.gather(*(run_session(engine, x[: 8000 * 20]) for _ in range(n)))  # warm n recognizers
-        t0, c0 = time.monotonic(), worker_cpu(pool)
-        await asyncio.gather(*(run_session(engine, x) for _ in range(n)))
-        wall, cpu = time.monotonic() - t0, worker_cpu(pool) - c0
-        results["concurrency"] = {
-            "calls": n, "audio_s_each": L, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-            "real_time_calls_capacity": round(n * L / wall, 1),
-        }
-        emit(json.dumps(results["concurrency"]), flush=True)
-        await pool_close(pool)
-
-        # 4. memory per additional call over 5-minute calls (worker peak RSS, 1 call vs k calls at once)
-        L5 = 120.0 if quick else 300.0
-        x5 = speech(tmp, L5)
-        mem = {}
-        for k in (1, 3):
-            pool = WorkerPool({"ko": LanguageModel(str(model))}, workers=1, threads=2)
+        if want("single"):
+            pool = WorkerPool({"ko": LanguageModel(str(model))}, workers=1, threads=1)
             pool.start()
-            engine = VoskSpeechEngine(pool)
-            base = rss_of(pool.pids()[0])[0]
-            await asyncio.gather(*(run_session(engine, x5) for _ in range(k)))
-            mem[k] = {"loaded_mib": round(base, 1), "peak_mib": round(rss_of(pool.pids()[0])[1], 1)}
+            await single_section(VoskSpeechEngine(pool), pool, model, x, tmp, L, results)
             await pool_close(pool)
-        results["memory"] = {"audio_s": L5, "by_calls": mem,
-                             "per_additional_call_mib": round((mem[3]["peak_mib"] - mem[1]["peak_mib"]) / 2, 1)}
-        emit(json.dumps(results["memory"]), flush=True)
-
-        # 5. 8 kHz straight into Vosk (its own upsampling) vs callcard's resampling to 16 kHz
-        results["rate"] = await asyncio.to_thread(rate_comparison, model, tmp, x)
-        emit(json.dumps(results["rate"], ensure_ascii=False), flush=True)
+        if want("language"):
+            await language_section(model, x, tmp, quick, results)
+        if want("concurrency"):
+            await concurrency_section(model, x, quick, L, results)
+        if want("memory"):
+            await memory_section(model, tmp, quick, results)
+        if want("rate"):
+            results["rate"] = await asyncio.to_thread(rate_comparison, model, tmp, x)
+            emit(json.dumps(results["rate"], ensure_ascii=False))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     results["load_after"] = os.getloadavg()
     return results
+
+
+async def single_section(engine: VoskSpeechEngine, pool: WorkerPool, model: Path, x: np.ndarray, tmp: Path,
+                         L: float, results: dict) -> None:
+    """callcard's session vs bare Vosk on the same audio, warm recognizers, alternating passes."""
+    await run_session(engine, x)  # warm the recognizer, as a pooled one is in service
+    bare_runs: list[dict] = []
+    ours_runs: list[tuple[float, float, float]] = []
+    ours_words: list[str] = []
+    for _ in range(3):
+        bare_runs += await asyncio.to_thread(bare_vosk, model, x, tmp, 2)
+        c0, p0 = worker_cpu(pool), time.process_time()
+        ours = await run_session(engine, x)
+        c1, p1 = worker_cpu(pool), time.process_time()
+        ours_runs.append(((c1 - c0) + (p1 - p0), c1 - c0, p1 - p0))
+        ours_words = [w.text for s in ours for w in s.words]
+    warm = [r["cpu"] for i, r in enumerate(bare_runs) if i % 2 == 1]  # second pass of each bare process
+    fresh = [r["cpu"] for i, r in enumerate(bare_runs) if i % 2 == 0]
+    ours_cpu, ours_worker, ours_loop = min(ours_runs)
+    med_bare, med_ours = float(np.median(warm)), float(np.median([r[0] for r in ours_runs]))
+    results["single"] = {
+        "audio_s": L,
+        "bare_cpu_s": round(min(warm), 2),
+        "callcard_cpu_s": round(ours_cpu, 2),
+        "callcard_worker_cpu_s": round(ours_worker, 2),
+        "callcard_loop_cpu_s": round(ours_loop, 2),
+        "bare_rtf": round(min(warm) / L, 3),
+        "callcard_rtf": round(ours_cpu / L, 3),
+        "overhead_min": round(ours_cpu / min(warm) - 1, 3),
+        "overhead_median": round(med_ours / med_bare - 1, 3),
+        "fresh_recognizer_bare_rtf": round(min(fresh) / L, 3),
+        "all_bare_warm_cpu_s": [round(c, 2) for c in warm],
+        "all_callcard_cpu_s": [round(r[0], 2) for r in ours_runs],
+        "same_words_as_bare": ours_words == bare_runs[1]["words"],
+    }
+    emit(json.dumps(results["single"]))
+
+
+async def language_section(model: Path, x: np.ndarray, tmp: Path, quick: bool, results: dict) -> None:
+    """Auto language (two free-decoding "languages" on the same model) vs one language, a 3-minute call."""
+    L3 = 60.0 if quick else 180.0
+    x3 = speech(tmp, L3)
+    pool = WorkerPool({"kk": LanguageModel(str(model)), "ru": LanguageModel(str(model))}, workers=1,
+                      threads=1, max_idle_per_key=4)
+    pool.start()
+    engine = VoskSpeechEngine(pool)
+    # warm both languages' recognizers as pooled ones are in service (a fresh one is ~2x slower at first)
+    await asyncio.gather(run_session(engine, x, language="kk"), run_session(engine, x, language="ru"))
+    c0 = worker_cpu(pool)
+    await run_session(engine, x3, language="kk")
+    single = worker_cpu(pool) - c0
+    c0 = worker_cpu(pool)
+    await run_session(engine, x3, language="auto")
+    auto = worker_cpu(pool) - c0
+    results["language"] = {"audio_s": L3, "single_cpu_s": round(single, 2), "auto_cpu_s": round(auto, 2),
+                           "ratio": round(auto / single, 3), "options": repr(DecoderOptions())}
+    emit(json.dumps(results["language"]))
+    await pool_close(pool)
+
+
+async def concurrency_section(model: Path, x: np.ndarray, quick: bool, L: float, results: dict) -> None:
+    """N calls at once on 2 workers x 1 thread, fed as fast as they decode."""
+    pool = WorkerPool({"ko": LanguageModel(str(model))}, workers=2, threads=1, max_idle_per_key=8)
+    pool.start()
+    engine = VoskSpeechEngine(pool)
+    n = 4 if quick else 6
+    await asyncio.gather(*(run_session(engine, x[: 8000 * 20]) for _ in range(n)))  # warm n recognizers
+    t0, c0 = time.monotonic(), worker_cpu(pool)
+    await asyncio.gather(*(run_session(engine, x) for _ in range(n)))
+    wall, cpu = time.monotonic() - t0, worker_cpu(pool) - c0
+    results["concurrency"] = {
+        "calls": n, "audio_s_each": L, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+        "cpu_s_per_audio_s": round(cpu / (n * L), 3),
+        "real_time_calls_capacity_wall": round(n * L / wall, 1),
+        "real_time_calls_capacity_cpu": round((os.cpu_count() or 2) * n * L / cpu, 1),
+    }
+    emit(json.dumps(results["concurrency"]))
+    await pool_close(pool)
+
+
+async def memory_section(model: Path, tmp: Path, quick: bool, results: dict) -> None:
+    """Worker peak RSS over 5-minute calls: 1 call vs 3 at once, with fresh and then with reused recognizers."""
+    L5 = 120.0 if quick else 300.0
+    x5 = speech(tmp, L5)
+    mem: dict[int, dict[str, float]] = {}
+    for k in (1, 3):
+        pool = WorkerPool({"ko": LanguageModel(str(model))}, workers=1, threads=2, max_idle_per_key=4)
+        pool.start()
+        engine = VoskSpeechEngine(pool)
+        pid = pool.pids()[0]
+        assert pid is not None
+        base = rss_of(pid)[0]
+        await asyncio.gather(*(run_session(engine, x5) for _ in range(k)))
+        fresh_peak = rss_of(pid)[1]
+        await asyncio.gather(*(run_session(engine, x5) for _ in range(k)))  # the same recognizers again
+        mem[k] = {"loaded_mib": round(base, 1), "peak_fresh_mib": round(fresh_peak, 1),
+                  "peak_after_reuse_mib": round(rss_of(pid)[1], 1)}
+        await pool_close(pool)
+    results["memory"] = {
+        "audio_s": L5, "by_calls": mem,
+        "per_additional_call_mib": round((mem[3]["peak_fresh_mib"] - mem[1]["peak_fresh_mib"]) / 2, 1),
+        "growth_of_a_reused_recognizer_per_call_mib": round(
+            (mem[3]["peak_after_reuse_mib"] - mem[3]["peak_fresh_mib"]) / 3, 1),
+    }
+    emit(json.dumps(results["memory"]))
 
 
 RATE = r"""
@@ -315,6 +346,7 @@ async def pool_close(pool: WorkerPool) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", nargs="*", choices=["single", "language", "concurrency", "memory", "rate"])
     args = ap.parse_args()
-    out = asyncio.run(main(args.quick))
+    out = asyncio.run(main(args.quick, set(args.only) if args.only else None))
     emit(json.dumps(out, ensure_ascii=False, indent=1))
