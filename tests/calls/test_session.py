@@ -1,0 +1,218 @@
+"""CallSession: transcripts stored and published, proposals from the real shipped classifier, emergencies at once.
+
+The recognizer here is scripted (partials while a line is said, a final at its end) because no Russian or
+Kazakh Vosk model can be had on these machines; the real decoder path is tested in tests/asr and end to end in
+tests/callcard. Everything after recognition is real: the classifier, SQLite, the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr.base import FinalSegment, PartialSegment, Segment, Word
+from calls.hub import CardHub
+from calls.live import CallInfo
+from calls.session import CallSession
+from classifier.base import CardProposer
+from classifier.loader import load_proposer
+from core.taxonomy import load_taxonomy
+from core.types import SAMPLE_RATE, SAMPLE_WIDTH
+from models.db import make_engine, make_sessionmaker
+from models.records import Call, Card, TranscriptSegment
+from models.repo import calls as repo
+
+SECOND = SAMPLE_RATE * SAMPLE_WIDTH
+
+
+@pytest.fixture(scope="module")
+def proposer() -> CardProposer:
+    return load_proposer("sklearn", None, load_taxonomy())
+
+
+@dataclass
+class ScriptedStream:
+    """Partials grow word by word while a line is said; its final comes when the line's audio has passed."""
+
+    lines: Sequence[tuple[str, str, float]]  # (text, language, seconds)
+    fail_after: float | None = None
+    heard: float = 0.0
+    index: int = 0
+    start: float = 0.0
+    partial_times: list[tuple[str, float]] = field(default_factory=list)
+
+    async def feed(self, pcm: bytes) -> Sequence[Segment]:
+        self.heard += len(pcm) / SECOND
+        if self.fail_after is not None and self.heard > self.fail_after:
+            raise RuntimeError("native decoder crashed")
+        out: list[Segment] = []
+        while self.index < len(self.lines):
+            text, lang, seconds = self.lines[self.index]
+            said = self.heard - self.start
+            if said >= seconds:
+                words = text.split()
+                step = seconds / len(words)
+                out.append(FinalSegment(
+                    text=text, language=lang, start=self.start, end=self.start + seconds,
+                    words=tuple(Word(w, self.start + i * step, self.start + (i + 1) * step, 0.9)
+                                for i, w in enumerate(words)),
+                    confidence=0.9, engine="scripted", model_version="script",
+                ))
+                self.start += seconds
+                self.index += 1
+                continue
+            words = text.split()
+            n = max(1, int(len(words) * said / seconds))
+            partial = " ".join(words[:n])
+            self.partial_times.append((partial, time.perf_counter()))
+            out.append(PartialSegment(text=partial, language=lang, start=self.start))
+            break
+        return out
+
+    async def finish(self) -> Sequence[Segment]:
+        return []
+
+    async def aclose(self) -> None:
+        return None
+
+
+class ScriptedEngine:
+    def __init__(self, stream: ScriptedStream) -> None:
+        self.stream = stream
+
+    def open_session(self, *, call_id: str, language: str = "auto") -> ScriptedStream:
+        return self.stream
+
+    def status(self) -> dict[str, object]:
+        return {"engine": "scripted"}
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.fixture
+def sessions(sqlite_url: str) -> sessionmaker[Session]:
+    return make_sessionmaker(make_engine(sqlite_url))
+
+
+def _call(sessions: sessionmaker[Session], uniqueid: str) -> CallInfo:
+    with sessions() as s:
+        call, _ = repo.get_or_create_call(s, uniqueid=uniqueid, caller_number="+77019998877")
+    return CallInfo(uniqueid=uniqueid, call_id=call.id, caller_number="+77019998877", started_at=datetime.now(UTC))
+
+
+async def _play(session: CallSession, seconds: float) -> None:
+    frames: asyncio.Queue[bytes | None] = asyncio.Queue()
+    task = asyncio.create_task(session.run(frames))
+    for _ in range(int(seconds * 50)):
+        await frames.put(b"\x00" * 320)
+        await asyncio.sleep(0)  # one 20 ms frame at a time, as the manager delivers them
+    await frames.put(None)
+    await asyncio.wait_for(task, 30)
+
+
+async def _drain(sub: object) -> list[dict[str, object]]:
+    out = []
+    queue = sub.queue  # type: ignore[attr-defined]
+    while not queue.empty():
+        out.append(queue.get_nowait())
+    return out
+
+
+@pytest.mark.parametrize(
+    "line, language, code",
+    [
+        ("алло көмектесіңіздер үйде өрт шығып жатыр түтін көп бесінші қабатта", "kk", "101"),
+        ("девушка срочно у соседа сердечный приступ он не дышит", "ru", "103"),
+        ("слушайте подъездте газдың иісі шығып тұр қатты иіс", "mixed", "104"),
+    ],
+)
+async def test_an_emergency_surfaces_on_a_partial_before_the_line_ends(
+    sessions: sessionmaker[Session], proposer: CardProposer, line: str, language: str, code: str
+) -> None:
+    hub = CardHub()
+    stream = ScriptedStream([(line, language, 4.0)])
+    info = _call(sessions, f"em-{code}")
+    session = CallSession(info, speech=ScriptedEngine(stream), proposer=proposer, sessions=sessions, hub=hub)
+    async with hub.subscribe() as sub:
+        await _play(session, 5.0)
+        messages = await _drain(sub)
+    kinds = [m["type"] for m in messages]
+    first_alert = kinds.index("emergency_alert")
+    assert "transcript_final" not in kinds[:first_alert], "the alert must come while the caller is still talking"
+    alerts = [m for m in messages if m["type"] == "emergency_alert"]
+    assert alerts[0]["emergency"] == code
+    assert alerts[-1]["card_id"] is not None  # a card exists for the operator's transfer button
+    with sessions() as s:
+        card = s.scalars(select(Card).where(Card.call_id == info.call_id)).one()
+        assert card.proposed_emergency == code
+        assert s.scalar(select(func.count()).select_from(TranscriptSegment)) == 1
+    assert session.stats.alerts >= 1
+
+
+async def test_partial_to_alert_latency_is_far_below_a_second(
+    sessions: sessionmaker[Session], proposer: CardProposer
+) -> None:
+    hub = CardHub()
+    stream = ScriptedStream([("здравствуйте у нас на кухне пожар горит плита дым идёт", "ru", 4.0)])
+    session = CallSession(_call(sessions, "lat"), speech=ScriptedEngine(stream), proposer=proposer,
+                          sessions=sessions, hub=hub)
+    alert_at: list[float] = []
+    original = hub.publish
+
+    def timed(message: dict[str, object]) -> None:
+        if message["type"] == "emergency_alert" and not alert_at:
+            alert_at.append(time.perf_counter())
+        original(message)
+
+    hub.publish = timed  # type: ignore[method-assign]
+    await _play(session, 5.0)
+    assert alert_at, "no alert"
+    trigger = next(t for text, t in stream.partial_times if "пожар" in text)
+    assert alert_at[0] - trigger < 0.25, f"alert {1000 * (alert_at[0] - trigger):.0f} ms after the words"
+
+
+async def test_a_recognizer_crash_keeps_draining_audio_and_marks_the_call(
+    sessions: sessionmaker[Session], proposer: CardProposer
+) -> None:
+    hub = CardHub()
+    stream = ScriptedStream([("батареи еле тёплые в квартире холодно", "ru", 2.0),
+                             ("и горячей воды тоже нет", "ru", 2.0)], fail_after=3.0)
+    info = _call(sessions, "crash")
+    session = CallSession(info, speech=ScriptedEngine(stream), proposer=proposer, sessions=sessions, hub=hub)
+    await _play(session, 6.0)  # returns: the queue was drained to the end despite the crash
+    assert session.stats.asr_failed and session.stats.chunks == 300
+    with sessions() as s:
+        call = s.get(Call, info.call_id)
+        assert call is not None and call.asr_status == "failed"
+        segments = s.scalars(select(TranscriptSegment)).all()
+        assert [seg.text for seg in segments] == ["батареи еле тёплые в квартире холодно"]
+        card = s.scalars(select(Card).where(Card.call_id == info.call_id)).one()
+        assert card.proposed_topic == "heating"
+
+
+async def test_a_database_outage_loses_no_live_message(proposer: CardProposer) -> None:
+    hub = CardHub()
+    with socket.socket() as sock:  # a port nothing listens on: the PostgreSQL server is down
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dead = make_sessionmaker(make_engine(f"postgresql+psycopg://callcard@127.0.0.1:{port}/callcard"))
+    stream = ScriptedStream([("лифт тұрып қалды бала ішінде қалды", "kk", 2.0)])
+    info = CallInfo(uniqueid="db-down", call_id=41, caller_number=None, started_at=datetime.now(UTC))
+    session = CallSession(info, speech=ScriptedEngine(stream), proposer=proposer, sessions=dead, hub=hub)
+    async with hub.subscribe() as sub:
+        await _play(session, 3.0)
+        messages = await _drain(sub)
+    finals = [m for m in messages if m["type"] == "transcript_final"]
+    assert len(finals) == 1 and finals[0]["segment"]["id"] is None  # shown live, not stored
+    proposed = [m for m in messages if m["type"] == "card_proposed"]
+    assert proposed and proposed[-1]["proposal"]["topic"] == "elevator"
+    assert session.stats.db_errors >= 2
