@@ -68,7 +68,10 @@ class PostCallTranscriber:
             logger.warning("recording %s belongs to no stored call yet; not transcribed", event.path)
             return
         decoder: FileDecoder = self._speech  # type: ignore[assignment]
-        live_segments = await asyncio.to_thread(self._count_live, call_id)
+        counts = await asyncio.to_thread(self._count_by_source, call_id)
+        if counts.get("redecode"):
+            return  # this recording was decoded already (a repeated RecordingFinished changes nothing)
+        live_segments = counts.get("live", 0)
         segments: Sequence[FinalSegment] | None = None
         if hasattr(decoder, "redecode"):
             segments = await decoder.redecode(event.path)  # big models, when configured
@@ -92,12 +95,14 @@ class PostCallTranscriber:
             call = repo.find_call(session, uniqueid=uniqueid)
             return call.id if call is not None else None
 
-    def _count_live(self, call_id: int) -> int:
+    def _count_by_source(self, call_id: int) -> dict[str, int]:
         with self._sessions() as session:
-            query = select(func.count()).where(
-                TranscriptSegment.call_id == call_id, TranscriptSegment.source == "live"
+            query = (
+                select(TranscriptSegment.source, func.count())
+                .where(TranscriptSegment.call_id == call_id)
+                .group_by(TranscriptSegment.source)
             )
-            return int(session.scalar(query) or 0)
+            return {str(source): int(n) for source, n in session.execute(query)}
 
     def _store(self, call_id: int, segments: Sequence[FinalSegment]) -> int:
         with self._sessions() as session:
