@@ -19,10 +19,8 @@ fi
 .venv/bin/python -m pip install -q -e .
 
 # Vosk's small Russian and Kazakh models, when missing and the network allows (verified, unpacked atomically).
-.venv/bin/callcard models download ru kk --size small --if-missing \
+.venv/bin/callcard models download ru kk --size small \
   || echo "!! Vosk models could not be downloaded; live transcripts stay off until \`callcard models download ru kk\` succeeds (calls are still recorded; cards can be made by hand)." >&2
 
-# The card classifier: use the shipped model, or train one from the shipped corpus if there is none.
-.venv/bin/callcard classifier ensure
-
+# The card classifier ships trained (classifier/data/model); `callcard classifier retrain` makes new versions.
 exec .venv/bin/callcard serve "$@"
