@@ -82,19 +82,37 @@ def decide(kk: int, ru: int) -> str:
     return "kk" if kk > ru else "ru"
 
 
-def refine(model_label: str, kk: int, ru: int, kk_content: int) -> str:
+def refine(model_label: str, kk: int, ru: int, kk_content: int, ru_lex: int = 0, kk_lex: int = 0) -> str:
     """Correct a model's language label with token evidence (chosen on out-of-fold predictions over train).
 
     Russian with real Kazakh words in it is mixed; "mixed" without any Kazakh is Russian; Kazakh with several
-    Russian function words is mixed.
+    Russian function words, or with a word only Russian training lines use, is mixed. ``ru_lex``/``kk_lex``
+    count words of the training lexicons (words seen in at least three lines of one language, never the other).
     """
-    if model_label == "ru" and kk_content >= 1:
+    if model_label == "ru" and (kk_content >= 1 or kk_lex >= 1):
         return "mixed"
     if model_label == "mixed" and kk == 0:
         return "ru"
-    if model_label == "kk" and ru >= 2:
+    if model_label == "kk" and (ru >= 2 or ru_lex >= 1):
         return "mixed"
     return model_label
+
+
+def build_lexicon(texts_by_language: list[tuple[list[str], str]], min_lines: int = 3) -> dict[str, list[str]]:
+    """Words that only Russian lines (or only Kazakh lines) of the training data use, in >= ``min_lines`` lines."""
+    from collections import Counter
+
+    ru: Counter[str] = Counter()
+    kk: Counter[str] = Counter()
+    for toks, lang in texts_by_language:
+        if lang == "ru":
+            ru.update(set(toks))
+        elif lang == "kk":
+            kk.update(set(toks))
+    return {
+        "ru": sorted(w for w, c in ru.items() if c >= min_lines and kk[w] == 0),
+        "kk": sorted(w for w, c in kk.items() if c >= min_lines and ru[w] == 0),
+    }
 
 
 def detect(text_tokens: list[str]) -> str:

@@ -131,8 +131,11 @@ class CallText:
     kk_votes: int = 0
     ru_votes: int = 0
     kk_content: int = 0
+    ru_lex: int = 0
+    kk_lex: int = 0
 
-    def add(self, new_tokens: list[str], extractor: AddressExtractor) -> int:
+    def add(self, new_tokens: list[str], extractor: AddressExtractor,
+            lexicon: tuple[frozenset[str], frozenset[str]] | None = None) -> int:
         """Append a segment's tokens, rescanning only a fixed tail; returns the previous token count."""
         n_prev = len(self.tokens)
         self.tokens.extend(new_tokens)
@@ -148,6 +151,9 @@ class CallText:
         self.kk_votes += v.kk
         self.ru_votes += v.ru
         self.kk_content += v.kk_content
+        if lexicon is not None:
+            self.ru_lex += sum(t in lexicon[0] for t in new_tokens)
+            self.kk_lex += sum(t in lexicon[1] for t in new_tokens)
         return n_prev
 
     def partial_hits(self, partial_tokens: list[str]) -> list[rules.RuleHit]:
@@ -189,7 +195,7 @@ class SklearnCallScorer:
         assert s.feats is not None
         p.model.incremental.add(s.feats, text)
         # rules and address: rescan a fixed tail so words of this segment can complete or discount earlier ones
-        n_prev = s.add(new_tokens, p.extractor)
+        n_prev = s.add(new_tokens, p.extractor, p.lexicon)
         p.update_windows(s, n_prev)
         self._last = p.build(s)
         return self._last
@@ -217,6 +223,7 @@ class SklearnProposer:
         self._emergency_specs = {c: model.heads[f"emergency_{c}"] for c in (*EMERGENCY_CODES, "any")
                                  if f"emergency_{c}" in model.heads}
         self._thresholds = dict(model.thresholds)
+        self.lexicon = (frozenset(model.lexicon.get("ru", ())), frozenset(model.lexicon.get("kk", ())))
         w = model.incremental.weights[:, self._topic_spec.columns]
         self._topic_weights = np.ascontiguousarray(w)
 
@@ -296,7 +303,7 @@ class SklearnProposer:
         if self._lang_spec is not None and (s.kk_votes or s.ru_votes):
             p = calibrated_proba(self._lang_spec, decision)
             label = self._lang_spec.classes[int(np.argmax(p))]
-            return refine_language(label, s.kk_votes, s.ru_votes, s.kk_content)
+            return refine_language(label, s.kk_votes, s.ru_votes, s.kk_content, s.ru_lex, s.kk_lex)
         return decide_language(s.kk_votes, s.ru_votes)
 
 

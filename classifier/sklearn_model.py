@@ -19,6 +19,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from classifier.features import IncrementalFeatures, make_features
+from classifier.language import build_lexicon
+from classifier.normalize import normalize
 from core.errors import ClassifierError
 from core.taxonomy import EMERGENCY_CODES, Taxonomy
 
@@ -93,9 +95,11 @@ def calibrated_proba(spec: HeadSpec, decision: np.ndarray) -> np.ndarray:
 class SklearnModel:
     """Fitted pipelines (one per head, sharing one fitted FeatureUnion) plus metadata."""
 
-    def __init__(self, pipelines: dict[str, Pipeline], metadata: dict[str, Any]) -> None:
+    def __init__(self, pipelines: dict[str, Pipeline], metadata: dict[str, Any],
+                 lexicon: dict[str, list[str]] | None = None) -> None:
         self.pipelines = pipelines
         self.metadata = metadata
+        self.lexicon: dict[str, list[str]] = lexicon or {}
         self.version: str = str(metadata.get("model_version", "sklearn-unknown"))
         self.thresholds: dict[str, float] = {k: float(v) for k, v in (metadata.get("thresholds") or {}).items()}
         first = next(iter(pipelines.values()))
@@ -128,7 +132,7 @@ class SklearnModel:
     def save(self, directory: Path) -> None:
         """Write model.joblib (the pipelines) and metadata.json."""
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"pipelines": self.pipelines}, directory / ARTIFACT_FILE, compress=3)
+        joblib.dump({"pipelines": self.pipelines, "lexicon": self.lexicon}, directory / ARTIFACT_FILE, compress=3)
         (directory / METADATA_FILE).write_text(json.dumps(self.metadata, ensure_ascii=False, indent=2) + "\n",
                                                encoding="utf-8")
 
@@ -166,7 +170,8 @@ class SklearnModel:
         for name, labels in (metadata.get("labels") or {}).items():
             if actual.get(name) != list(labels):
                 raise ClassifierError(f"{directory}: head {name!r} labels differ between metadata and model")
-        return cls(pipelines, metadata)
+        lexicon = data.get("lexicon") if isinstance(data.get("lexicon"), dict) else None
+        return cls(pipelines, metadata, lexicon)
 
 
 def check_labels(labels: dict[str, list[str]], taxonomy: Taxonomy, where: str) -> None:
@@ -211,6 +216,7 @@ def fit_model(
     seed: int = 0,
     metadata: dict[str, Any] | None = None,
     emergency_only: bool = False,
+    lexicon_source: list[tuple[str, str | None]] | None = None,
 ) -> SklearnModel:
     """Fit the shared features and every head (or only the emergency heads) on the given examples."""
     p = {**DEFAULTS, **(params or {})}
@@ -251,4 +257,7 @@ def fit_model(
     meta["params"] = {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}
     meta["labels"] = {name: [str(c) for c in pipe.classes_] for name, pipe in pipelines.items()}
     meta["n_features"] = int(X.shape[1])
-    return SklearnModel(pipelines, meta)
+    source = lexicon_source if lexicon_source is not None else list(zip(texts, languages, strict=True))
+    lexicon = build_lexicon([(normalize(t).split(), lang) for t, lang in source if lang])
+    meta["lexicon_words"] = {k: len(v) for k, v in lexicon.items()}
+    return SklearnModel(pipelines, meta, lexicon)

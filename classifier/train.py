@@ -152,7 +152,8 @@ def train_sklearn(
         "seed": seed,
         "thresholds": thresholds,
     }
-    model = fit_model(*_arrays(data), params=params, seed=seed, metadata=metadata)
+    model = fit_model(*_arrays(data), params=params, seed=seed, metadata=metadata,
+                      lexicon_source=[(e.text, e.language) for e in train])
     metrics = None
     if heldout:
         proposer = SklearnProposer(model, taxonomy, streets)

@@ -40,3 +40,19 @@ def test_language_detection() -> None:
     assert detect(normalize("сәлеметсіз бе біздің аулада су ағып жатыр").split()) == "kk"
     assert detect(normalize("алло девушка у нас во дворе вода течёт аулада су ағып жатыр").split()) == "mixed"
     assert detect([]) == "ru"
+
+
+def test_language_refinement_and_lexicon() -> None:
+    from classifier.language import build_lexicon, refine, vote
+
+    lex = build_lexicon([("домофон сломан".split(), "ru")] * 3 + [("есік ашылмайды".split(), "kk")] * 3
+                        + [("домофон жоқ".split(), "kk")])
+    assert lex == {"ru": ["сломан"], "kk": ["ашылмайды", "есік"]}
+    v = vote(normalize("домофон сломан есік ашылмайды").split())
+    assert refine("kk", v.kk, v.ru, v.kk_content, ru_lex=1) == "mixed"
+    # Kazakh courtesy words do not make Russian mixed; a real Kazakh word does
+    v = vote(normalize("иә девушка рахмет подъезд не убирают").split())
+    assert refine("ru", v.kk, v.ru, v.kk_content) == "ru"
+    v = vote(normalize("подъезд не убирают қоқыс жатыр").split())
+    assert refine("ru", v.kk, v.ru, v.kk_content) == "mixed"
+    assert refine("mixed", 0, 3, 0) == "ru"
