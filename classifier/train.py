@@ -28,6 +28,9 @@ from core.taxonomy import EMERGENCY_CODES, Taxonomy
 
 logger = logging.getLogger(__name__)
 
+# Part of every model version's hash: bump when training code changes what a model is (features, heads, rules).
+TRAINING_REVISION = 4
+
 
 
 # --- training ---------------------------------------------------------------------------------------------------
@@ -136,8 +139,9 @@ def train_sklearn(
     for e in extra or []:
         h.update(json.dumps([e.text, e.topic, e.emergency, list(e.emergency_also)], ensure_ascii=False).encode())
     h.update(json.dumps(params or {}, sort_keys=True, default=str).encode())
-    digest = h.hexdigest()
     thresholds = tune_thresholds(train, params=params, seed=seed, streets=streets) if tune else {}
+    h.update(json.dumps([TRAINING_REVISION, seed, augment_copies, thresholds], sort_keys=True).encode())
+    digest = h.hexdigest()
     data = augment(train, seed=seed, copies=augment_copies, streets=streets) if augment_copies else train
     version = model_version("sklearn", digest)
     metadata = {
