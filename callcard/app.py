@@ -183,7 +183,7 @@ async def run_services(services: Services, *, stop: asyncio.Event | None = None)
         host, port = split_hostport(settings.api_bind, 8000)
         config = uvicorn.Config(
             services.api, host=host, port=port, log_level=settings.log_level.lower(), lifespan="on",
-            log_config=None, ws="websockets",
+            log_config=None,
         )
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
