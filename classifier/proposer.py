@@ -41,7 +41,7 @@ class EmergencyVerdict:
 
 
 def decide_emergency(
-    probs: dict[str, float], hits: list[rules.RuleHit], thresholds: dict[str, float]
+    probs: dict[str, float], hits: list[rules.RuleHit], thresholds: dict[str, float], topic_emergency: float = 0.0
 ) -> EmergencyVerdict:
     """Combine the model's per-code probabilities with rule hits; codes ordered by taxonomy precedence.
 
@@ -65,10 +65,13 @@ def decide_emergency(
             evidence.extend(clean[code])
     any_threshold = thresholds.get("emergency_any")
     p_any = probs.get("any", 0.0)
-    if not active and any_threshold is not None and p_any >= any_threshold:
-        # the call sounds like an emergency though no single code is sure: take the likeliest code
+    topic_threshold = thresholds.get("topic_emergency")
+    topic_says = topic_threshold is not None and topic_emergency >= topic_threshold
+    if not active and ((any_threshold is not None and p_any >= any_threshold) or topic_says):
+        # the call sounds like an emergency (the "any" head, or the topic head is sure it is the pure-emergency
+        # topic, which by the taxonomy always carries a code) though no single code is sure: the likeliest code
         code = max(EMERGENCY_CODES, key=lambda c: probs.get(c, 0.0))
-        active[code] = p_any
+        active[code] = max(p_any, topic_emergency if topic_says else 0.0)
     primary, also = rules.split_primary(set(active))
     if primary == "none":
         top = max([probs.get(c, 0.0) for c in EMERGENCY_CODES] + [p_any])
@@ -97,7 +100,8 @@ def assemble(
     for i, t in enumerate(topics):
         service_p[services.index(taxonomy.service_for(t))] += topic_p[i]
     service = taxonomy.service_for(topic)
-    verdict = decide_emergency(emergency_probs, hits, thresholds)
+    p_topic_emergency = float(topic_p[topics.index("emergency")]) if "emergency" in topics else 0.0
+    verdict = decide_emergency(emergency_probs, hits, thresholds, p_topic_emergency)
     return CardProposal(
         topic=topic,
         service=service,

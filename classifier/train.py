@@ -29,7 +29,7 @@ from core.taxonomy import EMERGENCY_CODES, Taxonomy
 logger = logging.getLogger(__name__)
 
 # Part of every model version's hash: bump when training code changes what a model is (features, heads, rules).
-TRAINING_REVISION = 4
+TRAINING_REVISION = 5
 
 
 
@@ -59,6 +59,7 @@ def tune_thresholds(examples: list[Example], *, params: dict[str, Any] | None, s
     n = len(texts)
     names = (*EMERGENCY_CODES, "any")
     probs = {c: np.zeros(n) for c in names}
+    topic_emergency = np.zeros(n)
     strat = [c[0] if c else "none" for c in codes]
     counts = Counter(strat)
     strat = [s if counts[s] >= folds else "rare" for s in strat]
@@ -67,38 +68,45 @@ def tune_thresholds(examples: list[Example], *, params: dict[str, Any] | None, s
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fold_train, fold_test in skf.split(texts, strat):
         sub = augment([examples[i] for i in fold_train], seed=seed, streets=streets)
-        m = fit_model(*_arrays(sub), params=params, seed=seed, emergency_only=True)
+        m = fit_model(*_arrays(sub), params=params, seed=seed)
         test_texts = [texts[i] for i in fold_test]
+        topic_pipe = m.pipelines["topic"]
+        if "emergency" in topic_pipe.classes_:
+            col = list(topic_pipe.classes_).index("emergency")
+            topic_emergency[fold_test] = topic_pipe.predict_proba(test_texts)[:, col]
         for c in names:
             pipe = m.pipelines.get(f"emergency_{c}")
             if pipe is not None:
                 probs[c][fold_test] = pipe.predict_proba(test_texts)[:, 1]
     hits = [rules.scan(normalize(t).split()) for t in texts]
     rows = [{c: float(probs[c][i]) for c in names} for i in range(n)]
+    topic_em = [float(x) for x in topic_emergency]
     best: tuple[tuple[float, ...], dict[str, float]] | None = None
-    for veto in (0.0, 0.01, 0.03):
-        for g in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-            for any_t in (None, 0.4, 0.5, 0.6, 0.7, 0.8):
-                th = {f"emergency_{c}": g for c in EMERGENCY_CODES}
-                th["rule_veto"] = veto
-                if any_t is not None:
-                    th["emergency_any"] = any_t
-                recall, precision, right = _any_scores(rows, hits, codes, th)
-                # equal recall: the more precise setting wins
-                key = ((1.0, recall, right, precision) if precision >= 0.90 else
-                       (0.0, 5 * precision * recall / max(1e-9, 4 * precision + recall), right, precision))
-                if best is None or key > best[0]:
-                    best = (key, th)
+    grid = [(veto, g, any_t, top_t) for veto in (0.0, 0.03) for g in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+            for any_t in (None, 0.5, 0.6, 0.7, 0.8, 0.9) for top_t in (None, 0.9, 0.95)]
+    for veto, g, any_t, top_t in grid:
+        th = {f"emergency_{c}": g for c in EMERGENCY_CODES}
+        th["rule_veto"] = veto
+        if any_t is not None:
+            th["emergency_any"] = any_t
+        if top_t is not None:
+            th["topic_emergency"] = top_t
+        recall, precision, right = _any_scores(rows, hits, codes, th, topic_em)
+        # equal recall: the more precise setting wins
+        key = ((1.0, recall, right, precision) if precision >= 0.90 else
+               (0.0, 5 * precision * recall / max(1e-9, 4 * precision + recall), right, precision))
+        if best is None or key > best[0]:
+            best = (key, th)
     assert best is not None
     logger.info("emergency thresholds from %d-fold out-of-fold predictions: %s (score %s)", folds, best[1], best[0])
     return best[1]
 
 
 def _any_scores(rows: list[dict[str, float]], hits: list[list[rules.RuleHit]], codes: list[tuple[str, ...]],
-                th: dict[str, float]) -> tuple[float, float, float]:
+                th: dict[str, float], topic_em: list[float]) -> tuple[float, float, float]:
     tp = fp = fn = right = 0
     for i in range(len(codes)):
-        v = decide_emergency(rows[i], hits[i], th)
+        v = decide_emergency(rows[i], hits[i], th, topic_em[i])
         pred = v.primary != "none"
         true = bool(codes[i])
         tp += pred and true
