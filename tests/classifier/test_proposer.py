@@ -97,3 +97,28 @@ def test_summary_in_the_callers_language(shipped: SklearnProposer, taxonomy: Tax
     assert "проспект Абая 12" in kk.summary and "ыстық су жоқ" in kk.summary
     ru = shipped.propose("на кенесары сорок пять квартира двенадцать батареи еле теплые")
     assert ru.summary.startswith(taxonomy.topics[ru.topic].ru.split(";")[0]) and "кв. 12" in ru.summary
+
+
+def test_decide_emergency_combines_rules_model_any_and_topic() -> None:
+    from classifier.emergency import scan
+    from classifier.normalize import tokens
+    from classifier.proposer import decide_emergency
+
+    th = {"emergency_101": 0.7, "emergency_102": 0.7, "emergency_103": 0.7, "emergency_104": 0.7,
+          "rule_veto": 0.05, "emergency_any": 0.8, "topic_emergency": 0.95}
+    low = {"101": 0.1, "102": 0.01, "103": 0.3, "104": 0.02, "any": 0.2}
+    assert decide_emergency(low, [], th).primary == "none"
+    # a clean rule hit counts unless the model rules the code out
+    gas = scan(tokens("в подъезде пахнет газом"))
+    assert decide_emergency({**low, "104": 0.2}, gas, th).primary == "104"
+    assert decide_emergency({**low, "104": 0.01}, gas, th).primary == "none"
+    # a model-only code, with a secondary code in precedence order
+    v = decide_emergency({**low, "102": 0.9, "101": 0.75}, [], th)
+    assert (v.primary, v.also) == ("101", ("102",))
+    # "any" or a sure pure-emergency topic pick the likeliest code
+    assert decide_emergency({**low, "any": 0.85}, [], th).primary == "103"
+    assert decide_emergency(low, [], th, topic_emergency=0.97).primary == "103"
+    assert decide_emergency(low, [], th, topic_emergency=0.9).primary == "none"
+    # a past event is discounted
+    past = scan(tokens("вчера был пожар в соседнем доме"))
+    assert decide_emergency({**low, "101": 0.3}, past, th).primary == "none"
