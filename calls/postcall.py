@@ -68,21 +68,23 @@ class PostCallTranscriber:
             logger.warning("recording %s belongs to no stored call yet; not transcribed", event.path)
             return
         decoder: FileDecoder = self._speech  # type: ignore[assignment]
-        counts = await asyncio.to_thread(self._count_by_source, call_id)
+        counts, asr_status = await asyncio.to_thread(self._transcript_state, call_id)
         if counts.get("redecode"):
             return  # this recording was decoded already (a repeated RecordingFinished changes nothing)
         live_segments = counts.get("live", 0)
+        live_complete = live_segments > 0 and asr_status not in ("failed", "incomplete")
         segments: Sequence[FinalSegment] | None = None
         if hasattr(decoder, "redecode"):
             segments = await decoder.redecode(event.path)  # big models, when configured
-        if segments is None and live_segments == 0 and hasattr(decoder, "transcribe_file"):
-            # A dialplan-only (FastAGI) call, or live audio that never arrived: decode the recording now.
+        if segments is None and not live_complete and hasattr(decoder, "transcribe_file"):
+            # A dialplan-only (FastAGI) call, live audio that never arrived, or a live decoder that failed or
+            # lost stretches of the call: decode the whole recording now.
             segments = await decoder.transcribe_file(event.path)
         if not segments:
             return
         stored = await asyncio.to_thread(self._store, call_id, segments)
         logger.info("stored %d segments decoded from the recording", stored)
-        if live_segments == 0 and self._proposer is not None:
+        if not live_complete and self._proposer is not None:
             text = " ".join(s.text for s in segments if s.text)
             proposal = await asyncio.to_thread(self._proposer.propose, text)
             data = proposal_dict(proposal)
@@ -95,14 +97,16 @@ class PostCallTranscriber:
             call = repo.find_call(session, uniqueid=uniqueid)
             return call.id if call is not None else None
 
-    def _count_by_source(self, call_id: int) -> dict[str, int]:
+    def _transcript_state(self, call_id: int) -> tuple[dict[str, int], str | None]:
         with self._sessions() as session:
             query = (
                 select(TranscriptSegment.source, func.count())
                 .where(TranscriptSegment.call_id == call_id)
                 .group_by(TranscriptSegment.source)
             )
-            return {str(source): int(n) for source, n in session.execute(query)}
+            counts = {str(source): int(n) for source, n in session.execute(query)}
+            call = repo.find_call(session, call_id=call_id)
+            return counts, (call.asr_status if call is not None else None)
 
     def _store(self, call_id: int, segments: Sequence[FinalSegment]) -> int:
         with self._sessions() as session:

@@ -159,6 +159,11 @@ class CallSession:
             except Exception:
                 self.stats.asr_failed = True
                 logger.exception("flushing recognition failed")
+        gaps = getattr(self._stream, "gaps", None)
+        if gaps and not self.stats.asr_failed:
+            # A recognizer worker died mid-call: the live transcript has holes; post-call work re-decodes it.
+            logger.warning("live transcript has %d gap(s); the recording will be decoded after the call", len(gaps))
+            await self._db(lambda s: _set_asr_status(s, uniqueid=self.info.uniqueid, status="incomplete"))
 
     async def _close(self) -> None:
         if self._stream is not None:

@@ -81,3 +81,21 @@ async def test_an_unreadable_recording_is_logged_and_harms_nothing(
     assert "post-call transcription" in caplog.text
     with sessions() as s:
         assert s.scalars(select(TranscriptSegment)).all() == []
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_call_whose_live_decoder_failed_is_decoded_again_from_the_recording(
+    speech: object, sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as s:
+        call, _ = repo.get_or_create_call(s, uniqueid="crashed-1")
+        repo.add_segment(s, call_id=call.id, text="нет света", start_s=0.0, end_s=1.0, language="ru")
+        call.asr_status = "failed"  # what CallSession records when the recognizer dies mid-call
+        s.commit()
+    wav = speech_wav("в доме нет света уже два часа", "ru")
+    hook = PostCallTranscriber(speech=speech, proposer=None, sessions=sessions)  # type: ignore[arg-type]
+    info = CallInfo(uniqueid="crashed-1", call_id=call.id, caller_number=None, started_at=datetime.now(UTC))
+    await hook(info, RecordingFinished(uniqueid="crashed-1", path=str(wav), kind="mixed"))
+    with sessions() as s:
+        sources = sorted(seg.source for seg in s.scalars(select(TranscriptSegment)).all())
+    assert sources[0] == "live" and set(sources[1:]) == {"redecode"}  # the live part is kept beside it
