@@ -117,14 +117,10 @@ class CallManager:
             elif isinstance(event, RecordingFinished):
                 self._persist(self.registry.recording_finished(event), event.uniqueid)
                 if self.on_recording is not None:
-                    info = self._infos.get(event.uniqueid)
-                    if info is not None and info.call_id is None:  # stored late (slow or spooled database)
-                        await self.flush(self.db_wait)
-                        call_id = await self._lookup_id(event.uniqueid)
-                        if call_id is not None:
-                            info = dataclasses.replace(info, call_id=call_id)
-                            self._infos[event.uniqueid] = info
-                    await self.on_recording(info, event)
+                    # Post-call work runs beside event handling, after the call's live processing has ended.
+                    task = asyncio.create_task(self._after_recording(event), name=f"call-recording-{event.uniqueid}")
+                    self._finishing.add(task)
+                    task.add_done_callback(self._finishing.discard)
             elif isinstance(event, AudioStreamStarted):
                 logger.info("call %s: caller audio stream %s connected", event.uniqueid, event.media_uuid)
                 live = self.calls.get(event.uniqueid)
@@ -145,6 +141,25 @@ class CallManager:
                         live.streams_done.set()
         except Exception:
             logger.exception("call %s: %s could not be handled", getattr(event, "uniqueid", "?"), type(event).__name__)
+
+    async def _after_recording(self, event: RecordingFinished) -> None:
+        assert self.on_recording is not None
+        try:
+            live = self.calls.get(event.uniqueid)
+            if live is not None and live.task is not None and not live.task.done():
+                # The live transcript decides what post-call work is needed: wait for it to be complete.
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(asyncio.shield(live.task), self.end_timeout)
+            info = self._infos.get(event.uniqueid)
+            if info is not None and info.call_id is None:  # stored late (slow or spooled database)
+                await self.flush(self.db_wait)
+                call_id = await self._lookup_id(event.uniqueid)
+                if call_id is not None:
+                    info = dataclasses.replace(info, call_id=call_id)
+                    self._infos[event.uniqueid] = info
+            await self.on_recording(info, event)
+        except Exception:
+            logger.exception("call %s: post-call work on %s failed", event.uniqueid, event.path)
 
     async def call_id_for(self, uniqueid: str) -> int | None:
         """callcard's id of the call (None while it is not stored)."""

@@ -116,7 +116,9 @@ async def test_a_demo_call_fills_a_card_the_operator_confirms(service: Services)
             assert call.state == "ended" and call.caller_number == "+77015550101"
             assert call.ended_at is not None and call.frames_dropped == 0
             segments = session.query(TranscriptSegment).filter_by(call_id=call.id).all()
-            assert len(segments) == len(finals)
+            # Every live final is stored once; the live transcript was complete, so the demo's MixMonitor
+            # recording is not decoded a second time.
+            assert [s.source for s in segments] == ["live"] * len(finals)
             recordings = session.query(Recording).filter_by(call_id=call.id).all()
             assert recordings and all(r.sha256 and r.duration_s for r in recordings)
             card = session.query(Card).filter_by(call_id=call.id).one()

@@ -242,7 +242,31 @@ async def test_a_hanging_database_never_holds_up_telephony(pg_url: str, tmp_path
     assert len(processors.made["pg.1"].received) == 320
     # The recording arrives after the hang-up: its hook gets the call id that was unknown at the start.
     await manager.on_event(RecordingFinished(uniqueid="pg.1", path=str(tmp_path / "pg.1.wav"), duration_s=1.0))
+    await manager.stop()  # post-call hooks run in the background; stop waits for them
     assert hooked == [(call.id, "mixed")]
+    await registry.stop()
+    engine.dispose()
+
+
+async def test_post_call_work_waits_for_the_live_transcript(sqlite_url: str, tmp_path: Path) -> None:
+    """A recording that finishes while live decoding still runs is handed on only after the session ends."""
+    processors = Processors(delay=0.02)  # a slow recognizer: about 1 s behind for 50 frames
+    engine = make_engine(sqlite_url)
+    registry = CallRegistry(make_sessionmaker(engine), Spool(tmp_path / "spool"))
+    await registry.start()
+    seen: list[tuple[int, bool]] = []
+
+    async def after_recording(info: object, event: RecordingFinished) -> None:
+        consumer = processors.made["slow.1"]
+        seen.append((len(consumer.received), consumer.finished.is_set()))
+
+    manager = CallManager(registry=registry, processor_factory=processors, on_recording=after_recording)
+    await manager.on_event(CallStarted(uniqueid="slow.1", at=datetime.now(UTC), source="agi"))
+    for _ in range(50):
+        assert manager.push_audio("slow.1", b"\x00\x01" * 160)
+    await manager.on_event(CallEnded(uniqueid="slow.1", at=datetime.now(UTC)))
+    await manager.on_event(RecordingFinished(uniqueid="slow.1", path=str(tmp_path / "slow.wav")))
     await manager.stop()
+    assert seen == [(50 * 320, True)]
     await registry.stop()
     engine.dispose()
