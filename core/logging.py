@@ -50,3 +50,5 @@ def setup_logging(level: str = "INFO") -> None:
     )
     root.addHandler(handler)
     root.setLevel(level)
+    for name in ("uvicorn.error", "uvicorn.access"):  # also for handlers other than ours
+        logging.getLogger(name).addFilter(RedactFilter())
