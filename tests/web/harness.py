@@ -223,7 +223,7 @@ def make_driver(profile: Path, *, width: int = 1280, height: int = 720) -> WebDr
     return driver
 
 
-def wait_for(driver: WebDriver, predicate: Callable[[WebDriver], Any], timeout: float = 10, what: str = "") -> Any:
+def wait_for(driver: WebDriver, predicate: Callable[[WebDriver], Any], timeout: float = 30, what: str = "") -> Any:
     """Wait until ``predicate(driver)`` is truthy; fail with ``what`` in the message."""
     try:
         return WebDriverWait(driver, timeout, poll_frequency=0.05).until(predicate)
