@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.base import FinalSegment, SpeechEngine
 from calls.hub import CARD_PROPOSED, CardHub
 from calls.live import CallInfo
-from calls.session import proposal_dict, segment_dict
+from calls.session import proposal_dict, store_segment
 from classifier.base import CardProposer
 from models.records import TranscriptSegment
 from models.repo import calls as repo
@@ -111,19 +111,7 @@ class PostCallTranscriber:
     def _store(self, call_id: int, segments: Sequence[FinalSegment]) -> int:
         with self._sessions() as session:
             for seg in segments:
-                repo.add_segment(
-                    session,
-                    call_id=call_id,
-                    text=seg.text,
-                    start_s=seg.start,
-                    end_s=max(seg.end, seg.start),
-                    language=seg.language,
-                    words=segment_dict(seg, None)["words"],
-                    confidence=seg.confidence,
-                    engine=seg.engine,
-                    model_version=seg.model_version,
-                    source="redecode",
-                )
+                store_segment(session, call_id=call_id, seg=seg, source="redecode")
         return len(segments)
 
     def _save(self, call_id: int, data: dict[str, object], version: str) -> object:

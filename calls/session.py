@@ -21,6 +21,7 @@ from calls.live import CallInfo
 from classifier.base import CallScorer, CardProposal, CardProposer, EmergencyHint
 from core.logging import current_call
 from core.types import NO_EMERGENCY
+from models.records import TranscriptSegment
 from models.repo import calls as repo
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,23 @@ def segment_dict(seg: FinalSegment, segment_id: int | None) -> dict[str, Any]:
         "confidence": seg.confidence,
         "words": [{"word": w.text, "start": w.start, "end": w.end, "conf": w.conf} for w in seg.words],
     }
+
+
+def store_segment(session: Session, *, call_id: int, seg: FinalSegment, source: str) -> TranscriptSegment:
+    """Persist one final segment of ``call_id`` (live, or decoded from the recording after the call)."""
+    return repo.add_segment(
+        session,
+        call_id=call_id,
+        text=seg.text,
+        start_s=seg.start,
+        end_s=max(seg.end, seg.start),
+        language=seg.language,
+        words=segment_dict(seg, None)["words"],
+        confidence=seg.confidence,
+        engine=seg.engine,
+        model_version=seg.model_version,
+        source=source,
+    )
 
 
 def _iso(ts: datetime) -> str:
@@ -214,20 +232,7 @@ class CallSession:
         segment_id: int | None = None
         call_id = self.call_id
         if call_id is not None:
-            row = await self._db(
-                lambda s: repo.add_segment(
-                    s,
-                    call_id=call_id,
-                    text=seg.text,
-                    start_s=seg.start,
-                    end_s=max(seg.end, seg.start),
-                    language=seg.language,
-                    words=segment_dict(seg, None)["words"],
-                    confidence=seg.confidence,
-                    engine=seg.engine,
-                    model_version=seg.model_version,
-                )
-            )
+            row = await self._db(lambda s: store_segment(s, call_id=call_id, seg=seg, source="live"))
             segment_id = row.id if row is not None else None
         self._publish(
             {

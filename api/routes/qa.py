@@ -17,27 +17,14 @@ from api.errors import ApiError
 from api.routes.cards import to_public
 from api.schemas import CardPublic, SegmentPublic, Strict
 from models.repo import cards, qa
+from models.repo.audit import CONTENT_FIELDS
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["qa"])
 
 # What QA may mark as misclassified on a card.
-MARK_FIELDS = (
-    "topic",
-    "service",
-    "emergency",
-    "emergency_also",
-    "address",
-    "street",
-    "house",
-    "building",
-    "apartment",
-    "district",
-    "landmark",
-    "summary",
-    "language",
-)
+MARK_FIELDS = (*CONTENT_FIELDS, "address")
 
 
 MarkNote = Annotated[str, Field(max_length=1000)]

@@ -14,10 +14,8 @@ from models.records import AuditEvent, Card
 
 logger = logging.getLogger(__name__)
 
-# The card fields an audit event records (everything a person or the model can change).
-CARD_FIELDS: tuple[str, ...] = (
-    "status",
-    "caller_number",
+# A card's content: what the model proposes and a person confirms or corrects.
+CONTENT_FIELDS: tuple[str, ...] = (
     "topic",
     "service",
     "emergency",
@@ -30,6 +28,13 @@ CARD_FIELDS: tuple[str, ...] = (
     "landmark",
     "summary",
     "language",
+)
+
+# The card fields an audit event records (everything a person or the model can change).
+CARD_FIELDS: tuple[str, ...] = (
+    "status",
+    "caller_number",
+    *CONTENT_FIELDS,
     "reg_number",
     "due_at",
     "confirmed_by_id",

@@ -21,21 +21,7 @@ from models.repo.errors import DuplicateRecord, InvalidTransition, RecordNotFoun
 logger = logging.getLogger(__name__)
 
 # Working fields a person may set through create/update/confirm.
-EDITABLE_FIELDS = (
-    "topic",
-    "service",
-    "emergency",
-    "emergency_also",
-    "street",
-    "house",
-    "building",
-    "apartment",
-    "district",
-    "landmark",
-    "summary",
-    "language",
-    "caller_number",
-)
+EDITABLE_FIELDS = (*audit.CONTENT_FIELDS, "caller_number")
 # Which statuses each action may start from.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "edit": ("draft", "confirmed"),
