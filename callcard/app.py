@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,6 +167,14 @@ def component_reporters(
     return {"asr": asr, "classifier": classifier, "telephony": telephony}
 
 
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling: run_services owns SIGINT/SIGTERM and stops every part."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def run_services(services: Services, *, stop: asyncio.Event | None = None) -> None:
     """Run the API, the telephony bridge and the call registry until ``stop`` is set or a signal arrives."""
     settings = services.settings
@@ -185,8 +193,7 @@ async def run_services(services: Services, *, stop: asyncio.Event | None = None)
             services.api, host=host, port=port, log_level=settings.log_level.lower(), lifespan="on",
             log_config=None,
         )
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        server = _EmbeddedServer(config)
         server_task = asyncio.create_task(server.serve(), name="api")
         logger.info("callcard is listening on http://%s:%d", host, port)
     try:

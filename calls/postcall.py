@@ -16,7 +16,7 @@ from calls.hub import CARD_PROPOSED, CardHub
 from calls.live import CallInfo
 from calls.session import proposal_dict, store_segment
 from classifier.base import CardProposer
-from models.records import TranscriptSegment
+from models.records import Card, TranscriptSegment
 from models.repo import calls as repo
 from telephony.events import RecordingFinished
 
@@ -114,6 +114,6 @@ class PostCallTranscriber:
                 store_segment(session, call_id=call_id, seg=seg, source="redecode")
         return len(segments)
 
-    def _save(self, call_id: int, data: dict[str, object], version: str) -> object:
+    def _save(self, call_id: int, data: dict[str, object], version: str) -> Card:
         with self._sessions() as session:
             return repo.save_proposal(session, call_id=call_id, proposal=data, model_version=version)
