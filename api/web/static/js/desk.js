@@ -282,6 +282,9 @@ async function openCall(id, { focus }) {
   if (!c) return;
   if (state.current !== null && state.current !== id) stashForm();
   state.current = id;
+  // Restore unconfirmed edits before anything can await: a proposal arriving during the claim below must
+  // fill only the fields the operator has not touched.
+  if (!c.form && !c.dirty.size) restoreDraft(c);
   if (state.user.role === "operator" && c.claimedBy !== state.user.id) {
     try {
       await api(`/api/calls/${id}/claim`, { method: "POST" });
@@ -294,7 +297,6 @@ async function openCall(id, { focus }) {
       toast(err.message, { error: true });
     }
   }
-  if (!c.form && !c.dirty.size) restoreDraft(c);
   renderQueue();
   renderCall(c);
   if (focus) $("f-topic").focus();
