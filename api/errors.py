@@ -92,25 +92,21 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return _json(422, _validation_sentence(list(exc.errors())), errors=errors)
 
-    @app.exception_handler(RecordNotFound)
-    async def not_found(_: Request, exc: RecordNotFound) -> JSONResponse:
-        return _json(404, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+    # Domain errors carry a sentence for people; each kind maps to one status.
+    statuses: dict[type[Exception], int] = {
+        RecordNotFound: 404,
+        InvalidTransition: 409,
+        StaleVersion: 409,
+        DuplicateRecord: 409,
+        TaxonomyError: 422,
+    }
 
-    @app.exception_handler(InvalidTransition)
-    async def invalid_transition(_: Request, exc: InvalidTransition) -> JSONResponse:
-        return _json(409, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+        status = next(code for kind, code in statuses.items() if isinstance(exc, kind))
+        return _json(status, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
 
-    @app.exception_handler(StaleVersion)
-    async def stale(_: Request, exc: StaleVersion) -> JSONResponse:
-        return _json(409, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
-
-    @app.exception_handler(DuplicateRecord)
-    async def duplicate(_: Request, exc: DuplicateRecord) -> JSONResponse:
-        return _json(409, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
-
-    @app.exception_handler(TaxonomyError)
-    async def taxonomy_error(_: Request, exc: TaxonomyError) -> JSONResponse:
-        return _json(422, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+    for kind in statuses:
+        app.add_exception_handler(kind, domain_error)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> JSONResponse:
