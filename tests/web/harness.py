@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -226,7 +226,9 @@ def make_driver(profile: Path, *, width: int = 1280, height: int = 720) -> WebDr
 def wait_for(driver: WebDriver, predicate: Callable[[WebDriver], Any], timeout: float = 30, what: str = "") -> Any:
     """Wait until ``predicate(driver)`` is truthy; fail with ``what`` in the message."""
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(predicate)
+        # An element re-rendered between finding and reading it is retried, like a missing one.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=ignored).until(predicate)
     except TimeoutException as exc:
         shot(driver, f"timeout-{what or 'wait'}".replace(" ", "-"))
         raise AssertionError(f"timed out after {timeout}s waiting for {what}") from exc
@@ -248,6 +250,12 @@ def external_requests(driver: WebDriver, base: str) -> list[str]:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def texts_of(driver: WebDriver, css: str) -> list[str]:
+    """The texts of all elements matching ``css``, read in one script so a re-render cannot interleave."""
+    script = "return [...document.querySelectorAll(arguments[0])].map((e) => e.textContent)"
+    return [str(x) for x in driver.execute_script(script, css)]
 
 
 def text_of(driver: WebDriver, css: str) -> str:

@@ -18,7 +18,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from models.records import AuditEvent, Call, Card
 from tests.web.conftest import PASSWORDS, Web
-from tests.web.harness import ROOT, Line, external_requests, shot, text_of, wait_for
+from tests.web.harness import ROOT, Line, external_requests, shot, text_of, texts_of, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -77,9 +77,8 @@ def test_live_card_fills_in_and_is_confirmed_from_the_keyboard(web: Web, browser
     proposed = _card_of(web, uid)
     assert _value(browser, "f-service") == tax.services[proposed.proposed_service].ru
     assert _value(browser, "f-house") == (proposed.proposed_house or "")
-    low = browser.find_elements(By.CSS_SELECTOR, "#transcript .w.lowconf")
-    assert [w.text for w in low] == ["третий"], "the low-confidence word is marked"
-    assert browser.find_element(By.CSS_SELECTOR, "#p-topic .conf").text.endswith("%")
+    assert texts_of(browser, "#transcript .w.lowconf") == ["третий"], "the low-confidence word is marked"
+    assert text_of(browser, "#p-topic .conf").endswith("%")
     shot(browser, "desk-live-card")
 
     # The operator corrects the topic by typing (Kazakh-folding type-ahead), the apartment, and confirms.
@@ -116,13 +115,14 @@ def test_live_card_fills_in_and_is_confirmed_from_the_keyboard(web: Web, browser
     apt = browser.find_element(By.ID, "f-apartment")
     apt.click()
     apt.send_keys(Keys.CONTROL, Keys.ENTER)
-    reg = wait_for(browser, lambda d: d.find_elements(By.ID, "reg-number"), what="registration number")[0]
-    assert re.fullmatch(r"109-\d{4}-\d{6}", reg.text), reg.text
-    assert browser.find_element(By.ID, "due-at").text.strip()
+    # Read through the DOM, not a held element: a card event may re-render the panel meanwhile.
+    reg = wait_for(browser, lambda d: text_of(d, "#reg-number"), what="registration number")
+    assert re.fullmatch(r"109-\d{4}-\d{6}", reg), reg
+    assert text_of(browser, "#due-at").strip()
     shot(browser, "desk-confirmed")
 
     card = _card_of(web, uid)
-    assert card.status == "confirmed" and card.reg_number == reg.text
+    assert card.status == "confirmed" and card.reg_number == reg
     assert (card.topic, card.service, card.apartment) == (new_topic, tax.service_for(new_topic), "46")
     assert card.street == proposed.proposed_street, "untouched fields keep the proposal"
     assert card.proposed_topic == proposed.proposed_topic, "the model's proposal is kept beside the operator's"

@@ -17,7 +17,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from models.records import AuditEvent, TranscriptSegment
 from tests.peers.speech import speech_wav
 from tests.web.conftest import NAMES, PASSWORDS, Web
-from tests.web.harness import Line, external_requests, shot, text_of, wait_for
+from tests.web.harness import Line, external_requests, shot, text_of, texts_of, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -74,8 +74,7 @@ def test_qa_plays_the_recording_and_a_click_on_a_word_seeks(web: Web, browser: W
         what="audio metadata (Range-served WAV)",
     )
     assert abs(_js(browser, "return document.getElementById('player').duration") - duration) < 0.1
-    low = browser.find_elements(By.CSS_SELECTOR, "#qa-transcript .w.lowconf")
-    assert [w.text for w in low] == ["открытый"]
+    assert texts_of(browser, "#qa-transcript .w.lowconf") == ["открытый"]
 
     words = browser.find_elements(By.CSS_SELECTOR, ".seg:nth-child(2) .w")
     target = words[2]  # "дом" in the second utterance

@@ -719,18 +719,28 @@ function renderCardStatus(c) {
   const reg = $("registered");
   if (c.regNumber) {
     reg.hidden = false;
+    const next = visibleCalls().find((o) => o.id !== c.id && o.status === "draft" && !o.endedAt);
+    // Re-render only when something shown changes: a card event echoing the confirmation must not
+    // replace the focused registration number under the operator.
+    const key = [c.regNumber, c.dueAt, next?.id ?? "", lang()].join("|");
+    if (reg.dataset.key === key) return finishCardStatus(c);
+    reg.dataset.key = key;
     reg.replaceChildren(
       h("div", {}, h("strong", {}, t("confirm.done"))),
       h("div", {}, `${t("confirm.reg")}: `, h("span", { class: "reg", id: "reg-number" }, c.regNumber)),
       h("div", {}, `${t("confirm.due")}: `, h("span", { id: "due-at" }, fmtDateTime(c.dueAt))),
     );
-    const next = visibleCalls().find((o) => o.id !== c.id && o.status === "draft" && !o.endedAt);
     if (next) {
       reg.append(h("button", { type: "button", class: "btn btn-sm", id: "next-call", onclick: () => openCall(next.id, { focus: true }) }, `${t("desk.next")} (Alt+N)`));
     }
   } else {
     reg.hidden = true;
+    delete reg.dataset.key;
   }
+  finishCardStatus(c);
+}
+
+function finishCardStatus(c) {
   if (c.status !== "draft") {
     $("card-fields").disabled = true;
     $("confirm").disabled = true;
