@@ -104,8 +104,12 @@ class _Lease:
         if not text:
             return None
         words: list[list[Any]] = [
-            [str(w["word"]), round(float(w["start"]) + self.offset, 4), round(float(w["end"]) + self.offset, 4),
-             round(float(w.get("conf", 1.0)), 4)]
+            [
+                str(w["word"]),
+                round(float(w["start"]) + self.offset, 4),
+                round(float(w["end"]) + self.offset, 4),
+                round(float(w.get("conf", 1.0)), 4),
+            ]
             for w in res.get("result", ())
         ]
         language = self.language
@@ -191,6 +195,7 @@ class CallDecoder:
         self.window_start = 0.0
         self.next_check = self.options.recheck_every_s
         self.decisions: list[tuple[float, str]] = []  # (call time, language) each time the choice changed
+        self._emitted_end = 0.0  # end of the last final segment given out
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -224,7 +229,7 @@ class CallDecoder:
         if self.options.partials and self.now >= self._next_partial:
             self._next_partial = self.now + self.options.partial_every_s
             self._partial(out)
-        return out
+        return self._in_order(out)
 
     def finish(self) -> list[dict[str, object]]:
         """End of the call: flush the resampler and recognizers; the last final segments."""
@@ -242,7 +247,7 @@ class CallDecoder:
         if self.state == "deciding":
             self._decide(out, final=True)
         self.close()
-        return out
+        return self._in_order(out)
 
     def close(self) -> None:
         """Return every recognizer to the pool (idempotent)."""
@@ -254,6 +259,36 @@ class CallDecoder:
         self.leases.clear()
 
     # -- internals --------------------------------------------------------------------------------
+
+    def _in_order(self, out: list[dict[str, object]]) -> list[dict[str, object]]:
+        """Finals never overlap what was already given out.
+
+        A language switch hands the call to a recognizer that heard the same audio; a word it places across the
+        switch point is cut to start where the previous language's last word ended (or dropped when it ends
+        before that), so the call's transcript stays one ordered line.
+        """
+        kept: list[dict[str, object]] = []
+        for seg in out:
+            if seg.get("kind") != "final":
+                kept.append(seg)
+                continue
+            edge = self._emitted_end
+            words = seg["words"]
+            assert isinstance(words, list)
+            if float(seg["start"]) < edge - 1e-3 and words:  # type: ignore[arg-type]
+                words = [[w[0], max(w[1], edge), w[2], w[3]] for w in words if w[2] > edge + 1e-3]
+                if not words:
+                    continue
+                seg = {
+                    **seg,
+                    "words": words,
+                    "text": " ".join(str(w[0]) for w in words),
+                    "start": words[0][1],
+                    "confidence": round(sum(w[3] for w in words) / len(words), 4),
+                }
+            self._emitted_end = max(edge, float(seg["end"]))  # type: ignore[arg-type]
+            kept.append(seg)
+        return kept
 
     def _feed_block(self, rate: int, chunk: bytes, out: list[dict[str, object]]) -> None:
         n = len(chunk) // 2

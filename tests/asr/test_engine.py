@@ -17,6 +17,7 @@ import pytest
 
 from asr.audio import read_wav
 from asr.base import FinalSegment, PartialSegment
+from asr.decoder import LanguageModel
 from asr.engine import VoskSpeechEngine
 from asr.pool import WorkerPool
 from tests.asr.conftest import KNOWN, OTHERS, Say, word_sequence, write
@@ -301,3 +302,38 @@ async def test_native_rate_option_feeds_8k_to_a_model_that_allows_it(engine: Vos
     words = [w for s in segs for w in s.words]
     assert len(words) >= 5
     assert all(0 <= w.start <= w.end <= x.size / rate + FRAME_S for w in words)
+
+
+@pytest.mark.parametrize("first, then", [("kk", "ru"), ("ru", "kk")])
+async def test_a_language_switch_keeps_the_transcript_in_order(det_model: Path, say: Say, speech_dir: Path,
+                                                               first: str, then: str) -> None:
+    """Words of one stand-in language, then of the other, with a re-check every 5 s: the call switches.
+
+    The stand-ins are phrase-list recognizers of the one real model, and a phrase list makes Vosk sure of
+    every word (this model has no "[unk]"), so which probe wins is not a fair test of the choice itself (the
+    decision test above and tests/asr/test_language.py cover that). What this checks with real recognizers is
+    the switch: the call changes language at least once, every segment keeps the language that heard it,
+    and across the switches nothing overlaps or repeats. A pool of its own gives fresh recognizers, so the run
+    does not depend on what earlier tests left in the shared pool's recognizers.
+    """
+    words = {"kk": KNOWN, "ru": OTHERS}
+    audio = np.concatenate([word_sequence(say, words[first] * 3, 16000),
+                            word_sequence(say, words[then] * 5, 16000)])
+    wav = write(speech_dir / f"switch_{first}_{then}.wav", audio, 16000)
+    own = WorkerPool({"kk": LanguageModel(str(det_model), KNOWN), "ru": LanguageModel(str(det_model), OTHERS)},
+                     workers=1, threads=2)
+    own.start()
+    try:
+        segs = await VoskSpeechEngine(own).transcribe_file(
+            wav, language="auto", candidates=("kk", "ru"),
+            options={"recheck_every_s": 5.0, "probe_min_s": 2.0, "default_language": then})
+    finally:
+        await asyncio.to_thread(own.close)
+    langs = [s.language for s in segs]
+    assert set(langs) == {"kk", "ru"}, f"the call switched language: {langs}"
+    for s in segs:
+        assert set(w.text for w in s.words) <= set(words[s.language]), "each segment is its recognizer's"
+        assert s.text == " ".join(w.text for w in s.words)
+    for a, b in zip(segs, segs[1:], strict=False):
+        assert a.end <= b.start + 1e-3, f"segments overlap across a switch: {a} / {b}"
+    assert segs[-1].end <= len(audio) / 16000 + 0.05
