@@ -73,6 +73,9 @@ class WorkerPool:
         context: str = "spawn",
         max_idle_per_key: int = 8,
         rotate_after_s: float = 3600.0,
+        max_idle_total: int = 12,
+        idle_ttl_s: float = 1800.0,
+        malloc_arenas: int = 2,
     ) -> None:
         if not languages:
             raise AsrError("a worker pool needs at least one language model")
@@ -91,7 +94,8 @@ class WorkerPool:
             lang: {"model_dir": lm.model_dir, "grammar": list(lm.grammar) if lm.grammar else None}
             for lang, lm in languages.items()
         }
-        self._extra = {"max_idle_per_key": max_idle_per_key, "rotate_after_s": rotate_after_s}
+        self._extra = {"max_idle_per_key": max_idle_per_key, "rotate_after_s": rotate_after_s,
+                       "max_idle_total": max_idle_total, "idle_ttl_s": idle_ttl_s, "malloc_arenas": malloc_arenas}
 
     # -- life cycle ---------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -69,15 +70,27 @@ def worker_main(
     max_idle_per_key: int = 8,
     rotate_after_s: float = 3600.0,
     prewarm: int = 1,
+    max_idle_total: int = 12,
+    idle_ttl_s: float = 1800.0,
+    malloc_arenas: int = 2,
 ) -> None:
-    """Entry point of a worker process (spawned); returns when the parent stops it or goes away."""
+    """Entry point of a worker process (spawned); returns when the parent stops it or goes away.
+
+    Memory: glibc's malloc arenas are capped at ``malloc_arenas`` (0 leaves glibc's default of 8 per core),
+    the heap is trimmed when a call ends and when a recognizer is retired, and idle recognizers are bounded
+    (``max_idle_per_key``, ``max_idle_total``, ``idle_ttl_s``: see RecognizerPool).
+    """
+    from asr.memory import limit_arenas, rss_mib, trim
+
+    limit_arenas(malloc_arenas)  # before any decoding thread allocates
     import vosk
 
     from asr.decoder import CallDecoder, DecoderOptions, LanguageModel
     from asr.recognizers import RecognizerPool
 
     vosk.SetLogLevel(-1)
-    pool = RecognizerPool(max_idle_per_key=max_idle_per_key, rotate_after_s=rotate_after_s)
+    pool = RecognizerPool(max_idle_per_key=max_idle_per_key, max_idle_total=max_idle_total,
+                          idle_ttl_s=idle_ttl_s, rotate_after_s=rotate_after_s)
     models = {
         lang: LanguageModel(spec["model_dir"], tuple(spec["grammar"]) if spec.get("grammar") else None)
         for lang, spec in languages.items()
@@ -130,10 +143,20 @@ def worker_main(
     def do_close(stream: _Stream, sid: int) -> None:
         if stream.decoder is not None:
             stream.decoder.close()
+            stream.decoder = None
         streams.pop(sid, None)
+        trim()  # what the call's decoding freed goes back to the OS
 
+    sweep_every = min(60.0, idle_ttl_s) if idle_ttl_s > 0 else None
+    next_sweep = time.monotonic() + (sweep_every or 0.0)
     while True:
         try:
+            if sweep_every is not None:
+                if time.monotonic() >= next_sweep:  # whether or not the pipe is busy
+                    pool.sweep()
+                    next_sweep = time.monotonic() + sweep_every
+                if not conn.poll(max(0.0, next_sweep - time.monotonic())):
+                    continue
             msg = conn.recv()
         except (EOFError, OSError):
             break
@@ -157,7 +180,7 @@ def worker_main(
                 stream_or_none.serial.submit(functools.partial(do_close, stream_or_none, sid))
         elif op == "stats":
             send(("res", msg[1], True, {**pool.stats(), "streams": len(streams), "pid": os.getpid(),
-                                         "options": asdict(opts)}))
+                                         "rss_mib": round(rss_mib()[0], 1), "options": asdict(opts)}))
         elif op == "stop":
             break
     executor.shutdown(wait=True, cancel_futures=False)

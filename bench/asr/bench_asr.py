@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import os
 import shutil
@@ -241,13 +242,55 @@ async def concurrency_section(model: Path, x: np.ndarray, quick: bool, L: float,
     await pool_close(pool)
 
 
+BARE_MEM = r"""
+import json, sys, threading, numpy as np, soxr, vosk
+vosk.SetLogLevel(-1)
+model, path, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def status():
+    v = {l.split(":")[0]: int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("Vm")}
+    return v["VmRSS"], v["VmHWM"]
+x = np.load(path)
+y = np.clip(np.round(soxr.resample(x.astype(np.float32), 8000, 16000, quality="HQ")), -32768, 32767).astype("<i2")
+data = y.tobytes()
+m = vosk.Model(model)
+loaded = status()[0]
+def run():
+    rec = vosk.KaldiRecognizer(m, 16000); rec.SetWords(True)
+    for i in range(0, len(data), 3200):  # 0.1 s blocks
+        if rec.AcceptWaveform(data[i:i+3200]):
+            rec.Result()
+    rec.FinalResult()
+ts = [threading.Thread(target=run) for _ in range(k)]
+for t in ts: t.start()
+for t in ts: t.join()
+rss, hwm = status()
+print(json.dumps({"loaded_mib": round(loaded, 1), "peak_mib": round(hwm, 1), "after_mib": round(rss, 1)}))
+"""
+
+
+def bare_memory(model: Path, x: np.ndarray, tmp: Path, k: int) -> dict:
+    """Bare Vosk in a fresh process: ``k`` threads, each its own KaldiRecognizer on the same audio."""
+    path = tmp / "mem.npy"
+    np.save(path, x)
+    res = subprocess.run([sys.executable, "-c", BARE_MEM, str(model), str(path), str(k)], check=True,
+                         capture_output=True, text=True)
+    return json.loads(res.stdout)
+
+
 async def memory_section(model: Path, tmp: Path, quick: bool, results: dict) -> None:
-    """Worker peak RSS over 5-minute calls: 1 call vs 3 at once, with fresh and then with reused recognizers."""
+    """Peak RSS over 5-minute calls, 1 call vs 3 at once: bare Vosk (K threads) and callcard's worker.
+
+    callcard: fresh recognizers, then the same recognizers reused, then the RSS once every call has ended
+    (idle recognizers kept for reuse), then once the pool retired its idle recognizers (``idle_ttl_s``=5 s here).
+    """
     L5 = 120.0 if quick else 300.0
     x5 = speech(tmp, L5)
+    bare = {k: await asyncio.to_thread(bare_memory, model, x5, tmp, k) for k in (1, 3)}
+    emit(json.dumps({"bare_memory": bare}))
     mem: dict[int, dict[str, float]] = {}
     for k in (1, 3):
-        pool = WorkerPool({"ko": LanguageModel(str(model))}, workers=1, threads=2, max_idle_per_key=4)
+        extra = {"idle_ttl_s": 5.0} if "idle_ttl_s" in inspect.signature(WorkerPool).parameters else {}
+        pool = WorkerPool({"ko": LanguageModel(str(model))}, workers=1, threads=2, max_idle_per_key=4, **extra)
         pool.start()
         engine = VoskSpeechEngine(pool)
         pid = pool.pids()[0]
@@ -256,12 +299,24 @@ async def memory_section(model: Path, tmp: Path, quick: bool, results: dict) -> 
         await asyncio.gather(*(run_session(engine, x5) for _ in range(k)))
         fresh_peak = rss_of(pid)[1]
         await asyncio.gather(*(run_session(engine, x5) for _ in range(k)))  # the same recognizers again
+        await asyncio.sleep(1.0)  # the closes (no reply) reach the worker
+        stats = (await pool.stats())[0]
         mem[k] = {"loaded_mib": round(base, 1), "peak_fresh_mib": round(fresh_peak, 1),
-                  "peak_after_reuse_mib": round(rss_of(pid)[1], 1)}
+                  "peak_after_reuse_mib": round(rss_of(pid)[1], 1), "after_calls_mib": round(rss_of(pid)[0], 1),
+                  "idle_recognizers": stats.get("idle", -1)}
+        await asyncio.sleep(12.0)  # idle_ttl_s (5 s) plus a sweep period (5 s)
+        stats = (await pool.stats())[0]
+        mem[k] |= {"after_idle_retired_mib": round(rss_of(pid)[0], 1), "idle_after_wait": stats.get("idle", -1),
+                   "retired": stats.get("retired", -1)}
+        emit(json.dumps({"callcard_memory": {k: mem[k]}}))
         await pool_close(pool)
+    ours = (mem[3]["peak_fresh_mib"] - mem[1]["peak_fresh_mib"]) / 2
+    theirs = (bare[3]["peak_mib"] - bare[1]["peak_mib"]) / 2
     results["memory"] = {
-        "audio_s": L5, "by_calls": mem,
-        "per_additional_call_mib": round((mem[3]["peak_fresh_mib"] - mem[1]["peak_fresh_mib"]) / 2, 1),
+        "audio_s": L5, "by_calls": mem, "bare_by_threads": bare,
+        "per_additional_call_mib": round(ours, 1),
+        "bare_per_additional_call_mib": round(theirs, 1),
+        "callcard_minus_bare_mib": round(ours - theirs, 1),
         "growth_of_a_reused_recognizer_per_call_mib": round(
             (mem[3]["peak_after_reuse_mib"] - mem[3]["peak_fresh_mib"]) / 3, 1),
     }
