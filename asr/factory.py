@@ -20,6 +20,8 @@ def build_speech_engine(
     big_model_dirs: dict[str, Path | None] | None = None,
     threads_per_worker: int = 2,
     options: DecoderOptions | None = None,
+    idle_recognizers: int = 12,
+    idle_ttl_s: float = 1800.0,
     wait: bool = False,
 ) -> VoskSpeechEngine | UnavailableSpeechEngine:
     """A Vosk engine over ``workers`` processes for the languages whose model directory exists.
@@ -28,6 +30,7 @@ def build_speech_engine(
     the command that installs them. With no model at all the engine's sessions produce nothing (calls are
     still recorded, cards can be made by hand). Workers start loading at once; sessions opened meanwhile
     wait for them. ``big_model_dirs``, when given, enables re-decoding recordings after the call.
+    ``idle_recognizers`` and ``idle_ttl_s`` bound the warm recognizers each worker keeps between calls.
     """
     usable = {lang: Path(p) for lang, p in model_dirs.items() if p is not None and is_model_dir(Path(p))}
     missing = [lang for lang in model_dirs if lang not in usable]
@@ -41,12 +44,14 @@ def build_speech_engine(
     pool = WorkerPool(
         {lang: LanguageModel(str(path)) for lang, path in usable.items()},
         workers=workers, threads=threads_per_worker, options=options,
+        max_idle_total=idle_recognizers, idle_ttl_s=idle_ttl_s,
     )
     big_pool = None
     big = {lang: Path(p) for lang, p in (big_model_dirs or {}).items() if p is not None and is_model_dir(Path(p))}
     if big:
         big_pool = WorkerPool({lang: LanguageModel(str(p)) for lang, p in big.items()}, workers=1,
-                              threads=threads_per_worker, options=options)
+                              threads=threads_per_worker, options=options,
+                              max_idle_total=idle_recognizers, idle_ttl_s=idle_ttl_s)
     pool.spawn()
     if wait:
         pool.wait_ready()

@@ -74,7 +74,14 @@ def load_speech(settings: Settings) -> SpeechEngine | None:
     big: dict[str, Path | None] | None = None
     if settings.asr_model_size == "big":
         big = resolve_model_dirs(models_dir=settings.models_path, size="big")
-    return build_speech_engine(model_dirs=dirs, workers=settings.asr_workers, big_model_dirs=big)
+    return build_speech_engine(
+        model_dirs=dirs,
+        workers=settings.asr_workers,
+        big_model_dirs=big,
+        threads_per_worker=settings.asr_threads_per_worker,
+        idle_recognizers=settings.asr_idle_recognizers,
+        idle_ttl_s=settings.asr_idle_ttl_s,
+    )
 
 
 def build_services(settings: Settings) -> Services:

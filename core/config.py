@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     asr_model_kk: Path | None = None  # explicit Vosk model dir for Kazakh
     asr_model_size: Literal["small", "big"] = "small"
     asr_workers: int = 1
+    asr_threads_per_worker: int = 2  # decoding threads per worker process (Vosk releases the GIL)
+    asr_idle_recognizers: int = 12  # warm recognizers a worker keeps between calls (each holds its graph cache)
+    asr_idle_ttl_s: float = 1800.0  # an idle recognizer older than this is freed
     asr_enabled: bool = True
     classifier_dir: Path | None = None  # default: the model shipped in the package
     classifier_backend: Literal["sklearn", "transformers"] = "sklearn"
