@@ -91,15 +91,27 @@ def tune_thresholds(examples: list[Example], *, params: dict[str, Any] | None, s
             th["emergency_any"] = any_t
         if top_t is not None:
             th["topic_emergency"] = top_t
-        recall, precision, right = _any_scores(rows, hits, codes, th, topic_em)
-        # equal recall: the more precise setting wins
-        key = ((1.0, recall, right, precision) if precision >= 0.90 else
-               (0.0, 5 * precision * recall / max(1e-9, 4 * precision + recall), right, precision))
+        key = _objective(*_any_scores(rows, hits, codes, th, topic_em))
         if best is None or key > best[0]:
             best = (key, th)
     assert best is not None
+    # then each code's own threshold, one at a time (two rounds): codes differ in how sure the model is of them
+    for _ in range(2):
+        for c in EMERGENCY_CODES:
+            for value in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+                th = {**best[1], f"emergency_{c}": value}
+                key = _objective(*_any_scores(rows, hits, codes, th, topic_em))
+                if key > best[0]:
+                    best = (key, th)
     logger.info("emergency thresholds from %d-fold out-of-fold predictions: %s (score %s)", folds, best[1], best[0])
     return best[1]
+
+
+def _objective(recall: float, precision: float, right: float) -> tuple[float, ...]:
+    """Best recall at precision >= 0.90 (then right code, then precision); below 0.90 precision, the best F2."""
+    if precision >= 0.90:
+        return (1.0, recall, right, precision)
+    return (0.0, 5 * precision * recall / max(1e-9, 4 * precision + recall), right, precision)
 
 
 def _any_scores(rows: list[dict[str, float]], hits: list[list[rules.RuleHit]], codes: list[tuple[str, ...]],
