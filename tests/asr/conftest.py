@@ -85,7 +85,8 @@ def sentence_wavs(speech_dir: Path) -> dict[int, Path]:
     out = {}
     for rate in (8000, 16000):
         path = speech_dir / f"sentence_{rate}.wav"
-        subprocess.run(["sox", str(raw), "-r", str(rate), "-b", "16", "-c", "1", str(path)], check=True)
+        # -R: sox's dither gets a fixed seed, so every run decodes the same samples (repeatable results)
+        subprocess.run(["sox", "-R", str(raw), "-r", str(rate), "-b", "16", "-c", "1", str(path)], check=True)
         out[rate] = path
     return out
 

@@ -29,7 +29,7 @@ def speech_wav(text: str, voice: str = "ru") -> Path:
         subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True, capture_output=True)
         tmp = CACHE / f"{key}.tmp.wav"
         subprocess.run(
-            ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(tmp)],
+            ["sox", "-R", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(tmp)],
             check=True,
             capture_output=True,
         )
