@@ -150,6 +150,18 @@ def drop_leaks(train: list[Example], heldout: list[Example]) -> list[Example]:
     return kept
 
 
+def training_data(
+    corpus_dir: Path, taxonomy: Taxonomy, extra: list[Example] | None = None
+) -> tuple[list[Example], list[Example]]:
+    """(train split + ``extra`` without held-out texts, held-out split or [] when the corpus has none)."""
+    train = load_split(corpus_dir, "train", taxonomy)
+    try:
+        heldout = load_split(corpus_dir, "heldout", taxonomy)
+    except ClassifierError:
+        heldout = []
+    return drop_leaks(train + list(extra or []), heldout), heldout
+
+
 # Operators' confirmed cards, as exported by the registry (one JSON object per line):
 #   {"text": "<the call's caller transcript>", "topic": "<topic id>", "emergency": "none|101..104",
 #    "emergency_also": [...], "language": "ru|kk|mixed" (optional), "address": {...} | null (optional),

@@ -18,7 +18,7 @@ from classifier import emergency as rules
 from classifier.address import StreetIndex
 from classifier.augment import augment
 from classifier.base import CardProposer
-from classifier.corpus import Example, corpus_files, corpus_hash, drop_leaks, load_split
+from classifier.corpus import Example, corpus_files, corpus_hash, training_data
 from classifier.features import feature_text
 from classifier.normalize import normalize
 from classifier.proposer import SklearnProposer, decide_emergency
@@ -148,12 +148,7 @@ def train_sklearn(
     """Train on the corpus's train split (+ ``extra``), evaluate on its held-out split, write the artifact."""
     started = time.monotonic()
     streets = StreetIndex.load(streets_path)
-    train = load_split(corpus_dir, "train", taxonomy)
-    try:
-        heldout = load_split(corpus_dir, "heldout", taxonomy)
-    except ClassifierError:
-        heldout = []
-    train = drop_leaks(train + list(extra or []), heldout)
+    train, heldout = training_data(corpus_dir, taxonomy, extra)
     files = corpus_files(corpus_dir, "train")
     h = hashlib.sha256(corpus_hash(files).encode())
     for e in extra or []:

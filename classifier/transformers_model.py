@@ -22,7 +22,7 @@ import numpy as np
 from classifier.address import AddressExtractor, StreetIndex
 from classifier.augment import augment
 from classifier.base import CardProposal, EmergencyHint
-from classifier.corpus import Example, corpus_files, corpus_hash, drop_leaks, load_split
+from classifier.corpus import Example, corpus_files, corpus_hash, training_data
 from classifier.language import decide as decide_language
 from classifier.language import refine as refine_language
 from classifier.normalize import normalize
@@ -113,12 +113,7 @@ def train_transformers(
     except (OSError, ValueError) as exc:
         raise ClassifierError(f"cannot load a local encoder from {base_model}: {exc}") from exc
     streets = StreetIndex.load(streets_path)
-    train = load_split(corpus_dir, "train", taxonomy)
-    try:
-        heldout = load_split(corpus_dir, "heldout", taxonomy)
-    except ClassifierError:
-        heldout = []
-    train = drop_leaks(train + list(extra or []), heldout)
+    train, heldout = training_data(corpus_dir, taxonomy, extra)
     if limit is not None:
         train = train[:limit]
     data = augment(train, seed=seed, streets=streets)

@@ -17,6 +17,7 @@ from asr.decoder import UNDETERMINED, LanguageModel
 from asr.engine import VoskSpeechEngine
 from asr.models import is_model_dir, resolve_model_dirs
 from asr.pool import WorkerPool
+from calls.session import segment_dict
 from core.config import Settings
 from core.errors import AsrError
 
@@ -24,17 +25,10 @@ logger = logging.getLogger(__name__)
 
 
 def segment_json(seg: FinalSegment) -> dict[str, Any]:
-    """The stable output object of one segment."""
-    return {
-        "start": seg.start,
-        "end": seg.end,
-        "text": seg.text,
-        "language": seg.language,
-        "confidence": seg.confidence,
-        "words": [{"word": w.text, "start": w.start, "end": w.end, "conf": w.conf} for w in seg.words],
-        "engine": seg.engine,
-        "model_version": seg.model_version,
-    }
+    """The stable output object of one segment: the live segment object without its id, with the engine."""
+    out = segment_dict(seg, None)
+    del out["id"]
+    return {**out, "engine": seg.engine, "model_version": seg.model_version}
 
 
 def _languages(lang: str, model: Path | None) -> dict[str, LanguageModel]:
