@@ -27,6 +27,7 @@ TOPICS = set(TAXONOMY["topics"])
 DISTRICTS = set(TAXONOMY["districts"])
 CODES = {"none", "101", "102", "103", "104"}
 PRECEDENCE = ["none", "101", "103", "104", "102"]
+SPLITS = ("train", "heldout", "test")  # test: the held-out set of session 3, by writers who saw no other split
 TEXT_RE = re.compile(r"^[a-zа-яёәғқңөұүһі]+( [a-zа-яёәғқңөұүһі]+)*$")
 KK_LETTERS = set("әғқңөұүһі")
 # Kazakh words written without any Kazakh-only letter (a mixed line must hold one of these or a Kazakh letter).
@@ -89,6 +90,8 @@ def build(topic_file: Path, streets: dict[str, str], errors: list[str]) -> dict[
             continue
         if line.startswith("=="):
             split, lang = line[2:].split()
+            if split not in SPLITS or lang not in ("kk", "mixed"):
+                errors.append(f"{topic_file.name}:{n}: bad section header {line!r}")
             key = (split, lang)
             out.setdefault(key, [])
             continue
@@ -156,6 +159,7 @@ def main() -> int:
         return 1
     for (topic, split, lang), recs in sorted(out.items()):
         path = CORPUS / split / f"{topic}.{lang}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
         n_addr = sum(r["address"] is not None for r in recs)
         n_em = sum(r["emergency"] != "none" for r in recs)

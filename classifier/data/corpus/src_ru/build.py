@@ -39,6 +39,7 @@ FORM: dict[str, str] = {}
 for _s in STREETS:
     for _f in _s["ru"] + _s["kk"] + [_s["name"].lower()]:
         FORM.setdefault(_f, _s["name"])
+SPLITS = ("train", "heldout", "test")  # test: the held-out set of session 3, by writers who saw no other split
 HOUSE = re.compile(r"^(\d+[А-Я]?(/\d+)?|[А-Я])$")
 
 
@@ -103,7 +104,7 @@ def parse(path: Path) -> tuple[list[tuple[str, dict]], list[str]]:
             for k in ("house", "building", "apartment"):
                 if addr[k] and not HOUSE.match(addr[k]):
                     errs.append(f"{where}: bad {k} {addr[k]}")
-        if split not in ("train", "heldout"):
+        if split not in SPLITS:
             errs.append(f"{where}: no split header")
         out.append((split or "", rec))
     return out, errs
@@ -128,7 +129,7 @@ def main() -> int:
     files: dict[tuple[str, str], list[dict]] = {}
     for split, rec in recs:
         files.setdefault((split, rec["topic"]), []).append(rec)
-    for split in ("train", "heldout"):
+    for split in SPLITS:
         for old in (CORPUS / split).glob("*.ru.jsonl"):
             old.unlink()
     for (split, topic), rows in sorted(files.items()):
@@ -138,7 +139,7 @@ def main() -> int:
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
     counts = Counter((rec["topic"], split) for split, rec in recs)
     for topic in sorted({t for t, _ in counts}):
-        print(f"{topic:22s} train={counts[(topic, 'train')]:4d} heldout={counts[(topic, 'heldout')]:4d}")
+        print(f"{topic:22s} " + " ".join(f"{sp}={counts[(topic, sp)]:4d}" for sp in SPLITS))
     codes = Counter((split, rec["emergency"]) for split, rec in recs)
     with_addr = Counter(split for split, rec in recs if rec["address"])
     print("total", dict(Counter(s for s, _ in recs)), "with address", dict(with_addr))
