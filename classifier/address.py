@@ -32,7 +32,7 @@ _KIND_WORDS = frozenset(
     STREET_TYPE_WORDS - {"на", "в", "ауданы", "ауданында", "аудан", "ауданда", "ауданының", "ауданындағы"}
 )
 # Core names that are also ordinary words; they need a street word, a house number or "на"/"по" beside them.
-_COMMON_WORDS = frozenset({
+COMMON_WORDS = frozenset({
     "мира", "победы", "республики", "республика", "московская", "московской", "конституции", "молодежный",
     "молодежном", "молодежного", "жастар", "достык", "достық", "самал", "самале", "самала", "жеңіс", "женис",
     "желтоксан", "желтоқсан", "тың", "алматы", "алаш", "өндіріс", "көктем", "коктем", "жағалау", "жагалау",
@@ -132,7 +132,7 @@ def stem(token: str) -> str:
     return t
 
 
-_COMMON_STEMS = frozenset(stem(w) for w in _COMMON_WORDS)
+_COMMON_STEMS = frozenset(stem(w) for w in COMMON_WORDS)
 
 
 @lru_cache(maxsize=65536)

@@ -59,9 +59,21 @@ def augment(
     Variants keep the labels; an inserted address is only used for the text (its label is left as the
     original's), so the topic and emergency heads learn to ignore address words.
     """
+    return augment_grouped(examples, seed=seed, copies=copies, streets=streets)[0]
+
+
+def augment_grouped(
+    examples: list[Example], *, seed: int = 0, copies: int = 1, streets: StreetIndex | None = None
+) -> tuple[list[Example], list[int]]:
+    """``augment``'s examples and, for each, the index of the original it came from.
+
+    Cross-validation inside training (probability calibration) must keep an utterance and its variants in
+    the same fold: a variant scored by a model that saw its original looks far easier than a new caller.
+    """
     rng = random.Random(seed)
     out = list(examples)
-    for ex in examples:
+    groups = list(range(len(examples)))
+    for gi, ex in enumerate(examples):
         for _ in range(copies):
             words = ex.text.split()
             lang = ex.language or "ru"
@@ -80,4 +92,5 @@ def augment(
             text = " ".join(words)
             if text != ex.text:
                 out.append(replace(ex, text=text, source="augmented", origin=f"{ex.origin}+aug"))
-    return out
+                groups.append(gi)
+    return out, groups

@@ -112,7 +112,7 @@ def load_jsonl(path: Path, taxonomy: Taxonomy, *, source: str = "corpus", strict
 
 
 def corpus_files(corpus_dir: Path, split: str) -> list[Path]:
-    """The JSONL files of one split ("train" or "heldout"), sorted."""
+    """The JSONL files of one split ("train", "heldout" or "test"), sorted."""
     return sorted((corpus_dir / split).glob("*.jsonl"))
 
 
@@ -150,16 +150,42 @@ def drop_leaks(train: list[Example], heldout: list[Example]) -> list[Example]:
     return kept
 
 
+# The split every reported metric is measured on: written by writers who never saw another corpus line. A corpus
+# without it (a site's own) is measured on "heldout". The shipped corpus's "heldout" split was held out until its
+# errors were analysed (session 3); since then it is training data and "test" is the held-out split.
+TEST_SPLIT = "test"
+FIRST_HELDOUT_SPLIT = "heldout"
+
+
+def heldout_split(corpus_dir: Path) -> str:
+    """The name of the split that training never sees: "test" when the corpus has it, else "heldout"."""
+    return TEST_SPLIT if corpus_files(corpus_dir, TEST_SPLIT) else FIRST_HELDOUT_SPLIT
+
+
 def training_data(
     corpus_dir: Path, taxonomy: Taxonomy, extra: list[Example] | None = None
 ) -> tuple[list[Example], list[Example]]:
-    """(train split + ``extra`` without held-out texts, held-out split or [] when the corpus has none)."""
+    """(training examples + ``extra`` without held-out texts, held-out examples or [] when the corpus has none).
+
+    Training reads "train", plus "heldout" when a "test" split holds the corpus out (see ``heldout_split``).
+    """
+    held_name = heldout_split(corpus_dir)
     train = load_split(corpus_dir, "train", taxonomy)
+    if held_name == TEST_SPLIT and corpus_files(corpus_dir, FIRST_HELDOUT_SPLIT):
+        train += load_split(corpus_dir, FIRST_HELDOUT_SPLIT, taxonomy)
     try:
-        heldout = load_split(corpus_dir, "heldout", taxonomy)
+        heldout = load_split(corpus_dir, held_name, taxonomy)
     except ClassifierError:
         heldout = []
     return drop_leaks(train + list(extra or []), heldout), heldout
+
+
+def training_files(corpus_dir: Path) -> list[Path]:
+    """The corpus files ``training_data`` trains on (for the corpus hash a model records)."""
+    files = corpus_files(corpus_dir, "train")
+    if heldout_split(corpus_dir) == TEST_SPLIT:
+        files += corpus_files(corpus_dir, FIRST_HELDOUT_SPLIT)
+    return files
 
 
 # Operators' confirmed cards, as exported by the registry (one JSON object per line):

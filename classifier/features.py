@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
+import yaml
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
+from classifier.address import COMMON_WORDS, STREET_TYPE_WORDS
 from classifier.normalize import normalize
 from classifier.numbers import number_word
 
@@ -16,15 +21,55 @@ from classifier.numbers import number_word
 _KEEP = frozenset({"он", "бір", "одна", "одно", "один", "сот", "три", "пять"})
 
 
-def feature_text(text: str) -> str:
-    """Normalised text with number words and digits masked as "<n>" (token-local, like normalize)."""
-    out = []
+# Words of street names that callers also use for other things ("жол" road, "сары құбыр" the yellow gas pipe).
+_ORDINARY_WORDS = frozenset({
+    "город", "село", "жол", "восток", "востоке", "восточный", "зеленый", "дала", "далы", "батыр", "батыра", "хан",
+    "хана", "хандар", "бен", "улы", "ұлы", "сары", "арка", "водно", "юго", "сери", "серы", "сері", "оңтүстік",
+    "шығыс", "өркен", "өнеркәсіп", "лесозавод", "лесозаводе", "дин", "дина", "аль", "бия", "конституция",
+    "промышленного", "железнодорожного", "пригородного", "целинного", "кирпичного", "интернационального",
+})
+
+
+# Street names that are also ordinary words, but that callers to the hotline say almost only as addresses.
+_STREET_WORDS_IN_CALLS = frozenset({
+    "жеңіс", "женис", "победы", "республики", "республика", "достык", "достық", "самал", "самале", "самала",
+    "желтоксан", "желтоқсан", "мира", "конституции", "московская", "московской", "молодежный", "молодежном",
+    "молодежного", "шубар", "гете", "мәскеу", "туркестан", "түркістан", "отырар", "жамбыл", "жетісу", "жетису",
+    "сауран", "манас", "акжол", "ақжол", "алаш", "коктал", "көктал",
+})
+
+
+@lru_cache(maxsize=1)
+def street_name_words() -> frozenset[str]:
+    """Proper-name words of the shipped street list (a model cache), without words that are also ordinary words.
+
+    They are dropped from the features: a street says nothing about the problem, and in a length-normalised
+    vector every address word dilutes the few words that do ("жеңіс даңғылы қырық жеті пәтерде өрт").
+    """
+    path = Path(str(resources.files("classifier") / "data" / "streets.yaml"))
+    words: set[str] = set()
+    for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+        for form in [str(item.get("name", ""))] + list(item.get("ru") or []) + list(item.get("kk") or []):
+            words.update(normalize(str(form)).split())
+    names = frozenset(w for w in words if len(w) > 2 and not w[:1].isdigit() and number_word(w) is None)
+    return (names - (STREET_TYPE_WORDS | COMMON_WORDS | _ORDINARY_WORDS)) | _STREET_WORDS_IN_CALLS
+
+
+def feature_tokens(text: str) -> list[str | None]:
+    """One entry per normalised token: the token, "num" for a number, None for a street name (left out)."""
+    streets = street_name_words()
+    out: list[str | None] = []
     for tok in normalize(text).split():
         if tok[:1].isdigit() or (tok not in _KEEP and number_word(tok) is not None):
             out.append("num")
         else:
-            out.append(tok)
-    return " ".join(out)
+            out.append(None if tok in streets else tok)
+    return out
+
+
+def feature_text(text: str) -> str:
+    """Normalised text with number words and digits masked as "num" and street names left out (token-local)."""
+    return " ".join(t for t in feature_tokens(text) if t is not None)
 
 
 def split_tokens(text: str) -> list[str]:
@@ -103,10 +148,15 @@ class IncrementalFeatures:
             char=_Block(decision=np.zeros(self.n_outputs)),
         )
 
-    def segment_counts(self, raw_text: str, prev_tokens: list[str]) -> tuple[dict[int, int], dict[int, int], list[str]]:
-        """Feature counts a segment adds (including word n-grams that join it to the previous tokens)."""
-        ftext = feature_text(raw_text)
-        toks = ftext.split()
+    def segment_counts(self, raw_text: str, prev_tokens: list[str]
+                       ) -> tuple[dict[int, int], dict[int, int], list[str], list[str | None]]:
+        """Feature counts a segment adds (including word n-grams that join it to the previous tokens).
+
+        Also returns the segment's feature tokens, and the same aligned with its normalised tokens (None where a
+        token is left out of the features).
+        """
+        aligned = feature_tokens(raw_text)
+        toks = [t for t in aligned if t is not None]
         wc: dict[int, int] = {}
         lo, hi = self._word_ngram
         ctx = prev_tokens[-(hi - 1) :] if hi > 1 else []
@@ -125,14 +175,15 @@ class IncrementalFeatures:
             idx = cvocab.get(gram)
             if idx is not None:
                 cc[idx] = cc.get(idx, 0) + 1
-        return wc, cc, toks
+        return wc, cc, toks, aligned
 
     def add(self, state: FeatureState, raw_text: str) -> None:
         """Fold one segment into ``state``."""
-        wc, cc, toks = self.segment_counts(raw_text, state.tokens)
+        wc, cc, toks, aligned = self.segment_counts(raw_text, state.tokens)
         self._update(state.word, wc, self._word_idf, 0)
         self._update(state.char, cc, self._char_idf, self._n_word)
         state.tokens.extend(toks)
+        state.aligned.extend(aligned)
 
     def _update(self, block: _Block, delta: dict[int, int], idf: np.ndarray, offset: int) -> None:
         if not delta:
@@ -157,7 +208,7 @@ class IncrementalFeatures:
 
     def peek(self, state: FeatureState, raw_text: str) -> np.ndarray:
         """Decision values for the state's text plus ``raw_text``, leaving the state untouched."""
-        wc, cc, _ = self.segment_counts(raw_text, state.tokens)
+        wc, cc, _, _ = self.segment_counts(raw_text, state.tokens)
         assert state.word.decision is not None and state.char.decision is not None
         out = np.zeros(self.n_outputs)
         blocks = ((state.word, wc, self._word_idf, 0), (state.char, cc, self._char_idf, self._n_word))
@@ -190,6 +241,7 @@ class FeatureState:
     word: _Block
     char: _Block
     tokens: list[str] = field(default_factory=list)  # feature tokens (for word n-grams across segments)
+    aligned: list[str | None] = field(default_factory=list)  # per normalised token: its feature token or None
 
     def copy(self) -> FeatureState:
         """A copy whose updates do not touch this state."""

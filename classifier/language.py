@@ -31,13 +31,68 @@ RU_WORDS = frozenset({
 })
 
 
-# Kazakh politeness words and fillers that Russian speakers use too ("иә", "әлгі", "рахмет"), and Kazakh street
-# words inside Russian addresses ("даңғылы"): they do not make a Russian sentence mixed.
-KK_FILLERS = frozenset({
-    "иә", "әлгі", "енді", "сәлеметсіз", "бе", "рахмет", "айналайын", "ой", "апай", "мынау", "жаңағы", "ал",
-    "сосын", "ау", "апырай", "ойбай", "әй", "ағай", "апа", "аға", "қарағым", "сәлем", "даңғылы", "көшесі", "шағын",
-    "ауданы",
+# Courtesy set phrases Astana's Russian speakers use: they do not make Russian speech mixed (nor Kazakh evidence).
+COURTESY_WORDS = frozenset({
+    "сәлеметсіз", "бе", "сәлем", "рахмет", "рақмет", "апай", "ағай", "апа", "аға", "айналайын", "қарағым",
+    "бауырым",
 })
+# Both a Russian and a Kazakh word ("не": "not" / "what").
+_SHARED_WORDS = frozenset({"не"})
+# Content words of both languages needed to call a call mixed; chosen by 4-fold cross-validation over the
+# (audited) training lines: 0.975 against 0.954 for the language head alone.
+MIXED_MIN_WORDS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """Words that only Russian (or only Kazakh) training lines use: loanwords of Kazakh speech fall out of "ru"."""
+
+    ru: frozenset[str] = frozenset()
+    kk: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_lists(cls, data: dict[str, list[str]] | None) -> Lexicon:
+        """From the lists stored in a model artifact."""
+        data = data or {}
+        return cls(frozenset(data.get("ru", ())), frozenset(data.get("kk", ())))
+
+
+def build_lexicon(lines: list[tuple[list[str], str]]) -> dict[str, list[str]]:
+    """Words seen in Russian lines and never in Kazakh ones (and the reverse), from labelled training lines."""
+    from collections import Counter
+
+    ru: Counter[str] = Counter()
+    kk: Counter[str] = Counter()
+    for toks, lang in lines:
+        if lang == "ru":
+            ru.update(set(toks))
+        elif lang == "kk":
+            kk.update(set(toks))
+    return {"ru": sorted(w for w in ru if kk[w] == 0), "kk": sorted(w for w in kk if ru[w] == 0)}
+
+
+def content_counts(tokens: list[str], lexicon: Lexicon, names: frozenset[str]) -> tuple[int, int]:
+    """(Kazakh, Russian) content words: names, numbers and courtesy words are neither."""
+    kk = ru = 0
+    for t in tokens:
+        if t in names or t in COURTESY_WORDS or t in _SHARED_WORDS or t[:1].isdigit():
+            continue
+        if any(ch in KK_LETTERS for ch in t) or t in lexicon.kk or t in KK_WORDS:
+            kk += 1
+        elif t in lexicon.ru or t in RU_WORDS:
+            ru += 1
+    return kk, ru
+
+
+def with_evidence(head_label: str, kk_words: int, ru_words: int) -> str:
+    """The language head's label checked against content words: both languages spoken is mixed, one alone wins."""
+    if kk_words >= MIXED_MIN_WORDS and ru_words >= MIXED_MIN_WORDS:
+        return "mixed"
+    if kk_words and not ru_words:
+        return "kk"
+    if ru_words and not kk_words:
+        return "ru"
+    return head_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +101,6 @@ class LanguageVote:
 
     kk: int  # Kazakh-looking tokens (Kazakh letters or frequent Kazakh words)
     ru: int  # Russian function words
-    kk_content: int = 0  # tokens with Kazakh letters that are not fillers or street words
 
     @property
     def language(self) -> str:
@@ -56,16 +110,13 @@ class LanguageVote:
 
 def vote(tokens: list[str]) -> LanguageVote:
     """Count Kazakh-looking and Russian-looking tokens."""
-    kk = ru = content = 0
+    kk = ru = 0
     for t in tokens:
-        letters = any(ch in KK_LETTERS for ch in t)
-        if t in KK_WORDS or letters:
+        if t in KK_WORDS or any(ch in KK_LETTERS for ch in t):
             kk += 1
         if t in RU_WORDS:
             ru += 1
-        if letters and t not in KK_FILLERS:
-            content += 1
-    return LanguageVote(kk, ru, content)
+    return LanguageVote(kk, ru)
 
 
 def decide(kk: int, ru: int) -> str:
@@ -80,39 +131,6 @@ def decide(kk: int, ru: int) -> str:
     if kk >= 2 and ru >= 2:
         return "mixed"
     return "kk" if kk > ru else "ru"
-
-
-def refine(model_label: str, kk: int, ru: int, kk_content: int, ru_lex: int = 0, kk_lex: int = 0) -> str:
-    """Correct a model's language label with token evidence (chosen on out-of-fold predictions over train).
-
-    Russian with real Kazakh words in it is mixed; "mixed" without any Kazakh is Russian; Kazakh with several
-    Russian function words, or with a word only Russian training lines use, is mixed. ``ru_lex``/``kk_lex``
-    count words of the training lexicons (words seen in at least three lines of one language, never the other).
-    """
-    if model_label == "ru" and (kk_content >= 1 or kk_lex >= 1):
-        return "mixed"
-    if model_label == "mixed" and kk == 0:
-        return "ru"
-    if model_label == "kk" and (ru >= 2 or ru_lex >= 1):
-        return "mixed"
-    return model_label
-
-
-def build_lexicon(texts_by_language: list[tuple[list[str], str]], min_lines: int = 3) -> dict[str, list[str]]:
-    """Words that only Russian lines (or only Kazakh lines) of the training data use, in >= ``min_lines`` lines."""
-    from collections import Counter
-
-    ru: Counter[str] = Counter()
-    kk: Counter[str] = Counter()
-    for toks, lang in texts_by_language:
-        if lang == "ru":
-            ru.update(set(toks))
-        elif lang == "kk":
-            kk.update(set(toks))
-    return {
-        "ru": sorted(w for w, c in ru.items() if c >= min_lines and kk[w] == 0),
-        "kk": sorted(w for w, c in kk.items() if c >= min_lines and ru[w] == 0),
-    }
 
 
 def detect(text_tokens: list[str]) -> str:

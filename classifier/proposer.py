@@ -12,9 +12,9 @@ import numpy as np
 from classifier import emergency as rules
 from classifier.address import AddressExtractor, Mention, StreetIndex
 from classifier.base import Address, CardProposal, EmergencyHint, Scored
-from classifier.features import FeatureState
+from classifier.features import FeatureState, street_name_words
+from classifier.language import Lexicon, content_counts, with_evidence
 from classifier.language import decide as decide_language
-from classifier.language import refine as refine_language
 from classifier.language import vote as language_vote
 from classifier.normalize import normalize
 from classifier.sklearn_model import SklearnModel, calibrated_proba
@@ -46,18 +46,24 @@ def decide_emergency(
     """Combine the model's per-code probabilities with rule hits; codes ordered by taxonomy precedence.
 
     A code is on when the model alone is above its threshold, or when a rule hit that is neither negated nor
-    about a past event fires and the model does not rule the code out (probability above a small veto).
+    about a past event fires and the model does not rule the code out (probability above a small veto). When
+    the rules name other codes but not this one, the model alone needs at least ``model_beside_rules``: the
+    phrase rules are the sharper judge of which service the words ask for.
     """
     veto = thresholds.get("rule_veto", DEFAULT_RULE_VETO)
     clean: dict[str, list[str]] = {}
     for h in hits:
         if not h.discounted:
             clean.setdefault(h.code, []).append(h.text)
+    beside = thresholds.get("model_beside_rules", 0.0)
     active: dict[str, float] = {}
     evidence: list[str] = []
     for code in EMERGENCY_CODES:
         p = probs.get(code, 0.0)
-        if p >= thresholds.get(f"emergency_{code}", DEFAULT_THRESHOLD):
+        threshold = thresholds.get(f"emergency_{code}", DEFAULT_THRESHOLD)
+        if clean and code not in clean:
+            threshold = max(threshold, beside)
+        if p >= threshold:
             active[code] = p
         elif code in clean and p >= veto:
             active[code] = max(p, 0.9)
@@ -129,17 +135,15 @@ def _top(labels: tuple[str, ...] | list[str], probs: np.ndarray, k: int = TOP_K)
 class CallText:
     """What any backend keeps of a call's words: tokens, rule hits, address mentions, language votes."""
 
-    tokens: list[str] = field(default_factory=list)  # normalised tokens (aligned with feature tokens)
+    tokens: list[str] = field(default_factory=list)  # normalised tokens (aligned with FeatureState.aligned)
     mentions: list[Mention] = field(default_factory=list)
     hits: list[rules.RuleHit] = field(default_factory=list)
     kk_votes: int = 0
     ru_votes: int = 0
-    kk_content: int = 0
-    ru_lex: int = 0
-    kk_lex: int = 0
+    kk_words: int = 0  # Kazakh content words (language.content_counts)
+    ru_words: int = 0
 
-    def add(self, new_tokens: list[str], extractor: AddressExtractor,
-            lexicon: tuple[frozenset[str], frozenset[str]] | None = None) -> int:
+    def add(self, new_tokens: list[str], extractor: AddressExtractor, lexicon: Lexicon | None = None) -> int:
         """Append a segment's tokens, rescanning only a fixed tail; returns the previous token count."""
         n_prev = len(self.tokens)
         self.tokens.extend(new_tokens)
@@ -154,10 +158,10 @@ class CallText:
         v = language_vote(new_tokens)
         self.kk_votes += v.kk
         self.ru_votes += v.ru
-        self.kk_content += v.kk_content
         if lexicon is not None:
-            self.ru_lex += sum(t in lexicon[0] for t in new_tokens)
-            self.kk_lex += sum(t in lexicon[1] for t in new_tokens)
+            kk_words, ru_words = content_counts(new_tokens, lexicon, street_name_words())
+            self.kk_words += kk_words
+            self.ru_words += ru_words
         return n_prev
 
     def partial_hits(self, partial_tokens: list[str]) -> list[rules.RuleHit]:
@@ -227,7 +231,7 @@ class SklearnProposer:
         self._emergency_specs = {c: model.heads[f"emergency_{c}"] for c in (*EMERGENCY_CODES, "any")
                                  if f"emergency_{c}" in model.heads}
         self._thresholds = dict(model.thresholds)
-        self.lexicon = (frozenset(model.lexicon.get("ru", ())), frozenset(model.lexicon.get("kk", ())))
+        self.lexicon = Lexicon.from_lists(model.lexicon) if model.lexicon else None
         w = model.incremental.weights[:, self._topic_spec.columns]
         self._topic_weights = np.ascontiguousarray(w)
 
@@ -264,10 +268,11 @@ class SklearnProposer:
         inc = self.model.incremental
         L = SUMMARY_WINDOW
         assert s.feats is not None
-        feat_tokens = s.feats.tokens
+        feat_tokens = s.feats.aligned
         zero = np.zeros(k)
         for pos in range(n_prev, len(s.tokens)):
-            idx = inc.unigram_index(feat_tokens[pos]) if pos < len(feat_tokens) else None
+            tok = feat_tokens[pos] if pos < len(feat_tokens) else None
+            idx = inc.unigram_index(tok) if tok is not None else None
             vec = self._topic_weights[idx] if idx is not None else zero
             dropped = s.token_scores[0] if len(s.token_scores) == L else zero
             s.token_scores.append(vec)
@@ -304,10 +309,11 @@ class SklearnProposer:
         )
 
     def _language(self, decision: np.ndarray, s: CallText) -> str:
-        if self._lang_spec is not None and (s.kk_votes or s.ru_votes):
+        """The language head's label checked against content words; token votes only for a model without a head."""
+        if self._lang_spec is not None:
             p = calibrated_proba(self._lang_spec, decision)
             label = self._lang_spec.classes[int(np.argmax(p))]
-            return refine_language(label, s.kk_votes, s.ru_votes, s.kk_content, s.ru_lex, s.kk_lex)
+            return with_evidence(label, s.kk_words, s.ru_words) if self.lexicon is not None else label
         return decide_language(s.kk_votes, s.ru_votes)
 
 

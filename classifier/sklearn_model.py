@@ -15,6 +15,7 @@ import sklearn
 from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import InconsistentVersionWarning
+from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
@@ -43,9 +44,18 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _head(C: float, cv: int, seed: int) -> CalibratedClassifierCV:
+def _head(C: float, cv: int, seed: int, y: list[str], groups: list[int] | None) -> CalibratedClassifierCV:
+    """A linear SVM with sigmoid calibration fitted out-of-fold.
+
+    With ``groups`` (the original utterance of each augmented example) the calibration folds keep an
+    utterance and its variants together, so the calibrator sees margins of unseen callers, not of near-copies.
+    """
     svc = LinearSVC(C=C, class_weight="balanced", random_state=seed, max_iter=5000)
-    return CalibratedClassifierCV(svc, method="sigmoid", cv=cv, ensemble=False)
+    folds: Any = cv
+    if groups is not None:
+        splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=seed)
+        folds = list(splitter.split(np.zeros(len(y)), y, groups))
+    return CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +109,8 @@ class SklearnModel:
                  lexicon: dict[str, list[str]] | None = None) -> None:
         self.pipelines = pipelines
         self.metadata = metadata
-        self.lexicon: dict[str, list[str]] = lexicon or {}
         self.version: str = str(metadata.get("model_version", "sklearn-unknown"))
+        self.lexicon: dict[str, list[str]] = lexicon or {}  # language-only words of the training lines
         self.thresholds: dict[str, float] = {k: float(v) for k, v in (metadata.get("thresholds") or {}).items()}
         first = next(iter(pipelines.values()))
         features: FeatureUnion = first.named_steps["features"]
@@ -216,9 +226,14 @@ def fit_model(
     seed: int = 0,
     metadata: dict[str, Any] | None = None,
     emergency_only: bool = False,
-    lexicon_source: list[tuple[str, str | None]] | None = None,
+    groups: list[int] | None = None,
+    lexicon_lines: list[tuple[str, str | None]] | None = None,
 ) -> SklearnModel:
-    """Fit the shared features and every head (or only the emergency heads) on the given examples."""
+    """Fit the shared features and every head (or only the emergency heads) on the given examples.
+
+    ``groups`` names each example's original utterance when the examples are augmented (see ``_head``);
+    ``lexicon_lines`` are the (unaugmented) labelled lines the language lexicon is built from (default: all).
+    """
     p = {**DEFAULTS, **(params or {})}
     features = make_features(
         word_ngram=tuple(p["word_ngram"]),
@@ -231,24 +246,27 @@ def fit_model(
     pipelines: dict[str, Pipeline] = {}
     cv = int(p["calibration_cv"])
     if emergency_only:  # a two-class stand-in keeps the artifact shape; used by threshold search only
-        topic_clf = _head(float(p["C_topic"]), cv, seed).fit(X, ["1" if c else "0" for c in codes])
+        y_two = ["1" if c else "0" for c in codes]
+        topic_clf = _head(float(p["C_topic"]), cv, seed, y_two, groups).fit(X, y_two)
     else:
-        topic_clf = _head(float(p["C_topic"]), cv, seed).fit(X, topics)
+        topic_clf = _head(float(p["C_topic"]), cv, seed, topics, groups).fit(X, topics)
     pipelines["topic"] = Pipeline([("features", features), ("clf", topic_clf)])
     for code in EMERGENCY_CODES:
         y = ["1" if code in c else "0" for c in codes]
         if len(set(y)) < 2 or min(y.count("1"), y.count("0")) < cv:
             logger.warning("emergency head %s skipped: too few examples of it", code)
             continue
-        clf = _head(float(p["C_emergency"]), cv, seed).fit(X, y)
+        clf = _head(float(p["C_emergency"]), cv, seed, y, groups).fit(X, y)
         pipelines[f"emergency_{code}"] = Pipeline([("features", features), ("clf", clf)])
     y_any = ["1" if c else "0" for c in codes]
     if len(set(y_any)) == 2 and min(y_any.count("1"), y_any.count("0")) >= cv:
-        clf = _head(float(p["C_emergency"]), cv, seed).fit(X, y_any)
+        clf = _head(float(p["C_emergency"]), cv, seed, y_any, groups).fit(X, y_any)
         pipelines["emergency_any"] = Pipeline([("features", features), ("clf", clf)])
     lang_idx = [i for i, lang in enumerate(languages) if lang]
     if len({languages[i] for i in lang_idx}) >= 2 and not emergency_only:
-        clf = _head(float(p["C_language"]), cv, seed).fit(X[lang_idx], [languages[i] for i in lang_idx])
+        y_lang = [str(languages[i]) for i in lang_idx]
+        g_lang = [groups[i] for i in lang_idx] if groups is not None else None
+        clf = _head(float(p["C_language"]), cv, seed, y_lang, g_lang).fit(X[lang_idx], y_lang)
         pipelines["language"] = Pipeline([("features", features), ("clf", clf)])
     compact(pipelines)
     meta = dict(metadata or {})
@@ -257,7 +275,7 @@ def fit_model(
     meta["params"] = {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}
     meta["labels"] = {name: [str(c) for c in pipe.classes_] for name, pipe in pipelines.items()}
     meta["n_features"] = int(X.shape[1])
-    source = lexicon_source if lexicon_source is not None else list(zip(texts, languages, strict=True))
+    source = lexicon_lines if lexicon_lines is not None else list(zip(texts, languages, strict=True))
     lexicon = build_lexicon([(normalize(t).split(), lang) for t, lang in source if lang])
     meta["lexicon_words"] = {k: len(v) for k, v in lexicon.items()}
     return SklearnModel(pipelines, meta, lexicon)

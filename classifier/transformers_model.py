@@ -22,9 +22,8 @@ import numpy as np
 from classifier.address import AddressExtractor, StreetIndex
 from classifier.augment import augment
 from classifier.base import CardProposal, EmergencyHint
-from classifier.corpus import Example, corpus_files, corpus_hash, training_data
+from classifier.corpus import Example, corpus_hash, training_data, training_files
 from classifier.language import decide as decide_language
-from classifier.language import refine as refine_language
 from classifier.normalize import normalize
 from classifier.proposer import CallText, assemble, decide_emergency
 from classifier.sklearn_model import LANGUAGE_LABELS, METADATA_FILE, check_labels
@@ -150,7 +149,7 @@ def train_transformers(
     tokenizer.save_pretrained(str(out_dir / ENCODER_DIR))
     heads = {k: v for k, v in module.state_dict().items() if not k.startswith("encoder.")}
     torch.save(heads, out_dir / HEADS_FILE)
-    digest = hashlib.sha256(corpus_hash(corpus_files(corpus_dir, "train")).encode()
+    digest = hashlib.sha256(corpus_hash(training_files(corpus_dir)).encode()
                             + str(base_model.name).encode() + str(epochs).encode()).hexdigest()
     version = f"transformers-{datetime.now(UTC):%Y%m%d}-{digest[:8]}"
     metadata: dict[str, Any] = {
@@ -163,7 +162,7 @@ def train_transformers(
         "max_length": max_length,
         "epochs": epochs,
         "train_examples": len(train),
-        "corpus_hash": corpus_hash(corpus_files(corpus_dir, "train")),
+        "corpus_hash": corpus_hash(training_files(corpus_dir)),
         "thresholds": {},
     }
     (out_dir / METADATA_FILE).write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -311,11 +310,8 @@ class TransformersProposer:
     def build(self, text: CallText, probs: dict[str, Any]) -> CardProposal:
         """The proposal from the model's probabilities and the call's rules and address."""
         lang_p = np.asarray(probs["language"])
-        if text.kk_votes or text.ru_votes:
-            label = self.languages[int(np.argmax(lang_p))]
-            language = refine_language(label, text.kk_votes, text.ru_votes, text.kk_content)
-        else:
-            language = decide_language(text.kk_votes, text.ru_votes)
+        language = self.languages[int(np.argmax(lang_p))] if len(lang_p) else decide_language(text.kk_votes,
+                                                                                              text.ru_votes)
         return assemble(
             self.taxonomy,
             topics=self.topics,

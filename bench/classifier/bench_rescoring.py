@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.corpus import default_corpus_dir, load_split
+from classifier.corpus import default_corpus_dir, heldout_split, load_split
 from classifier.loader import load_proposer
 from core.taxonomy import load_taxonomy
 
@@ -46,7 +46,7 @@ def main() -> None:
     args = ap.parse_args()
     taxonomy = load_taxonomy()
     proposer = load_proposer("sklearn", args.model, taxonomy)
-    texts = [e.text for e in load_split(default_corpus_dir(), "heldout", taxonomy)]
+    texts = [e.text for e in load_split(default_corpus_dir(), heldout_split(default_corpus_dir()), taxonomy)]
     rng = random.Random(args.seed)
     calls = [_segments(texts, args.segments, rng) for _ in range(args.calls)]
     proposer.propose("прогрев")  # warm caches

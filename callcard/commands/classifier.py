@@ -35,7 +35,7 @@ def classifier() -> None:
               help="Model store to publish into (default: CALLCARD_CLASSIFIER_DIR, else DATA_DIR/classifier).")
 @click.option("--ship", is_flag=True, help="Write the artifact into the package (classifier/data/model) instead.")
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Corpus directory with train/ and heldout/ (default: the shipped corpus).")
+              help="Corpus directory with train/, heldout/ and optionally test/ (default: the shipped corpus).")
 @click.option("--cards", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Operators' confirmed cards (JSONL) to add to the training data.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -92,7 +92,7 @@ def train(backend: str, out: Path | None, ship: bool, corpus: Path | None, cards
 @click.option("--no-tune", is_flag=True, help="Skip the out-of-fold search for emergency thresholds.")
 def retrain(cards: Path, out: Path | None, corpus: Path | None, seed: int, no_tune: bool) -> None:
     """Train on the corpus plus confirmed cards; print held-out metrics before and after; publish a new version."""
-    from classifier.corpus import default_corpus_dir, load_operator_cards, load_split
+    from classifier.corpus import default_corpus_dir, heldout_split, load_operator_cards, load_split
     from classifier.loader import load_proposer
     from classifier.store import ModelStore
     from classifier.train import evaluate, format_report, train_sklearn
@@ -103,7 +103,7 @@ def retrain(cards: Path, out: Path | None, corpus: Path | None, seed: int, no_tu
     root = _store_root(out)
     store = ModelStore(root)
     try:
-        heldout = load_split(corpus_dir, "heldout", taxonomy)
+        heldout = load_split(corpus_dir, heldout_split(corpus_dir), taxonomy)
         extra = load_operator_cards(cards, taxonomy)
         if not extra:
             raise click.ClickException(f"{cards} holds no usable confirmed cards")

@@ -42,17 +42,28 @@ def test_language_detection() -> None:
     assert detect([]) == "ru"
 
 
-def test_language_refinement_and_lexicon() -> None:
-    from classifier.language import build_lexicon, refine, vote
+def test_language_votes_without_a_language_head() -> None:
+    from classifier.language import vote
 
-    lex = build_lexicon([("домофон сломан".split(), "ru")] * 3 + [("есік ашылмайды".split(), "kk")] * 3
-                        + [("домофон жоқ".split(), "kk")])
-    assert lex == {"ru": ["сломан"], "kk": ["ашылмайды", "есік"]}
-    v = vote(normalize("домофон сломан есік ашылмайды").split())
-    assert refine("kk", v.kk, v.ru, v.kk_content, ru_lex=1) == "mixed"
-    # Kazakh courtesy words do not make Russian mixed; a real Kazakh word does
-    v = vote(normalize("иә девушка рахмет подъезд не убирают").split())
-    assert refine("ru", v.kk, v.ru, v.kk_content) == "ru"
-    v = vote(normalize("подъезд не убирают қоқыс жатыр").split())
-    assert refine("ru", v.kk, v.ru, v.kk_content) == "mixed"
-    assert refine("mixed", 0, 3, 0) == "ru"
+    v = vote(normalize("алло девушка у нас подъезд не убирают қоқыс жатыр").split())
+    assert (v.kk, v.ru) == (3, 5) and v.language == "mixed"  # "не" is a word of both languages
+
+
+def test_language_evidence_counts_content_words_of_both_languages() -> None:
+    from classifier.language import Lexicon, build_lexicon, content_counts, with_evidence
+
+    lines = [("свет вырубился опять".split(), "ru"), ("свет жоқ үйде".split(), "kk"), ("лифт стоит".split(), "ru"),
+             ("лифт тұрып қалды".split(), "kk")]
+    lex = Lexicon.from_lists(build_lexicon(lines))
+    assert lex.ru == {"вырубился", "опять", "стоит"} and "свет" not in lex.ru  # a loanword of Kazakh speech
+    names = frozenset({"тұран"})
+    # Kazakh speech with a loanword and a street name: Kazakh only
+    assert content_counts(normalize("тұран даңғылы үйде свет жоқ").split(), lex, names) == (3, 0)
+    # Russian speech with courtesy words only: Russian only, whatever the head says
+    kk, ru = content_counts(normalize("сәлеметсіз бе у нас лифт стоит опять рахмет").split(), lex, names)
+    assert (kk, ru) == (0, 4) and with_evidence("mixed", kk, ru) == "ru"  # "лифт" is both
+    # real switching, two words of each: mixed
+    kk, ru = content_counts(normalize("үйде свет жоқ вырубился опять").split(), lex, names)
+    assert (kk, ru) == (2, 2) and with_evidence("kk", kk, ru) == "mixed"
+    # one word of each is too little evidence: the head decides
+    assert with_evidence("kk", 1, 1) == "kk" and with_evidence("ru", 1, 1) == "ru"

@@ -10,7 +10,17 @@ import pytest
 from click.testing import CliRunner
 
 from classifier.augment import augment
-from classifier.corpus import Example, default_corpus_dir, drop_leaks, load_jsonl, load_operator_cards
+from classifier.corpus import (
+    Example,
+    default_corpus_dir,
+    drop_leaks,
+    heldout_split,
+    load_jsonl,
+    load_operator_cards,
+    text_key,
+    training_data,
+    training_files,
+)
 from classifier.store import ModelStore
 from core.taxonomy import Taxonomy
 
@@ -48,11 +58,39 @@ def test_heldout_never_leaks_into_training(taxonomy: Taxonomy) -> None:
     train = [Example("Лифт  стоит", "elevator"), Example("нет света", "electricity")]
     held = [Example("лифт стоит", "elevator")]
     assert [e.text for e in drop_leaks(train, held)] == ["нет света"]
-    train_files = {p.name for p in (default_corpus_dir() / "train").glob("*.jsonl")}
-    assert train_files  # the corpus ships
-    held_texts = {" ".join(e.text.split()) for f in (default_corpus_dir() / "heldout").glob("*.jsonl")
-                  for e in load_jsonl(f, taxonomy)}
-    assert held_texts
+
+
+def _write_split(root: Path, split: str, rows: list[tuple[str, str]]) -> None:
+    (root / split).mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"text": t, "topic": topic, "emergency": "none"}, ensure_ascii=False) for t, topic in rows]
+    (root / split / "x.ru.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_the_test_split_is_held_out_and_the_first_heldout_split_is_trained_on(tmp_path: Path,
+                                                                               taxonomy: Taxonomy) -> None:
+    _write_split(tmp_path, "train", [("нет света в подъезде", "electricity"), ("лифт стоит", "elevator")])
+    _write_split(tmp_path, "heldout", [("батареи холодные", "heating")])
+    # a site corpus with train/ and heldout/ only: measured on heldout, trained on train
+    assert heldout_split(tmp_path) == "heldout"
+    train, held = training_data(tmp_path, taxonomy)
+    assert [e.text for e in train] == ["нет света в подъезде", "лифт стоит"]
+    assert [e.text for e in held] == ["батареи холодные"]
+    # with a test split: trained on train + heldout, measured on test; a test text never reaches training
+    _write_split(tmp_path, "test", [("Лифт стоит", "elevator"), ("вода ржавая", "water_supply")])
+    assert heldout_split(tmp_path) == "test"
+    train, held = training_data(tmp_path, taxonomy)
+    assert [e.text for e in train] == ["нет света в подъезде", "батареи холодные"]
+    assert [e.text for e in held] == ["Лифт стоит", "вода ржавая"]
+    assert [p.parent.name for p in training_files(tmp_path)] == ["train", "heldout"]
+
+
+def test_the_shipped_test_split_shares_no_text_with_training(taxonomy: Taxonomy) -> None:
+    corpus = default_corpus_dir()
+    assert heldout_split(corpus) == "test"
+    keys = {split: {text_key(e.text) for f in (corpus / split).glob("*.jsonl") for e in load_jsonl(f, taxonomy)}
+            for split in ("train", "heldout", "test")}
+    assert len(keys["test"]) > 1500 and len(keys["train"]) > 10000
+    assert not keys["test"] & (keys["train"] | keys["heldout"])
 
 
 def test_augmentation_is_deterministic_and_keeps_labels(taxonomy: Taxonomy, streets) -> None:  # type: ignore[no-untyped-def]
