@@ -18,6 +18,12 @@ from core.errors import ClassifierError
 
 logger = logging.getLogger(__name__)
 
+
+def default_streets_path() -> Path:
+    """The street list shipped in the package."""
+    return Path(str(resources.files("classifier") / "data" / "streets.yaml"))
+
+
 # Words that name the kind of street; removed from a street's spoken form to get its core name.
 STREET_TYPE_WORDS = frozenset({
     "проспект", "проспекта", "проспекте", "проспекту", "пр", "улица", "улице", "улицы", "улицу", "ул", "шоссе",
@@ -199,7 +205,7 @@ class StreetIndex:
     @classmethod
     def load(cls, path: Path | None = None) -> StreetIndex:
         """Load streets.yaml (the project's list by default)."""
-        p = path or Path(str(resources.files("classifier") / "data" / "streets.yaml"))
+        p = path or default_streets_path()
         try:
             raw = yaml.safe_load(p.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:

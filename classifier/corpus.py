@@ -171,8 +171,8 @@ def training_data(
     """
     held_name = heldout_split(corpus_dir)
     train = load_split(corpus_dir, "train", taxonomy)
-    if held_name == TEST_SPLIT and corpus_files(corpus_dir, FIRST_HELDOUT_SPLIT):
-        train += load_split(corpus_dir, FIRST_HELDOUT_SPLIT, taxonomy)
+    for split in training_splits(corpus_dir)[1:]:
+        train += load_split(corpus_dir, split, taxonomy)
     try:
         heldout = load_split(corpus_dir, held_name, taxonomy)
     except ClassifierError:
@@ -180,12 +180,16 @@ def training_data(
     return drop_leaks(train + list(extra or []), heldout), heldout
 
 
+def training_splits(corpus_dir: Path) -> list[str]:
+    """The splits training reads: "train", and "heldout" when a "test" split holds the corpus out."""
+    if heldout_split(corpus_dir) == TEST_SPLIT and corpus_files(corpus_dir, FIRST_HELDOUT_SPLIT):
+        return ["train", FIRST_HELDOUT_SPLIT]
+    return ["train"]
+
+
 def training_files(corpus_dir: Path) -> list[Path]:
     """The corpus files ``training_data`` trains on (for the corpus hash a model records)."""
-    files = corpus_files(corpus_dir, "train")
-    if heldout_split(corpus_dir) == TEST_SPLIT:
-        files += corpus_files(corpus_dir, FIRST_HELDOUT_SPLIT)
-    return files
+    return [f for split in training_splits(corpus_dir) for f in corpus_files(corpus_dir, split)]
 
 
 # Operators' confirmed cards, as exported by the registry (one JSON object per line):

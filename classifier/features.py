@@ -5,15 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import yaml
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
-from classifier.address import COMMON_WORDS, STREET_TYPE_WORDS
+from classifier.address import COMMON_WORDS, STREET_TYPE_WORDS, default_streets_path
 from classifier.normalize import normalize
 from classifier.numbers import number_word
 
@@ -46,9 +44,8 @@ def street_name_words() -> frozenset[str]:
     They are dropped from the features: a street says nothing about the problem, and in a length-normalised
     vector every address word dilutes the few words that do ("жеңіс даңғылы қырық жеті пәтерде өрт").
     """
-    path = Path(str(resources.files("classifier") / "data" / "streets.yaml"))
     words: set[str] = set()
-    for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+    for item in yaml.safe_load(default_streets_path().read_text(encoding="utf-8")) or []:
         for form in [str(item.get("name", ""))] + list(item.get("ru") or []) + list(item.get("kk") or []):
             words.update(normalize(str(form)).split())
     names = frozenset(w for w in words if len(w) > 2 and not w[:1].isdigit() and number_word(w) is None)
