@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from api.context import ApiContext
@@ -11,6 +14,7 @@ from api.limits import BodySizeLimit
 from api.routes import auth, calls, cards, health, live, qa, stats, taxonomy, users
 from api.security import LoginThrottle
 from api.web import mount_web
+from calls.messages import message_schema
 
 # Routers mounted under /api. Add new resources here (the web helper's live, stats, QA routers too).
 API_ROUTERS: list[APIRouter] = [
@@ -54,4 +58,23 @@ def create_app(ctx: ApiContext) -> FastAPI:
     for router in PAGE_ROUTERS:
         app.include_router(router)
     mount_web(app)
+    app.openapi = lambda: _openapi_with_live_messages(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_with_live_messages(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the live WebSocket's message union (``LiveMessage``) in its components."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+        )
+        live = message_schema()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in live.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components["LiveMessage"] = live
+        app.openapi_schema = schema
+    return app.openapi_schema

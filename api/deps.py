@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio.from_thread
 from fastapi import Depends, Request
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from api.context import ApiContext
 from api.errors import ApiError
 from api.security import InvalidToken, decode_access_token, password_stamp
+from calls.messages import LiveMessage
 from models.records import User
 from models.repo.cards import Actor
 
@@ -119,7 +120,7 @@ def actor_of(user: User) -> Actor:
     return Actor(name=user.username, user_id=user.id)
 
 
-def publish(ctx: ApiContext, message: dict[str, Any]) -> None:
+def publish(ctx: ApiContext, message: LiveMessage) -> None:
     """Publish on the hub from a sync route (worker thread) or from the event loop."""
     try:
         anyio.from_thread.run_sync(ctx.hub.publish, message)

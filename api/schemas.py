@@ -202,6 +202,18 @@ class CardTransfer(Strict):
     code: str = Field(min_length=3, max_length=3)
 
 
+class TransferFailed(BaseModel):
+    """The caller was NOT seen at the emergency service: the operator must dial it by hand (502, or 504 on time-out)."""
+
+    detail: str = Field(description='A sentence for the operator, ending "Dial 103 by hand."')
+    code: str
+    dial_by_hand: str = Field(description="The number the operator must dial now")
+    reason: str = Field(
+        description="caller_gone, dialplan_missing, refused, transfer_channel_failed, asterisk_unreachable, timeout"
+    )
+    elapsed_s: float
+
+
 class CardDismissEmergency(Strict):
     """Why the emergency alert is wrong."""
 
@@ -498,7 +510,12 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
-    """Readiness: database, taxonomy and the wired components."""
+    """Readiness: database, taxonomy and the wired components.
+
+    ``components.telephony`` says whether ARI's events WebSocket is connected right now (``ari.connected``) and
+    whether Asterisk's dialplan has the places callcard sends callers to (``dialplan.status``: ok, missing with
+    the ``missing`` list, or unverified with a ``detail``).
+    """
 
     ready: bool
     database: dict[str, Any]

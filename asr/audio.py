@@ -181,13 +181,20 @@ def _decode(info: WavInfo, raw: bytes) -> np.ndarray:
     return samples
 
 
-def iter_pcm16(info: WavInfo, chunk_seconds: float = 1.0) -> Iterator[bytes]:
-    """Yield the file's audio as mono s16le bytes at its own rate, ``chunk_seconds`` at a time."""
+def iter_pcm16(
+    info: WavInfo, chunk_seconds: float = 1.0, *, start_frame: int = 0, end_frame: int | None = None,
+) -> Iterator[bytes]:
+    """Yield the file's audio as mono s16le bytes at its own rate, ``chunk_seconds`` at a time.
+
+    ``start_frame`` and ``end_frame`` (exclusive) select part of the file; they are clamped to it.
+    """
+    first = min(max(0, start_frame), info.frames)
+    last = info.frames if end_frame is None else min(max(first, end_frame), info.frames)
     frames_per_chunk = max(1, int(info.sample_rate * chunk_seconds))
     chunk_bytes = frames_per_chunk * info.block_align
-    remaining = info.data_bytes
+    remaining = (last - first) * info.block_align
     with info.path.open("rb") as fh:
-        fh.seek(info.data_offset)
+        fh.seek(info.data_offset + first * info.block_align)
         while remaining > 0:
             raw = fh.read(min(chunk_bytes, remaining))
             if not raw:

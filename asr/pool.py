@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from asr.base import Segment
 from asr.decoder import DecoderOptions, LanguageModel
 from asr.worker import worker_main
 from core.errors import AsrError
@@ -169,8 +170,9 @@ class WorkerPool:
     def open_stream(
         self, *, language: str, input_rate: int, phrases: tuple[str, ...] | None = None,
         candidates: tuple[str, ...] | None = None, options: dict[str, Any] | None = None, call_id: str = "",
+        start_s: float = 0.0,
     ) -> StreamHandle:
-        """Pin a new stream to the least busy worker and open it there."""
+        """Pin a new stream to the least busy worker and open it there; its first sample is at call time ``start_s``."""
         if self._closed:
             raise AsrError("the speech engine is closed")
         with self._lock:
@@ -179,7 +181,8 @@ class WorkerPool:
             w.streams[sid] = call_id or str(sid)
             generation = w.generation
         spec = {"language": language, "input_rate": input_rate, "phrases": list(phrases) if phrases else None,
-                "candidates": list(candidates) if candidates else None, "options": options or None}
+                "candidates": list(candidates) if candidates else None, "options": options or None,
+                "start_s": start_s}
         w.outbox.put((generation, ("open", sid, spec)))
         return StreamHandle(w.index, generation, sid)
 
@@ -187,8 +190,10 @@ class WorkerPool:
         """The worker's present life; differs from ``handle.generation`` after a crash."""
         return self._workers[handle.worker].generation
 
-    async def request(self, handle: StreamHandle, op: str, pcm: bytes | None = None) -> list[dict[str, Any]]:
-        """Send "feed" or "finish" for a stream; await its segment dicts."""
+    async def request(
+        self, handle: StreamHandle, op: str, pcm: bytes | None = None, *, seconds: float = 0.0,
+    ) -> list[Segment]:
+        """Send "feed" (``pcm``), "skip" (``seconds`` of missing audio) or "finish" for a stream; await its segments."""
         w = self._workers[handle.worker]
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -197,9 +202,15 @@ class WorkerPool:
             if w.generation != handle.generation:
                 raise WorkerCrashedError(f"ASR worker {w.index} was restarted; stream {handle.sid} is gone")
             w.pending[req] = _Pending(loop, future, handle.sid)
-        msg = ("feed", handle.sid, req, pcm or b"") if op == "feed" else ("finish", handle.sid, req)
+        msg: tuple[Any, ...]
+        if op == "feed":
+            msg = ("feed", handle.sid, req, pcm or b"")
+        elif op == "skip":
+            msg = ("skip", handle.sid, req, float(seconds))
+        else:
+            msg = ("finish", handle.sid, req)
         w.outbox.put((handle.generation, msg))
-        result: list[dict[str, Any]] = await future
+        result: list[Segment] = await future
         return result
 
     def close_stream(self, handle: StreamHandle) -> None:
@@ -247,12 +258,12 @@ class WorkerPool:
                 if self._closed:
                     return
             if not w.alive and generation == w.generation:
-                if msg[0] in ("feed", "finish", "stats"):
+                if msg[0] in ("feed", "skip", "finish", "stats"):
                     req = msg[2] if msg[0] != "stats" else msg[1]
                     self._resolve(w, req, StreamFailedError(f"ASR worker {w.index} is not running"))
                 continue
             if generation != w.generation or w.conn is None:
-                if msg[0] in ("feed", "finish"):
+                if msg[0] in ("feed", "skip", "finish"):
                     self._resolve(w, msg[2], WorkerCrashedError(f"ASR worker {w.index} was restarted"))
                 continue
             try:

@@ -12,18 +12,25 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from asr.decoder import CallDecoder
 
 logger = logging.getLogger(__name__)
 
 # Messages, parent -> worker (tuples, pickled by the pipe):
-#   ("open", sid, {"language", "input_rate", "phrases"})      no reply (errors come with the next request)
-#   ("feed", sid, req, pcm) / ("finish", sid, req)           reply ("res", req, True, [segment dicts])
+#   ("open", sid, {"language", "input_rate", "phrases", "candidates", "options", "start_s"})
+#                                                             no reply (errors come with the next request)
+#   ("feed", sid, req, pcm) / ("skip", sid, req, seconds) / ("finish", sid, req)
+#                                                             reply ("res", req, True, [asr.base segments])
 #   ("close", sid)                                            no reply
 #   ("stats", req)                                            reply ("res", req, True, {...})
 #   ("stop",)
 # worker -> parent: ("ready", pid, stats) once the models are loaded; ("res", req, ok, payload);
 #   a failed request replies ("res", req, False, "message").
+# Segments are asr.base's frozen PartialSegment / FinalSegment, timed on the call's clock (the stream's
+# first sample is at "start_s"), so the same objects flow from the decoder to the caller.
 
 
 class _Serial:
@@ -58,7 +65,7 @@ class _Stream:
 
     def __init__(self, executor: ThreadPoolExecutor) -> None:
         self.serial = _Serial(executor)
-        self.decoder: Any = None
+        self.decoder: CallDecoder | None = None
         self.error: str | None = None
 
 
@@ -123,16 +130,23 @@ def worker_main(
             stream.decoder = CallDecoder(
                 pool, models, language=spec.get("language", "auto"), input_rate=int(spec.get("input_rate", 8000)),
                 phrases=phrases, options=stream_opts, candidates=candidates,
+                start_s=float(spec.get("start_s", 0.0)),
             )
         except Exception as exc:  # reported with the stream's next request
             stream.error = f"cannot open a recognition stream: {exc}"
 
-    def do_request(stream: _Stream, req: int, op: str, pcm: bytes | None) -> None:
+    def do_request(stream: _Stream, req: int, op: str, arg: bytes | float | None) -> None:
         if stream.error is not None or stream.decoder is None:
             send(("res", req, False, stream.error or "stream not open"))
             return
+        decoder: CallDecoder = stream.decoder
         try:
-            segs = stream.decoder.accept(pcm or b"") if op == "feed" else stream.decoder.finish()
+            if op == "feed":
+                segs = decoder.accept(arg if isinstance(arg, bytes) else b"")
+            elif op == "skip":
+                segs = decoder.skip(float(arg) if isinstance(arg, (int, float)) else 0.0)
+            else:
+                segs = decoder.finish()
         except Exception as exc:
             logger.exception("decoding failed")
             stream.error = f"decoding failed: {exc}"
@@ -165,14 +179,14 @@ def worker_main(
             sid, spec = msg[1], msg[2]
             stream = streams[sid] = _Stream(executor)
             stream.serial.submit(functools.partial(do_open, stream, spec))
-        elif op in ("feed", "finish"):
+        elif op in ("feed", "skip", "finish"):
             sid, req = msg[1], msg[2]
             stream_or_none = streams.get(sid)
             if stream_or_none is None:
                 send(("res", req, False, f"unknown stream {sid}"))
                 continue
-            pcm = msg[3] if op == "feed" else None
-            stream_or_none.serial.submit(functools.partial(do_request, stream_or_none, req, op, pcm))
+            arg = msg[3] if op in ("feed", "skip") else None
+            stream_or_none.serial.submit(functools.partial(do_request, stream_or_none, req, op, arg))
         elif op == "close":
             sid = msg[1]
             stream_or_none = streams.get(sid)

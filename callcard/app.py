@@ -22,7 +22,8 @@ from asr.factory import build_speech_engine
 from asr.models import resolve_model_dirs
 from calls.hub import CardHub
 from calls.manager import CallManager
-from calls.postcall import PostCallTranscriber
+from calls.postcall import FileDecoder, PostCallWorker
+from calls.reconciler import Reconciler
 from calls.registry import CallRegistry
 from calls.session import session_factory
 from calls.spool import Spool
@@ -31,6 +32,7 @@ from core.config import Settings, split_hostport
 from core.taxonomy import Taxonomy, load_taxonomy
 from models.db import make_engine, make_sessionmaker
 from telephony.bridge import TelephonyBridge
+from telephony.inventory import TelephonyInventory
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +50,11 @@ class Services:
     proposer: CardProposer | None
     registry: CallRegistry
     manager: CallManager
+    postcall: PostCallWorker
     bridge: TelephonyBridge
     api: FastAPI
     status: dict[str, str] = field(default_factory=dict)
+    reconciler: Reconciler | None = None
 
 
 def load_proposer(settings: Settings, taxonomy: Taxonomy) -> CardProposer | None:
@@ -93,10 +97,23 @@ def build_services(settings: Settings) -> Services:
     speech = load_speech(settings)
     proposer = load_proposer(settings, taxonomy)
     registry = CallRegistry(sessions, Spool(settings.spool_path))
-    factory = session_factory(speech=speech, proposer=proposer, sessions=sessions, hub=hub)
-
-    after_call = PostCallTranscriber(speech=speech, proposer=proposer, sessions=sessions, hub=hub)
-    manager = CallManager(registry=registry, processor_factory=factory, hub=hub, on_recording=after_call)
+    factory = session_factory(speech=speech, proposer=proposer, writer=registry, hub=hub)
+    manager = CallManager(
+        registry=registry,
+        processor_factory=factory,
+        hub=hub,
+        capacity=settings.live_capacity or None,
+    )
+    decoder: FileDecoder | None = speech if hasattr(speech, "transcribe_file") else None  # type: ignore[assignment]
+    postcall = PostCallWorker(
+        decoder=decoder,
+        proposer=proposer,
+        sessions=sessions,
+        writer=registry,
+        hub=hub,
+        live_finished=manager.live_finished,
+    )
+    manager.on_live_finished = postcall.request
     bridge = TelephonyBridge(
         events=manager,
         audio=manager,
@@ -123,10 +140,26 @@ def build_services(settings: Settings) -> Services:
         taxonomy=taxonomy,
         hub=hub,
         transfer=bridge.transfer,
-        components=component_reporters(settings, speech, proposer, bridge, registry),
+        components=component_reporters(settings, speech, proposer, bridge, registry, manager, postcall),
+        probes={"telephony": bridge.readiness.report} if bridge.readiness is not None else {},
     )
     api = create_app(ctx)
+    reconciler = Reconciler(  # ends calls whose channels are gone, from the database's open calls
+        sessions=sessions,
+        asterisk=TelephonyInventory(
+            settings.recordings_path,
+            ari_client=bridge.ari_client,
+            ari_app=bridge.ari_app,
+            idle_s=settings.reconcile_idle_recording_s,
+        ),
+        events=manager,
+        interval_s=settings.reconcile_interval_s,
+        max_age_s=settings.reconcile_max_call_age_s,
+    )
+    if bridge.ari_app is not None:
+        bridge.ari_app.reconnect_hooks.append(reconciler.run_once)
     return Services(
+        reconciler=reconciler,
         settings=settings,
         taxonomy=taxonomy,
         db=db,
@@ -136,6 +169,7 @@ def build_services(settings: Settings) -> Services:
         proposer=proposer,
         registry=registry,
         manager=manager,
+        postcall=postcall,
         bridge=bridge,
         api=api,
     )
@@ -147,6 +181,8 @@ def component_reporters(
     proposer: CardProposer | None,
     bridge: TelephonyBridge,
     registry: CallRegistry,
+    manager: CallManager | None = None,
+    postcall: PostCallWorker | None = None,
 ) -> dict[str, Callable[[], dict[str, object]]]:
     """What GET /api/ready shows of each part."""
 
@@ -165,13 +201,35 @@ def component_reporters(
     def telephony() -> dict[str, object]:
         return {
             "status": "ok",
-            "ari": "on" if settings.ari_enabled else "off",
+            "ari": {"enabled": True, "connected": bridge.ari_client.events_connected}
+            if bridge.ari_client is not None
+            else "off",
             "audiosocket": settings.audiosocket_bind if settings.audiosocket_enabled else "off",
             "agi": settings.agi_bind if settings.agi_enabled else "off",
             "spooling": registry.spooling,
         }
 
-    return {"asr": asr, "classifier": classifier, "telephony": telephony}
+    def calls() -> dict[str, object]:
+        """Live capacity and the durable path: what waits in the spool, what waits for post-call decoding."""
+        out: dict[str, object] = {
+            "status": "degraded" if registry.spooling else "ok",
+            "spooling": registry.spooling,
+            "spooled_writes": len(registry.spool) if registry.spooling else 0,
+            "rejected_writes": registry.rejected,
+        }
+        if manager is not None:
+            out.update(
+                live_calls=manager.live_count,
+                live_capacity=manager.capacity,
+                followed_calls=len(manager.calls),
+                deferred_calls=manager.deferred_calls,
+                demoted_calls=manager.demoted_calls,
+            )
+        if postcall is not None:
+            out.update(postcall_queued=postcall.queued, postcall_failed=postcall.failed)
+        return out
+
+    return {"asr": asr, "classifier": classifier, "telephony": telephony, "calls": calls}
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -191,7 +249,10 @@ async def run_services(services: Services, *, stop: asyncio.Event | None = None)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     await services.registry.start()
+    await services.postcall.start()
     await services.bridge.start()
+    if services.reconciler is not None:
+        await services.reconciler.start()
     server: uvicorn.Server | None = None
     server_task: asyncio.Task[None] | None = None
     if settings.api_enabled:
@@ -219,8 +280,11 @@ async def run_services(services: Services, *, stop: asyncio.Event | None = None)
             if server_task is not None:
                 with contextlib.suppress(Exception):
                     await server_task
+        if services.reconciler is not None:
+            await services.reconciler.stop()
         await services.bridge.stop()
         await services.manager.stop()
+        await services.postcall.stop()
         await services.registry.stop()
         if services.speech is not None:
             await services.speech.aclose()

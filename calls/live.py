@@ -1,4 +1,4 @@
-"""The seam between the call manager and live per-call processing (ASR, proposals, hub)."""
+"""The seam between the call manager and live per-call processing (ASR, proposals, hub): typed items and outcome."""
 
 from __future__ import annotations
 
@@ -8,23 +8,77 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from calls.messages import CallKey
+
+Span = tuple[float, float]  # call-time seconds [start, end)
+
 
 @dataclass(frozen=True, slots=True)
 class CallInfo:
-    """What live processing knows of a call when it starts. call_id is None while the database is down."""
+    """What live processing knows of a call when it starts.
 
-    uniqueid: str
+    ``start_s`` is the call-clock time of the first audio this process will receive: 0 for a new call, later for
+    a call re-adopted after callcard restarted (its recording began before). ``call_id`` is None while the
+    database has not taken the call; processing never needs it (writes and messages use ``key``).
+    """
+
+    key: CallKey
     call_id: int | None
     caller_number: str | None
     started_at: datetime
+    start_s: float = 0.0
+
+    @property
+    def uniqueid(self) -> str:
+        """Asterisk's uniqueid of the caller's channel (the call key)."""
+        return self.key
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """8 kHz s16le mono PCM and where it starts on the call's clock (a jump means audio was lost before it)."""
+
+    pcm: bytes
+    at_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfAudio:
+    """No more audio: the call's audio ended at ``at_s`` on its clock (anything after the last chunk was lost)."""
+
+    at_s: float
+
+
+AudioItem = AudioChunk | EndOfAudio
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOutcome:
+    """What live processing achieved: the call-time spans it did not decode, and whether decoding ran at all."""
+
+    gaps: tuple[Span, ...] = ()
+    decoded: bool = True  # False: no live transcript at all (no engine, or it failed at once)
 
 
 class CallProcessor(Protocol):
-    """Consumes one call's audio until the manager puts None (end of call)."""
+    """Consumes one call's audio until EndOfAudio."""
 
-    async def run(self, frames: asyncio.Queue[bytes | None]) -> None:
-        """Process 8 kHz s16le PCM chunks from ``frames`` in order; return after None."""
+    async def run(self, audio: asyncio.Queue[AudioItem]) -> LiveOutcome:
+        """Process the chunks in order; return after EndOfAudio with what was (not) decoded."""
         ...
 
 
 ProcessorFactory = Callable[[CallInfo], CallProcessor]
+
+
+def merge_spans(spans: list[Span], *, min_length: float = 0.05) -> tuple[Span, ...]:
+    """Sorted, non-overlapping spans (touching ones joined); spans shorter than ``min_length`` are dropped."""
+    out: list[list[float]] = []
+    for start, end in sorted(spans):
+        if end - start < 1e-9:
+            continue
+        if out and start <= out[-1][1] + 1e-3:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return tuple((round(a, 3), round(b, 3)) for a, b in out if b - a >= min_length)

@@ -1,20 +1,39 @@
-"""CallManager: receives telephony's call events and audio, keeps a bounded queue and a processor per call."""
+"""CallManager: receives telephony's call events and audio, and follows each call through its phases.
+
+Every call is known by its key (Asterisk's uniqueid) from the first event on: the hub, the desk, the spool and
+post-call work use the key, so nothing waits for the database. Writes go through the CallRegistry, which
+applies them in order or spools them while the database is down.
+
+Per call: a bounded audio queue and a live processor (admission control decides whether the node can decode
+it in real time); after hang-up the last audio drains, the transcript's state (complete, or the spans live
+decoding missed) is written, and post-call work starts only once live processing is over.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from calls.hub import CALL_ENDED, CALL_STARTED, CardHub
-from calls.live import CallInfo, CallProcessor, ProcessorFactory
+from calls.hub import CardHub
+from calls.lifecycle import AsrStatus, CallPhase
+from calls.live import AudioChunk, AudioItem, CallInfo, EndOfAudio, LiveOutcome, ProcessorFactory, Span, merge_spans
+from calls.messages import (
+    CallEndedMessage,
+    CallKey,
+    CallStartedMessage,
+    CallStoredMessage,
+    LiveTranscription,
+    TranscriptionChangedMessage,
+)
 from calls.registry import CallRegistry
+from calls.tasks import BackgroundTasks
+from calls.writes import AttachRecording, CallWrite, EndCall, MarkAnswered, SetTranscriptState, StoreCall
 from core.logging import current_call
+from core.types import SAMPLE_RATE, SAMPLE_WIDTH
 from telephony.events import (
     AudioStreamEnded,
     AudioStreamStarted,
@@ -27,81 +46,155 @@ from telephony.events import (
 
 logger = logging.getLogger(__name__)
 
-RecordingHook = Callable[[CallInfo | None, RecordingFinished], Awaitable[None]]
+BYTES_PER_SECOND = SAMPLE_RATE * SAMPLE_WIDTH
+# Live calls one core decodes in real time with zero dropped audio (bench/calls/bench_capacity.py,
+# docs/benchmarks.md). A node's capacity is this times its cores unless CALLCARD_LIVE_CAPACITY says otherwise.
+LIVE_CALLS_PER_CORE = 3
+
+PostCallHook = Callable[[CallKey], None]
+
+
+def default_capacity() -> int:
+    """Live calls this node decodes in real time: the measured per-core figure times the cores."""
+    return LIVE_CALLS_PER_CORE * max(1, os.cpu_count() or 1)
 
 
 @dataclass(eq=False)
-class LiveCall:
-    """One call the manager follows."""
+class FollowedCall:
+    """One call the manager follows, from its first event until its live processing is over."""
 
-    uniqueid: str
-    queue: asyncio.Queue[bytes | None]
-    info: CallInfo | None = None
-    task: asyncio.Task[None] | None = None
+    key: CallKey
+    info: CallInfo
+    queue: asyncio.Queue[AudioItem]
+    phase: CallPhase = CallPhase.STARTING
+    hung_up: bool = False
+    task: asyncio.Task[LiveOutcome] | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    received_bytes: int = 0  # audio received (queued, dropped or not decoded)
     frames: int = 0
     dropped: int = 0
-    ended: bool = False  # the call hung up
-    closed: bool = False  # no more audio is accepted (end of audio queued)
-    failed: bool = False
     streams: int = 0  # AudioSocket streams of this call still open
-    streams_done: asyncio.Event | None = None
+    streams_done: asyncio.Event = field(default_factory=asyncio.Event)
+    gaps: list[Span] = field(default_factory=list)  # spans the manager knows live decoding will miss
+    audio_base: float = 0.0  # call-clock time of this stream's first audio byte (after a re-adoption: > 0)
+    announced_at: float = 0.0  # loop time the call was announced (a re-adopted stream's audio starts later)
+    not_live_since: float | None = None  # call time from which audio is no longer decoded live
+    overflowed_at: float | None = None  # call time at which its queue overflowed (live decoding fell behind)
+    # (call time, loop time) at which the caller's audio stream broke off before the hang-up (None: it did not)
+    stream_lost: tuple[float, float] | None = None
+    announced_id: bool | None = None  # None: call_started not published yet; then whether it carried the id
+
+    @property
+    def clock(self) -> float:
+        """Call-clock time of the next audio byte."""
+        return self.audio_base + self.received_bytes / BYTES_PER_SECOND
 
 
 class CallManager:
     """Implements telephony's CallEventSink, AudioSink and CallIdResolver.
 
-    Audio: ``push_audio`` never blocks. Each call has a bounded ``asyncio.Queue`` (``queue_frames`` frames of
-    20 ms); when its processor falls behind, new frames are dropped, counted per call, logged, and the count
-    is stored with the call. One call's failure (a processor raising) is logged with its id and affects no
-    other call.
+    Audio: ``push_audio`` never blocks. A call's queue holds ``queue_frames`` frames of 20 ms; a call whose
+    processing falls that far behind stops being decoded live (it is demoted to recording-only and the rest
+    of it is decoded from the recording after hang-up), and the desk is told. Beyond ``capacity`` live calls,
+    a new call is recording-only from the start. One call's failure affects no other call.
     """
 
     def __init__(
         self,
         *,
         registry: CallRegistry,
-        processor_factory: ProcessorFactory,
+        processor_factory: ProcessorFactory | None,
         hub: CardHub | None = None,
         queue_frames: int = 500,
         end_timeout: float = 120.0,
         stream_grace: float = 5.0,
-        db_wait: float = 2.0,
-        on_recording: RecordingHook | None = None,
+        id_wait: float = 0.3,
+        capacity: int | None = None,
+        on_live_finished: PostCallHook | None = None,
     ) -> None:
-        """Wire the manager; ``hub`` (optional) gets call_started / call_ended messages."""
+        """Wire the manager. ``processor_factory`` None: no live decoding (every call is recording-only).
+
+        ``on_live_finished(key)`` is called once a call's live processing is over and its recording may be
+        decoded (post-call work); it is also called for each mixed recording that arrives after that.
+        """
         self.registry = registry
         self.processor_factory = processor_factory
         self.hub = hub
         self.queue_frames = queue_frames
         self.end_timeout = end_timeout
         self.stream_grace = stream_grace
-        self.db_wait = db_wait
-        self._writes: set[asyncio.Task[Any]] = set()
-        self.on_recording = on_recording
-        self.calls: dict[str, LiveCall] = {}
-        self._finishing: set[asyncio.Task[None]] = set()
-        self._infos: dict[str, CallInfo] = {}
+        self.id_wait = id_wait
+        self.capacity = default_capacity() if capacity is None else capacity
+        self.on_live_finished = on_live_finished
+        self.calls: dict[CallKey, FollowedCall] = {}
+        self.tasks = BackgroundTasks("call manager")
+        self._writes: set[asyncio.Future[int | None]] = set()
         self.unknown_frames = 0
+        self.deferred_calls = 0  # calls admitted recording-only because the node was full
+        self.demoted_calls = 0  # live calls that fell behind and were finished from the recording
+        registry.on_stored = self._stored
+
+    # -------------------------------------------------------------------------------------------- queries
+
+    @property
+    def live_count(self) -> int:
+        """Calls being decoded live now."""
+        return sum(1 for c in self.calls.values() if c.phase in (CallPhase.STARTING, CallPhase.LIVE))
+
+    async def call_id_for(self, uniqueid: str) -> int | None:
+        """callcard's database id of the call (None while it is not stored)."""
+        return await self.registry.call_id_for(uniqueid)
+
+    async def live_finished(self, key: CallKey) -> None:
+        """Return once the call's live processing is over (at once for a call not followed)."""
+        followed = self.calls.get(key)
+        if followed is not None:
+            await followed.finished.wait()
 
     # -------------------------------------------------------------------------------------------- audio
 
     def push_audio(self, uniqueid: str, pcm: bytes) -> bool:
         """Queue one chunk of 8 kHz s16le PCM for the call; False (and counted) if it had to be dropped."""
-        live = self.calls.get(uniqueid)
-        if live is None or live.closed or live.failed:
+        followed = self.calls.get(uniqueid)
+        if followed is None or followed.phase in (CallPhase.DRAINING, CallPhase.FINISHED):
             self.unknown_frames += 1
-            if live is not None:
-                live.dropped += 1
             return False
+        if followed.received_bytes == 0 and followed.info.start_s > 0:
+            # A re-adopted call's stream begins once its new listening chain is up: that long after the offset.
+            followed.audio_base = followed.info.start_s + (asyncio.get_running_loop().time() - followed.announced_at)
+        at = followed.clock
+        followed.received_bytes += len(pcm)
+        if not followed.phase.accepts_audio:
+            if followed.overflowed_at is not None:
+                followed.dropped += 1  # not decoded live because decoding fell behind: counted as dropped
+                return False
+            return True  # recording-only by admission: the recording has it, nothing to decode live
         try:
-            live.queue.put_nowait(pcm)
+            followed.queue.put_nowait(AudioChunk(pcm, at))
         except asyncio.QueueFull:
-            live.dropped += 1
-            if live.dropped in (1, 50) or live.dropped % 500 == 0:
-                logger.warning("call %s: processing is behind, %d audio frames dropped so far", uniqueid, live.dropped)
+            followed.dropped += 1
+            followed.overflowed_at = at
+            self._demote(followed, at, "live decoding fell behind real time")
             return False
-        live.frames += 1
+        followed.frames += 1
         return True
+
+    def _demote(self, followed: FollowedCall, at: float, reason: str) -> None:
+        """Stop decoding the call live from ``at`` on; its recording fills the rest after hang-up."""
+        if followed.phase is not CallPhase.LIVE and followed.phase is not CallPhase.STARTING:
+            return
+        followed.phase = CallPhase.RECORDING_ONLY
+        followed.not_live_since = at
+        self.demoted_calls += 1
+        logger.warning("call %s: %s at %.1f s; the rest is decoded after hang-up", followed.key, reason, at)
+        self._publish(
+            TranscriptionChangedMessage(
+                call_key=followed.key,
+                call_id=self.registry.known_id(followed.key),
+                transcription=LiveTranscription.AFTER_CALL,
+                reason=reason,
+            )
+        )
 
     # ------------------------------------------------------------------------------------------- events
 
@@ -111,21 +204,17 @@ class CallManager:
             if isinstance(event, CallStarted):
                 await self._started(event)
             elif isinstance(event, CallAnswered):
-                self._persist(self.registry.call_answered(uniqueid=event.uniqueid, at=event.at), event.uniqueid)
+                self._write(MarkAnswered(call_key=event.uniqueid, at=event.at))
             elif isinstance(event, CallEnded):
-                await self._ended(event)
+                self._ended(event)
             elif isinstance(event, RecordingFinished):
-                self._persist(self.registry.recording_finished(event), event.uniqueid)
-                if self.on_recording is not None:
-                    # Post-call work runs beside event handling, after the call's live processing has ended.
-                    task = asyncio.create_task(self._after_recording(event), name=f"call-recording-{event.uniqueid}")
-                    self._finishing.add(task)
-                    task.add_done_callback(self._finishing.discard)
+                self._recording(event)
             elif isinstance(event, AudioStreamStarted):
                 logger.info("call %s: caller audio stream %s connected", event.uniqueid, event.media_uuid)
-                live = self.calls.get(event.uniqueid)
-                if live is not None:
-                    live.streams += 1
+                followed = self.calls.get(event.uniqueid)
+                if followed is not None:
+                    followed.streams += 1
+                    followed.streams_done.clear()
             elif isinstance(event, AudioStreamEnded):
                 logger.info(
                     "call %s: audio stream ended (%s), %d frames, %d dropped",
@@ -134,215 +223,289 @@ class CallManager:
                     event.frames,
                     event.dropped,
                 )
-                live = self.calls.get(event.uniqueid)
-                if live is not None:
-                    live.streams = max(0, live.streams - 1)
-                    if live.streams == 0 and live.streams_done is not None:
-                        live.streams_done.set()
+                followed = self.calls.get(event.uniqueid)
+                if followed is not None:
+                    followed.streams = max(0, followed.streams - 1)
+                    if followed.streams == 0:
+                        followed.streams_done.set()
+                        if not followed.hung_up and event.reason != "hangup":
+                            # The connection broke while the caller is still on: what they say now is only in
+                            # the recording (decoded after hang-up, see _finish).
+                            followed.stream_lost = (followed.clock, asyncio.get_running_loop().time())
         except Exception:
             logger.exception("call %s: %s could not be handled", getattr(event, "uniqueid", "?"), type(event).__name__)
 
-    async def _after_recording(self, event: RecordingFinished) -> None:
-        assert self.on_recording is not None
-        try:
-            live = self.calls.get(event.uniqueid)
-            if live is not None and live.task is not None and not live.task.done():
-                # The live transcript decides what post-call work is needed: wait for it to be complete.
-                with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(asyncio.shield(live.task), self.end_timeout)
-            info = self._infos.get(event.uniqueid)
-            if info is not None and info.call_id is None:  # stored late (slow or spooled database)
-                await self.flush(self.db_wait)
-                call_id = await self._lookup_id(event.uniqueid)
-                if call_id is not None:
-                    info = dataclasses.replace(info, call_id=call_id)
-                    self._infos[event.uniqueid] = info
-            await self.on_recording(info, event)
-        except Exception:
-            logger.exception("call %s: post-call work on %s failed", event.uniqueid, event.path)
+    def _write(self, write: CallWrite) -> asyncio.Future[int | None]:
+        """Hand a write to the registry without waiting; the registry applies writes in the order handed over."""
+        future = self.registry.enqueue(write)
+        self._writes.add(future)
+        future.add_done_callback(self._written)
+        return future
 
-    async def call_id_for(self, uniqueid: str) -> int | None:
-        """callcard's id of the call (None while it is not stored)."""
-        live = self.calls.get(uniqueid)
-        if live is not None and live.info is not None and live.info.call_id is not None:
-            return live.info.call_id
-        return await self._lookup_id(uniqueid)
-
-    def _persist(self, work: Coroutine[Any, Any, Any], uniqueid: str) -> asyncio.Task[Any]:
-        """Store an event without making telephony wait; the registry applies writes in submission order."""
-        task = asyncio.create_task(work, name=f"store-{uniqueid}")
-        self._writes.add(task)
-        task.add_done_callback(self._written)
-        return task
-
-    def _written(self, task: asyncio.Task[Any]) -> None:
-        self._writes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("storing %s failed", task.get_name(), exc_info=task.exception())
-
-    async def flush(self, timeout_s: float = 30.0) -> None:
-        """Wait until every event handed over so far has reached the registry (stored or spooled)."""
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while self._writes or self._finishing:
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                break
-            await asyncio.wait(set(self._writes) | set(self._finishing), timeout=remaining)
-
-    async def _lookup_id(self, uniqueid: str) -> int | None:
-        try:
-            return await asyncio.wait_for(self.registry.call_id_for(uniqueid), self.db_wait)
-        except Exception:
-            return None
+    def _written(self, future: asyncio.Future[int | None]) -> None:
+        self._writes.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            logger.error("storing a call write failed", exc_info=future.exception())
 
     async def _started(self, event: CallStarted) -> None:
-        if event.uniqueid in self.calls:
-            logger.warning("call %s started twice; the second start is ignored", event.uniqueid)
+        key = event.uniqueid
+        if key in self.calls:
+            logger.warning("call %s started twice; the second start is ignored", key)
             return
-        live = LiveCall(uniqueid=event.uniqueid, queue=asyncio.Queue(self.queue_frames))
-        self.calls[event.uniqueid] = live  # audio may arrive while the database answers
-        stored = self._persist(self.registry.call_started(event), event.uniqueid)
-        try:
-            call_id = await asyncio.wait_for(asyncio.shield(stored), self.db_wait)
-        except TimeoutError:
-            # A database that hangs (rather than fails) must not hold up telephony: go on without the id.
-            logger.warning("call %s: database slow; live processing starts without the call id", event.uniqueid)
-            call_id = None
-        except Exception:
-            call_id = None
-        info = CallInfo(
-            uniqueid=event.uniqueid, call_id=call_id, caller_number=event.caller_number, started_at=event.at
-        )
-        live.info = info
-        self._infos[event.uniqueid] = info
-        if live.ended:
-            return
-        try:
-            processor = self.processor_factory(info)
-        except Exception:
-            live.failed = True
-            logger.exception("call %s: live processing could not start", event.uniqueid)
-            return
-        live.task = asyncio.create_task(self._run(live, processor), name=f"call-{call_id or event.uniqueid}")
-        if self.hub is not None and call_id is not None:
-            self.hub.publish(
-                {
-                    "type": CALL_STARTED,
-                    "call_id": call_id,
-                    "uniqueid": event.uniqueid,
-                    "caller_number": event.caller_number,
-                    "started_at": event.at.isoformat(),
-                }
+        start_s = max(0.0, event.audio_offset_s)
+        info = CallInfo(key=key, call_id=None, caller_number=event.caller_number, started_at=event.at, start_s=start_s)
+        followed = FollowedCall(key=key, info=info, queue=asyncio.Queue(self.queue_frames), audio_base=start_s)
+        followed.announced_at = asyncio.get_running_loop().time()
+        followed.streams_done.set()
+        self.calls[key] = followed  # audio may arrive while the rest is set up
+        stored = self._write(
+            StoreCall(
+                    call_key=key,
+                    started_at=event.at,
+                    channel=event.channel,
+                    linkedid=event.linkedid,
+                    caller_number=event.caller_number,
+                    caller_name=event.caller_name,
+                    dialled_number=event.dialled_number,
+                    source=event.source,
+                media_uuid=event.media_uuid,
             )
-        logger.info("call %s started (id %s, from %s)", event.uniqueid, call_id, event.source)
+        )
+        transcription = self._admit(followed)
+        self._write(SetTranscriptState(call_key=key, status=_status_at_start(transcription)))
+        with_id: int | None = None
+        try:  # include the id in the first message when the database answers at once; never wait longer
+            with_id = await asyncio.wait_for(asyncio.shield(stored), self.id_wait)
+        except (TimeoutError, Exception):
+            with_id = None
+        followed.info = info = CallInfo(
+            key=key, call_id=with_id, caller_number=event.caller_number, started_at=event.at, start_s=start_s
+        )
+        self._publish(
+            CallStartedMessage(
+                call_key=key,
+                call_id=with_id,
+                caller_number=event.caller_number,
+                started_at=event.at,
+                transcription=transcription,
+            )
+        )
+        followed.announced_id = with_id is not None
+        late = self.registry.known_id(key)
+        if with_id is None and late is not None:  # stored just after the wait ended
+            self._stored(key, late)
+        if followed.hung_up:
+            return
+        if transcription is LiveTranscription.LIVE and self.processor_factory is not None:
+            try:
+                processor = self.processor_factory(info)
+            except Exception:
+                logger.exception("call %s: live processing could not start", key)
+                self._demote(followed, followed.clock, "live processing could not start")
+            else:
+                followed.phase = CallPhase.LIVE
+                followed.task = self.tasks.spawn(self._run(followed, processor.run), f"call-{key}")
+        logger.info("call %s started (id %s, from %s, transcription %s)", key, with_id, event.source, transcription)
 
-    async def _run(self, live: LiveCall, processor: CallProcessor) -> None:
-        assert live.info is not None
-        current_call.set(str(live.info.call_id or live.uniqueid))
+    def _admit(self, followed: FollowedCall) -> LiveTranscription:
+        if self.processor_factory is None:
+            followed.phase = CallPhase.RECORDING_ONLY
+            followed.not_live_since = followed.info.start_s
+            return LiveTranscription.OFF
+        if self.live_count - 1 >= self.capacity:  # this call is already counted
+            followed.phase = CallPhase.RECORDING_ONLY
+            followed.not_live_since = followed.info.start_s
+            self.deferred_calls += 1
+            logger.warning(
+                "call %s: %d live calls already (capacity %d); transcribed after hang-up",
+                followed.key,
+                self.live_count - 1,
+                self.capacity,
+            )
+            return LiveTranscription.AFTER_CALL
+        return LiveTranscription.LIVE
+
+    async def _run(
+        self, followed: FollowedCall, run: Callable[[asyncio.Queue[AudioItem]], Awaitable[LiveOutcome]]
+    ) -> LiveOutcome:
+        current_call.set(followed.key)
         try:
-            await processor.run(live.queue)
+            return await run(followed.queue)
         except asyncio.CancelledError:
             raise
         except Exception:
-            live.failed = True
-            logger.exception("call %s: live processing failed; later audio of this call is dropped", live.uniqueid)
+            logger.exception("call %s: live processing failed; the rest is decoded after hang-up", followed.key)
+            self._demote(followed, followed.clock, "live processing failed")
+            return LiveOutcome(decoded=False)
 
-    async def _ended(self, event: CallEnded) -> None:
-        live = self.calls.get(event.uniqueid)
-        if live is not None and live.ended:
+    def _ended(self, event: CallEnded) -> None:
+        followed = self.calls.get(event.uniqueid)
+        if followed is not None and followed.hung_up:
             return
-        if live is not None:
-            live.ended = True
-        self._persist(
-            self.registry.call_ended(
-                uniqueid=event.uniqueid,
+        self._write(
+            EndCall(
+                call_key=event.uniqueid,
                 at=event.at,
                 cause=event.cause,
-                frames_dropped=live.dropped if live is not None else 0,
-            ),
-            event.uniqueid,
+                frames_dropped=followed.dropped if followed is not None else 0,
+            )
         )
-        if live is None:
+        if followed is None:
             logger.info("call %s ended (it was not followed live)", event.uniqueid)
             return
-        task = asyncio.create_task(self._finish(live, event, live.dropped), name=f"call-end-{event.uniqueid}")
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
+        followed.hung_up = True
+        self.tasks.spawn(self._finish(followed, event), f"call-end-{event.uniqueid}")
 
-    async def _finish(self, live: LiveCall, event: CallEnded, stored_drops: int | None = None) -> None:
+    def _recording(self, event: RecordingFinished) -> None:
+        self._write(
+            AttachRecording(
+                call_key=event.uniqueid,
+                path=event.path,
+                kind=event.kind,
+                format=event.format,
+                sample_rate=event.sample_rate,
+                duration_s=event.duration_s,
+                size_bytes=event.size_bytes,
+                sha256=event.sha256,
+                complete=event.complete,
+            )
+        )
+        if event.kind == "mixed" and self.on_live_finished is not None and event.uniqueid not in self.calls:
+            self.on_live_finished(event.uniqueid)  # live processing is over (or never ran): decode it now
+
+    async def _finish(self, followed: FollowedCall, event: CallEnded) -> None:
+        key = followed.key
         try:
-            if live.streams > 0:
-                # The hang-up can overtake the last frames still in the AudioSocket connection: let them in.
-                live.streams_done = asyncio.Event()
-                try:
-                    await asyncio.wait_for(live.streams_done.wait(), self.stream_grace)
-                except TimeoutError:
-                    logger.warning(
-                        "call %s: audio stream still open %.0f s after the hang-up; closing it",
-                        live.uniqueid,
-                        self.stream_grace,
-                    )
-            live.closed = True
-            if live.task is not None and not live.task.done():
-                if not live.failed:
-                    await asyncio.wait_for(live.queue.put(None), self.end_timeout)
-                try:
-                    await asyncio.wait_for(asyncio.shield(live.task), self.end_timeout)
-                except TimeoutError:
-                    logger.error(
-                        "call %s: processing did not finish within %.0f s; cancelled",
-                        live.uniqueid,
-                        self.end_timeout,
-                    )
-                    live.task.cancel()
+            # The hang-up can overtake the last frames still in the AudioSocket connection: let them in.
+            try:
+                await asyncio.wait_for(followed.streams_done.wait(), self.stream_grace)
+            except TimeoutError:
+                logger.warning("call %s: audio stream still open %.0f s after the hang-up", key, self.stream_grace)
+            end_s = followed.clock
+            if followed.phase.accepts_audio:
+                followed.phase = CallPhase.DRAINING
+            outcome = await self._drain(followed, end_s)
+            gaps = list(followed.gaps) + list(outcome.gaps) + _before_stream(followed)
+            if followed.not_live_since is not None and end_s > followed.not_live_since:
+                gaps.append((followed.not_live_since, end_s))
+            if followed.stream_lost is not None and followed.streams == 0:
+                lost_s, lost_when = followed.stream_lost  # the call went on without audio until the hang-up
+                gaps.append((lost_s, lost_s + asyncio.get_running_loop().time() - lost_when))
+            merged = merge_spans(gaps)
+            if not outcome.decoded:
+                status, merged = AsrStatus.DEFERRED, ()  # decode the whole recording after the call
+            elif merged:
+                status = AsrStatus.INCOMPLETE
+            else:
+                status = AsrStatus.COMPLETE
+            await self._write(SetTranscriptState(call_key=key, status=status, gaps=merged or None))
+            if followed.dropped:
+                logger.warning("call %s ended with %d of %d audio frames not decoded live", key, followed.dropped,
+                               followed.frames + followed.dropped)
+                self._write(EndCall(call_key=key, at=event.at, cause=event.cause, frames_dropped=followed.dropped))
         finally:
-            self.calls.pop(live.uniqueid, None)
-            while len(self._infos) > 5000:  # keep recent calls for late recordings; forget the oldest
-                self._infos.pop(next(iter(self._infos)))
-            if live.dropped:
-                logger.warning(
-                    "call %s ended with %d of %d audio frames dropped",
-                    live.uniqueid,
-                    live.dropped,
-                    live.frames + live.dropped,
+            followed.phase = CallPhase.FINISHED
+            followed.finished.set()
+            self.calls.pop(key, None)
+            self._publish(
+                CallEndedMessage(
+                    call_key=key, call_id=self.registry.known_id(key), ended_at=event.at or datetime.now(UTC)
                 )
-            if stored_drops is not None and live.dropped > stored_drops:
-                self._persist(
-                    self.registry.call_ended(
-                        uniqueid=live.uniqueid, at=event.at, cause=event.cause, frames_dropped=live.dropped
-                    ),
-                    live.uniqueid,
-                )
-            call_id = live.info.call_id if live.info is not None else None
-            if call_id is None:
-                call_id = await self._lookup_id(live.uniqueid)
-            if self.hub is not None and call_id is not None:
-                self.hub.publish(
-                    {
-                        "type": CALL_ENDED,
-                        "call_id": call_id,
-                        "ended_at": (event.at or datetime.now(UTC)).isoformat(),
-                    }
-                )
+            )
+            if self.on_live_finished is not None:
+                self.on_live_finished(key)
+
+    async def _drain(self, followed: FollowedCall, end_s: float) -> LiveOutcome:
+        """Let the live processor finish the queued audio; never leave it running (post-call work follows)."""
+        task = followed.task
+        if task is None:
+            return LiveOutcome(decoded=False)
+        try:
+            await asyncio.wait_for(followed.queue.put(EndOfAudio(end_s)), self.end_timeout)
+            return await asyncio.wait_for(asyncio.shield(task), self.end_timeout)
+        except TimeoutError:
+            logger.error("call %s: live processing did not finish within %.0f s; cancelled", followed.key,
+                         self.end_timeout)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)  # it is over before post-call work may start
+            return LiveOutcome(gaps=((followed.info.start_s, end_s),), decoded=False)
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise
+        except Exception:
+            return LiveOutcome(decoded=False)
+
+    # ---------------------------------------------------------------------------------------------- hub
+
+    def _publish(self, message: CallStartedMessage | CallStoredMessage | CallEndedMessage
+                 | TranscriptionChangedMessage) -> None:
+        if self.hub is not None:
+            self.hub.publish(message)
+
+    def _stored(self, key: CallKey, call_id: int) -> None:
+        """The registry learned a call's id (on the loop): tell the desk if it did not have it."""
+        followed = self.calls.get(key)
+        if followed is None or followed.announced_id is not False:
+            return  # not followed, call_started not out yet (it will carry the id), or the desk has it
+        followed.announced_id = True
+        followed.info = CallInfo(
+            key=key,
+            call_id=call_id,
+            caller_number=followed.info.caller_number,
+            started_at=followed.info.started_at,
+            start_s=followed.info.start_s,
+        )
+        self._publish(CallStoredMessage(call_key=key, call_id=call_id))
+
+    # ------------------------------------------------------------------------------------------ shutdown
+
+    async def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait until every write handed over so far has reached the registry (stored or spooled)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self._writes or self.tasks.named("call-end-"):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            await asyncio.wait({*self._writes, *self.tasks.named("call-end-")}, timeout=remaining)
 
     async def stop(self) -> None:
-        """Finish every live call's processing and wait for it (the calls themselves are not marked ended)."""
-        for live in list(self.calls.values()):
-            if not live.ended:
-                live.ended = True
-                live.streams = 0
-                task = asyncio.create_task(
-                    self._finish(live, CallEnded(uniqueid=live.uniqueid, at=datetime.now(UTC), cause="shutdown")),
-                    name=f"call-stop-{live.uniqueid}",
-                )
-                self._finishing.add(task)
-                task.add_done_callback(self._finishing.discard)
-        if self._finishing:
-            await asyncio.gather(*self._finishing, return_exceptions=True)
+        """Finish every followed call's live processing and store what it made (the calls stay open)."""
+        for followed in list(self.calls.values()):
+            if not followed.hung_up:
+                followed.hung_up = True
+                self.tasks.spawn(self._stop_one(followed), f"call-stop-{followed.key}")
+        await self.tasks.wait(within=self.end_timeout)
+        await self.tasks.close()
         if self._writes:
             await asyncio.wait(set(self._writes), timeout=self.end_timeout)
-        for live in list(self.calls.values()):
-            if live.task is not None:
-                live.task.cancel()
-                with contextlib.suppress(BaseException):
-                    await live.task
+
+    async def _stop_one(self, followed: FollowedCall) -> None:
+        """callcard is stopping: drain the call's live processing; its gaps are what a restart must re-decode."""
+        end_s = followed.clock
+        if followed.phase.accepts_audio:
+            followed.phase = CallPhase.DRAINING
+        try:
+            outcome = await self._drain(followed, end_s)
+            gaps = merge_spans([*followed.gaps, *outcome.gaps, *_before_stream(followed)])
+            if gaps:
+                await self._write(SetTranscriptState(call_key=followed.key, status=AsrStatus.INCOMPLETE, gaps=gaps))
+        finally:
+            followed.phase = CallPhase.FINISHED
+            followed.finished.set()
+            self.calls.pop(followed.key, None)
+
+
+def _before_stream(followed: FollowedCall) -> list[Span]:
+    """A re-adopted call's stream began after its recording did: what was said before is decoded from the recording
+    (the words live decoding already gave before the restart are kept, nothing is decoded twice)."""
+    return [(0.0, followed.audio_base)] if followed.audio_base > 0 else []
+
+
+def _status_at_start(transcription: LiveTranscription) -> AsrStatus:
+    if transcription is LiveTranscription.LIVE:
+        return AsrStatus.LIVE
+    if transcription is LiveTranscription.AFTER_CALL:
+        return AsrStatus.DEFERRED
+    return AsrStatus.NO_MODEL

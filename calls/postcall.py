@@ -1,119 +1,341 @@
-"""After hang-up: transcribe a finished recording when the call had no live transcript, or re-decode it with
-the big models, store the segments, and propose the card from the whole text."""
+"""After hang-up: decode from the recording what live decoding missed, store it, and propose the card again.
+
+The work to do is kept in the database (the call's ``asr_status`` and ``asr_gaps``), so it survives a restart:
+on start the worker looks for ended calls whose transcript still needs the recording, and afterwards it is
+asked for each call whose live processing is over. A call is never decoded after the call while its live
+processing runs. A failure for a transient reason (a worker crash, the database down) is retried with a
+growing delay; after ``max_attempts`` the call is marked ``postcall_failed`` with the error, which admins see.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr.base import FinalSegment, SpeechEngine
-from calls.hub import CARD_PROPOSED, CardHub
-from calls.live import CallInfo
-from calls.session import proposal_dict, store_segment
+from asr.audio import AudioFormatError
+from asr.base import FinalSegment, Span, Word
+from calls.hub import CardHub
+from calls.lifecycle import AsrStatus
+from calls.messages import CallKey, CardProposedMessage
+from calls.session import proposal_dict, segment_write
+from calls.tasks import BackgroundTasks
+from calls.writes import CallWriter, PostCallOutcome, StoreProposal
 from classifier.base import CardProposer
-from models.records import Card, TranscriptSegment
-from models.repo import calls as repo
-from telephony.events import RecordingFinished
+from models.records import Call, Recording, TranscriptSegment
 
 logger = logging.getLogger(__name__)
 
+LiveFinished = Callable[[CallKey], Awaitable[None]]
+
 
 class FileDecoder(Protocol):
-    """What post-call work needs of the speech engine (VoskSpeechEngine has both)."""
+    """What post-call work needs of the speech engine (VoskSpeechEngine has it)."""
 
-    async def transcribe_file(self, path: str, *, language: str = "auto") -> list[FinalSegment]:
-        """Decode a recording with the live models."""
+    async def transcribe_file(
+        self, path: str, *, language: str = "auto", spans: Sequence[Span] | None = None
+    ) -> list[FinalSegment]:
+        """Decode a recording (only ``spans`` of it, when given) on the recording's clock."""
         ...
 
-    async def redecode(self, path: str, *, language: str = "auto") -> list[FinalSegment] | None:
-        """Decode a recording with the big models; None when none is configured."""
-        ...
+
+class JobResult(StrEnum):
+    """How one attempt at a call's post-call work ended."""
+
+    DONE = "done"  # the missing spans are decoded and stored
+    NOTHING = "nothing"  # the transcript needs nothing (complete, or already done)
+    NO_RECORDING = "no_recording"  # no finished recording yet: asked again when it arrives
+    RETRY = "retry"  # a transient failure: tried again later
+    FAILED = "failed"  # given up: marked postcall_failed
 
 
-class PostCallTranscriber:
-    """The manager's ``on_recording`` hook."""
+@dataclass(frozen=True, slots=True)
+class CallState:
+    """What the database says of a call's transcript."""
+
+    call_id: int
+    status: AsrStatus | None
+    gaps: tuple[Span, ...] | None
+    attempts: int
+    ended: bool
+    recording: str | None
+    live: tuple[tuple[float, float], ...]  # spans of the live segments
+    text: tuple[tuple[float, str], ...]  # (start, text) of every machine-made segment
+    redecoded: bool  # the big models' transcript is stored already
+
+
+def _status(value: str | None) -> AsrStatus | None:
+    try:
+        return AsrStatus(value) if value else None
+    except ValueError:
+        return None
+
+
+def read_state(session: Session, key: CallKey) -> CallState | None:
+    """The call's transcript state, or None if the database does not have the call (yet)."""
+    call = session.scalars(select(Call).where(Call.uniqueid == key)).first()
+    if call is None:
+        return None
+    recording = session.scalars(
+        select(Recording.path).where(Recording.call_id == call.id, Recording.kind == "mixed").order_by(Recording.id)
+    ).first()
+    rows = session.execute(
+        select(TranscriptSegment.source, TranscriptSegment.start_s, TranscriptSegment.end_s, TranscriptSegment.text)
+        .where(TranscriptSegment.call_id == call.id, TranscriptSegment.source.in_(("live", "postcall", "redecode")))
+        .order_by(TranscriptSegment.start_s)
+    ).all()
+    return CallState(
+        call_id=call.id,
+        status=_status(call.asr_status),
+        gaps=tuple(Span(float(a), float(b)) for a, b in call.asr_gaps) if call.asr_gaps else None,
+        attempts=call.postcall_attempts or 0,
+        ended=call.ended_at is not None,
+        recording=recording,
+        live=tuple((float(s), float(e)) for src, s, e, _ in rows if src == "live"),
+        text=tuple((float(s), str(t)) for src, s, _, t in rows if src != "redecode"),
+        redecoded=any(src == "redecode" for src, *_ in rows),
+    )
+
+
+def pending_calls(session: Session, *, max_attempts: int, limit: int = 500) -> list[CallKey]:
+    """Ended calls whose transcript still needs their recording (oldest first)."""
+    waiting = [s.value for s in AsrStatus if s.needs_postcall]
+    stmt = (
+        select(Call.uniqueid)
+        .where(Call.ended_at.is_not(None), Call.asr_status.in_(waiting), Call.postcall_attempts < max_attempts)
+        .order_by(Call.ended_at)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def missing_words(
+    segments: Sequence[FinalSegment], *, live: Sequence[tuple[float, float]], spans: Sequence[Span] | None
+) -> list[FinalSegment]:
+    """The decoded segments cut to the words live decoding did not give: a word whose middle falls inside a live
+    segment (or outside the spans asked for) is left out, so nothing overlaps the live transcript."""
+
+    def wanted(word: Word) -> bool:
+        middle = (word.start + word.end) / 2
+        if any(start <= middle <= end for start, end in live):
+            return False
+        return spans is None or any(s.start <= middle <= s.end for s in spans)
+
+    out: list[FinalSegment] = []
+    for seg in segments:
+        if not seg.words:
+            middle = (seg.start + seg.end) / 2
+            if seg.text.strip() and not any(a <= middle <= b for a, b in live):
+                out.append(seg)
+            continue
+        run: list[Word] = []
+        for word in (*seg.words, None):
+            if word is not None and wanted(word):
+                run.append(word)
+                continue
+            if run:
+                confidence = sum(w.conf for w in run) / len(run)
+                out.append(
+                    FinalSegment(
+                        text=" ".join(w.text for w in run),
+                        language=seg.language,
+                        start=run[0].start,
+                        end=run[-1].end,
+                        words=tuple(run),
+                        confidence=round(confidence, 4),
+                        engine=seg.engine,
+                        model_version=seg.model_version,
+                    )
+                )
+                run = []
+    return out
+
+
+class PostCallWorker:
+    """Decodes recordings after the call for what the live transcript lacks; one call at a time per worker."""
 
     def __init__(
         self,
         *,
-        speech: SpeechEngine | None,
+        decoder: FileDecoder | None,
         proposer: CardProposer | None,
         sessions: sessionmaker[Session],
+        writer: CallWriter,
         hub: CardHub | None = None,
+        live_finished: LiveFinished | None = None,
+        retry_base_s: float = 2.0,
+        retry_max_s: float = 300.0,
+        max_attempts: int = 8,
+        scan_interval_s: float = 60.0,
     ) -> None:
-        self._speech = speech
+        """Wire the worker; ``live_finished(key)`` returns once the call's live processing is over."""
+        self._decoder = decoder
         self._proposer = proposer
         self._sessions = sessions
+        self._writer = writer
         self._hub = hub
+        self._live_finished = live_finished
+        self.retry_base_s = retry_base_s
+        self.retry_max_s = retry_max_s
+        self.max_attempts = max_attempts
+        self.scan_interval_s = scan_interval_s
+        self._queue: asyncio.Queue[CallKey] = asyncio.Queue()
+        self._queued: set[CallKey] = set()
+        self._tasks = BackgroundTasks("post-call worker")
+        self.results: dict[CallKey, JobResult] = {}
+        self.failed = 0
 
-    async def __call__(self, info: CallInfo | None, event: RecordingFinished) -> None:
-        """Handle one finished recording; failures are logged, the recording itself is already stored."""
-        if event.kind != "mixed" or self._speech is None:
-            return
+    # ----------------------------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Start working: first the calls the database says still need their recording, then each request."""
+        self._tasks.spawn(self._work_loop(), "postcall-work")
+        self._tasks.spawn(self._scan_loop(), "postcall-scan")
+
+    async def stop(self) -> None:
+        """Stop (work in progress is cancelled; the database still says what is left, for the next start)."""
+        await self._tasks.close()
+
+    def request(self, key: CallKey) -> None:
+        """Ask for the call's post-call work (idempotent while it waits)."""
+        if key not in self._queued:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+
+    @property
+    def queued(self) -> int:
+        """Calls waiting for post-call work."""
+        return len(self._queued)
+
+    async def _scan_loop(self) -> None:
+        while True:
+            try:
+                keys = await asyncio.to_thread(self._pending)
+            except Exception as exc:
+                logger.warning("cannot look for calls awaiting post-call decoding: %s", exc)
+            else:
+                for key in keys:
+                    self.request(key)
+            await asyncio.sleep(self.scan_interval_s)
+
+    def _pending(self) -> list[CallKey]:
+        with self._sessions() as session:
+            return pending_calls(session, max_attempts=self.max_attempts)
+
+    async def _work_loop(self) -> None:
+        while True:
+            key = await self._queue.get()
+            try:
+                result = await self.run_once(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("call %s: post-call work failed unexpectedly", key)
+                result = JobResult.RETRY
+            finally:
+                self._queued.discard(key)
+            self.results[key] = result
+            if result is JobResult.RETRY:
+                attempts = await self._attempts(key)
+                delay = min(self.retry_max_s, self.retry_base_s * 2 ** max(0, attempts - 1))
+                self._tasks.spawn(self._later(key, delay), f"postcall-retry-{key}")
+
+    async def _later(self, key: CallKey, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.request(key)
+
+    async def _attempts(self, key: CallKey) -> int:
         try:
-            await self._process(info, event)
+            state = await asyncio.to_thread(self._read, key)
         except Exception:
-            logger.exception("post-call transcription of %s failed; the recording is kept", event.path)
+            return 1
+        return state.attempts if state is not None else 1
 
-    async def _process(self, info: CallInfo | None, event: RecordingFinished) -> None:
-        call_id = info.call_id if info is not None else None
-        if call_id is None:
-            call_id = await asyncio.to_thread(self._call_id, event.uniqueid)
-        if call_id is None:
-            logger.warning("recording %s belongs to no stored call yet; not transcribed", event.path)
-            return
-        decoder: FileDecoder = self._speech  # type: ignore[assignment]
-        counts, asr_status = await asyncio.to_thread(self._transcript_state, call_id)
-        if counts.get("redecode"):
-            return  # this recording was decoded already (a repeated RecordingFinished changes nothing)
-        live_segments = counts.get("live", 0)
-        live_complete = live_segments > 0 and asr_status not in ("failed", "incomplete")
-        segments: Sequence[FinalSegment] | None = None
-        if hasattr(decoder, "redecode"):
-            segments = await decoder.redecode(event.path)  # big models, when configured
-        if segments is None and not live_complete and hasattr(decoder, "transcribe_file"):
-            # A dialplan-only (FastAGI) call, live audio that never arrived, or a live decoder that failed or
-            # lost stretches of the call: decode the whole recording now.
-            segments = await decoder.transcribe_file(event.path)
-        if not segments:
-            return
-        stored = await asyncio.to_thread(self._store, call_id, segments)
-        logger.info("stored %d segments decoded from the recording", stored)
-        if not live_complete and self._proposer is not None:
-            text = " ".join(s.text for s in segments if s.text)
-            proposal = await asyncio.to_thread(self._proposer.propose, text)
-            data = proposal_dict(proposal)
-            card = await asyncio.to_thread(self._save, call_id, data, proposal.model_version)
-            if self._hub is not None:
-                self._hub.publish({"type": CARD_PROPOSED, "call_id": call_id, "card_id": card.id, "proposal": data})
-
-    def _call_id(self, uniqueid: str) -> int | None:
+    def _read(self, key: CallKey) -> CallState | None:
         with self._sessions() as session:
-            call = repo.find_call(session, uniqueid=uniqueid)
-            return call.id if call is not None else None
+            return read_state(session, key)
 
-    def _transcript_state(self, call_id: int) -> tuple[dict[str, int], str | None]:
-        with self._sessions() as session:
-            query = (
-                select(TranscriptSegment.source, func.count())
-                .where(TranscriptSegment.call_id == call_id)
-                .group_by(TranscriptSegment.source)
+    # ---------------------------------------------------------------------------------------------- work
+
+    async def run_once(self, key: CallKey) -> JobResult:
+        """One attempt at the call's post-call work."""
+        if self._live_finished is not None:
+            await self._live_finished(key)  # never beside the call's live decoding
+        try:
+            state = await asyncio.to_thread(self._read, key)
+        except Exception as exc:
+            logger.warning("call %s: post-call work waits for the database: %s", key, exc)
+            return JobResult.RETRY
+        if state is None:
+            return JobResult.RETRY  # the call is still in the spool
+        if state.status is AsrStatus.COMPLETE and state.ended and self._decoder is not None:
+            try:
+                await self._redecode(key, state)
+            except Exception:
+                logger.exception("call %s: re-decoding with the big models failed", key)
+            return JobResult.NOTHING
+        if state.status is None or not state.status.needs_postcall or not state.ended:
+            return JobResult.NOTHING
+        if state.recording is None:
+            return JobResult.NO_RECORDING
+        if self._decoder is None:
+            await self._outcome(key, AsrStatus.NO_MODEL, None)
+            return JobResult.NOTHING
+        spans = state.gaps if state.status is AsrStatus.INCOMPLETE else None
+        try:
+            decoded = await self._decoder.transcribe_file(state.recording, spans=spans)
+        except (AudioFormatError, FileNotFoundError) as exc:
+            logger.error("call %s: recording %s cannot be decoded: %s", key, state.recording, exc)
+            await self._outcome(key, AsrStatus.POSTCALL_FAILED, f"{type(exc).__name__}: {exc}")
+            self.failed += 1
+            return JobResult.FAILED
+        except Exception as exc:
+            if state.attempts + 1 >= self.max_attempts:
+                logger.error("call %s: post-call decoding failed %d times; given up: %s", key, state.attempts + 1, exc)
+                await self._outcome(key, AsrStatus.POSTCALL_FAILED, f"{type(exc).__name__}: {exc}")
+                self.failed += 1
+                return JobResult.FAILED
+            logger.warning("call %s: post-call decoding failed (%s); retried later", key, exc)
+            await self._outcome(key, state.status, f"{type(exc).__name__}: {exc}")
+            return JobResult.RETRY
+        segments = missing_words(decoded, live=state.live, spans=spans)
+        for seg in segments:
+            self._writer.enqueue(segment_write(key, seg, source="postcall"))
+        logger.info("call %s: %d segments decoded from the recording after the call", key, len(segments))
+        if segments and self._proposer is not None:
+            await self._propose(key, state, segments)
+        await self._redecode(key, state)
+        await self._outcome(key, AsrStatus.POSTCALL_DONE, None)
+        return JobResult.DONE
+
+    async def _redecode(self, key: CallKey, state: CallState) -> None:
+        """With big models configured, store their whole-call transcript beside the live one (source redecode)."""
+        redecode = getattr(self._decoder, "redecode", None)
+        if redecode is None or state.redecoded or state.recording is None:
+            return
+        segments = await redecode(state.recording)
+        for seg in segments or ():
+            self._writer.enqueue(segment_write(key, seg, source="redecode"))
+
+    async def _propose(self, key: CallKey, state: CallState, segments: Sequence[FinalSegment]) -> None:
+        assert self._proposer is not None
+        parts = sorted([*state.text, *((s.start, s.text) for s in segments)])
+        text = " ".join(t for _, t in parts if t)
+        proposal = await asyncio.to_thread(self._proposer.propose, text)
+        future = self._writer.enqueue(
+            StoreProposal(call_key=key, proposal=proposal_dict(proposal), model_version=proposal.model_version)
+        )
+        card_id = await future
+        if self._hub is not None:
+            self._hub.publish(
+                CardProposedMessage(call_key=key, call_id=state.call_id, card_id=card_id, proposal=proposal)
             )
-            counts = {str(source): int(n) for source, n in session.execute(query)}
-            call = repo.find_call(session, call_id=call_id)
-            return counts, (call.asr_status if call is not None else None)
 
-    def _store(self, call_id: int, segments: Sequence[FinalSegment]) -> int:
-        with self._sessions() as session:
-            for seg in segments:
-                store_segment(session, call_id=call_id, seg=seg, source="redecode")
-        return len(segments)
-
-    def _save(self, call_id: int, data: dict[str, object], version: str) -> Card:
-        with self._sessions() as session:
-            return repo.save_proposal(session, call_id=call_id, proposal=data, model_version=version)
+    async def _outcome(self, key: CallKey, status: AsrStatus, error: str | None) -> None:
+        await self._writer.enqueue(PostCallOutcome(call_key=key, status=status, error=error))

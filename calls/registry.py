@@ -1,20 +1,22 @@
-"""CallRegistry: stores call events through models.repo.calls, spooling them durably while the database is down."""
+"""CallRegistry: applies a call's writes in order through models.repo, spooling them while the database is down."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.apply import apply_write
+from calls.messages import CallKey
 from calls.spool import Spool
+from calls.writes import CallWrite, from_record, to_record
 from models.repo import calls as repo
-from telephony.events import CallStarted, RecordingFinished
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +35,6 @@ def _is_transient(error: BaseException) -> bool:
     return isinstance(error, TRANSIENT_ERRORS)
 
 
-def _time(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
-
-
 class CallRegistry:
     """Persists call events in order on one worker thread; when the database is down they go to the spool.
 
@@ -46,9 +44,22 @@ class CallRegistry:
     nothing.
     """
 
-    def __init__(self, sessionmaker: sessionmaker[Session], spool: Spool, *, retry_interval: float = 2.0) -> None:
-        """Use ``sessionmaker`` for the database and ``spool`` for outages."""
+    def __init__(
+        self,
+        sessionmaker: sessionmaker[Session],
+        spool: Spool,
+        *,
+        retry_interval: float = 2.0,
+        on_stored: Callable[[CallKey, int], None] | None = None,
+    ) -> None:
+        """Use ``sessionmaker`` for the database and ``spool`` for outages.
+
+        ``on_stored(call_key, call_id)`` is called on the event loop the first time a call's id becomes known
+        (at once, or when the spool is replayed after an outage).
+        """
         self.sessionmaker = sessionmaker
+        self.on_stored = on_stored
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.spool = spool
         self.retry_interval = retry_interval
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-registry")
@@ -66,6 +77,7 @@ class CallRegistry:
 
     async def start(self) -> None:
         """Start the background replay of the spool."""
+        self._loop = asyncio.get_running_loop()
         self._replayer = asyncio.create_task(self._replay_loop(), name="call-registry-replay")
 
     async def stop(self) -> None:
@@ -79,176 +91,96 @@ class CallRegistry:
             await self.replay_now()
         await asyncio.to_thread(self._executor.shutdown, wait=True)
 
-    # ------------------------------------------------------------------------------------------ events
+    # ------------------------------------------------------------------------------------------ writes
 
-    async def call_started(self, event: CallStarted) -> int | None:
-        """Create the call (idempotent on uniqueid); its id, or None if spooled."""
-        result = await self._submit(
-            {
-                "op": "call_started",
-                "uniqueid": event.uniqueid,
-                "linkedid": event.linkedid,
-                "channel": event.channel,
-                "caller_number": event.caller_number,
-                "caller_name": event.caller_name,
-                "dialled_number": event.dialled_number,
-                "source": event.source,
-                "media_uuid": event.media_uuid,
-                "started_at": event.at.isoformat(),
-            }
-        )
-        return result if isinstance(result, int) else None
+    async def submit(self, write: CallWrite) -> int | None:
+        """Apply ``write`` in submission order, or spool it while the database cannot take it.
 
-    async def call_answered(self, *, uniqueid: str, at: datetime) -> None:
-        """Set the answer time."""
-        await self._submit({"op": "call_answered", "uniqueid": uniqueid, "at": at.isoformat()})
+        Returns the id the write produced (the call's for StoreCall, the segment's for StoreSegment, the card's
+        for StoreProposal) when it was applied now, None when it was spooled or produces no id.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._apply_or_spool, write)
 
-    async def call_ended(
-        self,
-        *,
-        uniqueid: str,
-        at: datetime,
-        cause: str | None = None,
-        frames_dropped: int = 0,
-        state: str = "ended",
-    ) -> None:
-        """Set the end time, cause and dropped-frame count (idempotent)."""
-        await self._submit(
-            {
-                "op": "call_ended",
-                "uniqueid": uniqueid,
-                "at": at.isoformat(),
-                "cause": cause,
-                "frames_dropped": frames_dropped,
-                "state": state,
-            }
-        )
+    def enqueue(self, write: CallWrite) -> asyncio.Future[int | None]:
+        """Like ``submit`` but without awaiting: the order of ``enqueue`` calls is the order of application."""
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._executor, self._apply_or_spool, write)
 
-    async def recording_finished(self, event: RecordingFinished) -> None:
-        """Attach a finished recording (idempotent on the call and path)."""
-        await self._submit(
-            {
-                "op": "recording",
-                "uniqueid": event.uniqueid,
-                "path": event.path,
-                "kind": event.kind,
-                "format": event.format,
-                "sample_rate": event.sample_rate,
-                "duration_s": event.duration_s,
-                "size_bytes": event.size_bytes,
-                "sha256": event.sha256,
-                "complete": event.complete,
-            }
-        )
+    def known_id(self, call_key: CallKey) -> int | None:
+        """The call's database id if this process has seen it stored (no database round trip)."""
+        return self._ids.get(call_key)
 
-    async def call_id_for(self, uniqueid: str) -> int | None:
-        """callcard's id of the call, or None while it is not stored."""
-        if uniqueid in self._ids:
-            return self._ids[uniqueid]
+    async def call_id_for(self, call_key: CallKey) -> int | None:
+        """The call's database id, or None while it is not stored. The one place keys become ids."""
+        if call_key in self._ids:
+            return self._ids[call_key]
         if self._spooling:
             return None
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._lookup, uniqueid)
+        return await loop.run_in_executor(self._executor, self._lookup, call_key)
 
     # ----------------------------------------------------------------------------------------- machinery
 
-    async def _submit(self, record: dict[str, Any]) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._apply_or_spool, record)
-
-    def _apply_or_spool(self, record: dict[str, Any]) -> Any:
+    def _apply_or_spool(self, write: CallWrite) -> int | None:
         if not self._spooling:
             try:
-                return self._apply(record)
+                return self._apply(write)
             except Exception as exc:
                 if not _is_transient(exc):
-                    self._reject(record, exc)
+                    self._reject(to_record(write), exc)
                     return None
                 logger.error(
-                    "database unavailable (%s); spooling call events to %s",
+                    "database unavailable (%s); spooling call writes to %s",
                     type(exc).__name__,
                     self.spool.path,
                 )
                 self._spooling = True
-        self.spool.append(record)
+        self.spool.append(to_record(write))
         self.spooled += 1
         return None
 
     def _reject(self, record: dict[str, Any], exc: BaseException) -> None:
         self.rejected += 1
         logger.error(
-            "call event %s for %s cannot be stored (%s: %s); kept in %s",
+            "call write %s for %s cannot be stored (%s: %s); kept in %s",
             record.get("op"),
-            record.get("uniqueid"),
+            record.get("call_key") or record.get("uniqueid"),
             type(exc).__name__,
             exc,
             self.spool.rejected_path,
         )
         self.spool.reject(record, f"{type(exc).__name__}: {exc}")
 
-    def _lookup(self, uniqueid: str) -> int | None:
+    def _lookup(self, call_key: CallKey) -> int | None:
         try:
             with self.sessionmaker() as session:
-                call = repo.find_call(session, uniqueid=uniqueid)
+                call = repo.find_call(session, uniqueid=call_key)
                 if call is not None:
-                    self._ids[uniqueid] = call.id
+                    self._ids[call_key] = call.id
                     return call.id
         except Exception as exc:
-            logger.warning("cannot look up call %s: %s", uniqueid, exc)
+            logger.warning("cannot look up call %s: %s", call_key, exc)
         return None
 
-    def _apply(self, record: dict[str, Any]) -> Any:
-        op = record.get("op")
-        uid = str(record["uniqueid"])
+    def _stored(self, call_key: CallKey, call_id: int) -> None:
+        known = self._ids.get(call_key)
+        self._ids[call_key] = call_id
+        if known is None and self.on_stored is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.on_stored, call_key, call_id)
+
+    def _apply(self, write: CallWrite) -> int | None:
         with self.sessionmaker() as session:
-            if op == "call_started":
-                call, created = repo.get_or_create_call(
-                    session,
-                    uniqueid=uid,
-                    linkedid=record.get("linkedid"),
-                    channel=record.get("channel"),
-                    caller_number=record.get("caller_number"),
-                    caller_name=record.get("caller_name"),
-                    dialled_number=record.get("dialled_number"),
-                    source=record.get("source") or "ari",
-                    media_uuid=record.get("media_uuid"),
-                    started_at=_time(record.get("started_at")),
-                )
-                if not created:
-                    logger.info("call %s was already registered (id %d)", uid, call.id)
-                self._ids[uid] = call.id
-                return call.id
-            if op == "call_answered":
-                repo.mark_answered(session, uniqueid=uid, at=_time(record["at"]))  # type: ignore[arg-type]
-            elif op == "call_ended":
-                repo.end_call(
-                    session,
-                    uniqueid=uid,
-                    at=_time(record["at"]),  # type: ignore[arg-type]
-                    cause=record.get("cause"),
-                    state=record.get("state") or "ended",
-                    frames_dropped=int(record.get("frames_dropped") or 0),
-                )
-            elif op == "recording":
-                repo.add_recording(
-                    session,
-                    uniqueid=uid,
-                    path=str(record["path"]),
-                    kind=record.get("kind") or "mixed",
-                    format=record.get("format") or "wav",
-                    sample_rate=int(record.get("sample_rate") or 8000),
-                    duration_s=record.get("duration_s"),
-                    size_bytes=record.get("size_bytes"),
-                    sha256=record.get("sha256"),
-                    complete=bool(record.get("complete", True)),
-                )
-            else:
-                raise ValueError(f"unknown call event op {op!r}")
-        return None
+            return apply_write(session, write, self._stored)
 
     def _apply_spooled(self, record: dict[str, Any]) -> None:
         try:
-            self._apply(record)
+            write = from_record(record)
+        except ValueError as exc:  # pydantic's ValidationError: not a write this version knows
+            self._reject(record, exc)
+            return
+        try:
+            self._apply(write)
         except Exception as exc:
             if _is_transient(exc):
                 raise

@@ -1,38 +1,46 @@
-"""CallSession: one call's live processing — audio → ASR → proposals → records → hub messages.
+"""CallSession: one call's live processing — audio → ASR → proposals → durable writes → hub messages.
 
-The call manager publishes call_started / call_ended; a session publishes what it learns in between."""
+The session knows its call by key. It publishes what it learns at once (an emergency before any database
+round trip) and hands every segment and proposal to the CallWriter, which stores it or spools it while the
+database is down: nothing the call produces is dropped. Audio that never reached it (dropped frames, a restart)
+shows as a jump in the chunks' call-clock times; the speech session skips it and reports it as a gap, which the
+recording fills after hang-up.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-
-from sqlalchemy.orm import Session, sessionmaker
+from typing import Any
 
 from asr.base import FinalSegment, PartialSegment, Segment, SpeechEngine, SpeechSession
-from calls import hub as msg
 from calls.hub import CardHub
-from calls.live import CallInfo
+from calls.live import AudioChunk, AudioItem, CallInfo, EndOfAudio, LiveOutcome, Span
+from calls.messages import (
+    CardProposedMessage,
+    EmergencyAlertMessage,
+    LiveSegment,
+    LiveWord,
+    TranscriptFinalMessage,
+    TranscriptPartialMessage,
+)
+from calls.writes import CallWriter, SegmentWord, StoreProposal, StoreSegment
 from classifier.base import CallScorer, CardProposal, CardProposer, EmergencyHint
 from core.logging import current_call
-from core.types import NO_EMERGENCY
-from models.records import TranscriptSegment
-from models.repo import calls as repo
+from core.types import NO_EMERGENCY, SAMPLE_RATE, SAMPLE_WIDTH
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 MAX_BATCH_FRAMES = 50  # at most 1 s of 20 ms frames per recognizer call
+BYTES_PER_SECOND = SAMPLE_RATE * SAMPLE_WIDTH
+CLOCK_SLACK_S = 0.005  # a chunk later than the clock by more than this means audio was lost before it
 
 
 def proposal_dict(p: CardProposal) -> dict[str, Any]:
-    """The proposal as the JSON shape of contracts.md (API ``proposed`` and hub ``proposal``)."""
+    """The proposal as the JSON shape of contracts.md (API ``proposed``, the stored proposal)."""
     return {
         "topic": p.topic,
         "service": p.service,
@@ -50,38 +58,47 @@ def proposal_dict(p: CardProposal) -> dict[str, Any]:
     }
 
 
-def segment_dict(seg: FinalSegment, segment_id: int | None) -> dict[str, Any]:
-    """A final segment as the hub's ``segment`` object."""
-    return {
-        "id": segment_id,
-        "start": seg.start,
-        "end": seg.end,
-        "text": seg.text,
-        "language": seg.language,
-        "confidence": seg.confidence,
-        "words": [{"word": w.text, "start": w.start, "end": w.end, "conf": w.conf} for w in seg.words],
-    }
-
-
-def store_segment(session: Session, *, call_id: int, seg: FinalSegment, source: str) -> TranscriptSegment:
-    """Persist one final segment of ``call_id`` (live, or decoded from the recording after the call)."""
-    return repo.add_segment(
-        session,
-        call_id=call_id,
+def segment_write(call_key: str, seg: FinalSegment, *, source: str) -> StoreSegment:
+    """The durable write of one final segment (live, or decoded from the recording after the call)."""
+    return StoreSegment(
+        call_key=call_key,
+        source=source,
+        start=seg.start,
+        end=max(seg.end, seg.start),
         text=seg.text,
-        start_s=seg.start,
-        end_s=max(seg.end, seg.start),
-        language=seg.language,
-        words=segment_dict(seg, None)["words"],
+        language=seg.language if seg.language in ("ru", "kk") else None,
         confidence=seg.confidence,
+        words=tuple(SegmentWord(w.text, w.start, w.end, w.conf) for w in seg.words),
         engine=seg.engine,
         model_version=seg.model_version,
-        source=source,
     )
 
 
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat()
+def live_segment(seg: FinalSegment, segment_id: int | None) -> LiveSegment:
+    """A final segment as the desk shows it."""
+    return LiveSegment(
+        id=segment_id,
+        start=seg.start,
+        end=seg.end,
+        text=seg.text,
+        language=seg.language,
+        confidence=seg.confidence,
+        words=tuple(LiveWord(w.text, w.start, w.end, w.conf) for w in seg.words),
+    )
+
+
+def segment_dict(seg: FinalSegment, segment_id: int | None) -> dict[str, Any]:
+    """A final segment as a JSON object (``callcard transcribe --json``, the desk's ``segment``)."""
+    shown = live_segment(seg, segment_id)
+    return {
+        "id": shown.id,
+        "start": shown.start,
+        "end": shown.end,
+        "text": shown.text,
+        "language": shown.language,
+        "confidence": shown.confidence,
+        "words": [asdict(w) for w in shown.words],
+    }
 
 
 @dataclass
@@ -94,12 +111,12 @@ class SessionStats:
     finals: int = 0
     proposals: int = 0
     alerts: int = 0
+    skipped_s: float = 0.0
     asr_failed: bool = False
-    db_errors: int = 0
 
 
 class CallSession:
-    """Live processing of one call. Failures of ASR, classifier or database never stop the audio draining."""
+    """Live processing of one call. Failures of ASR or the classifier never stop the audio draining."""
 
     def __init__(
         self,
@@ -107,81 +124,93 @@ class CallSession:
         *,
         speech: SpeechEngine | None,
         proposer: CardProposer | None,
-        sessions: sessionmaker[Session],
+        writer: CallWriter,
         hub: CardHub,
         language: str = "auto",
         emergency_threshold: float = 0.5,
+        id_wait: float = 0.5,
     ) -> None:
         self.info = info
         self._speech = speech
         self._proposer = proposer
-        self._sessions = sessions
+        self._writer = writer
         self._hub = hub
         self._language = language
         self._threshold = emergency_threshold
-        self.call_id: int | None = info.call_id
+        self._id_wait = id_wait
         self.card_id: int | None = None
         self.stats = SessionStats()
         self._stream: SpeechSession | None = None
         self._scorer: CallScorer | None = None
         self._alerted: set[str] = set()
+        self._clock = info.start_s
+        self._failed_at: float | None = None  # call time at which live recognition stopped working
 
-    async def run(self, frames: asyncio.Queue[bytes | None]) -> None:
-        """Consume the call's audio until None, then flush recognition and the card."""
-        token = current_call.set(self.info.uniqueid)
+    @property
+    def key(self) -> str:
+        """The call's key."""
+        return self.info.key
+
+    async def run(self, audio: asyncio.Queue[AudioItem]) -> LiveOutcome:
+        """Consume the call's audio until EndOfAudio, then flush recognition and the card."""
+        token = current_call.set(self.key)
         try:
-            await self._start()
-            ended = False
-            while not ended:
-                chunk = await frames.get()
-                if chunk is None:
+            self._start()
+            pending: AudioItem | None = None
+            while True:
+                item = pending if pending is not None else await audio.get()
+                pending = None
+                if isinstance(item, EndOfAudio):
                     break
-                # Whatever queued up while the last chunk decoded goes to the recognizer in one piece:
-                # the session catches up after a slow moment instead of paying per-frame overhead.
-                parts = [chunk]
-                while len(parts) < MAX_BATCH_FRAMES and not frames.empty():
-                    nxt = frames.get_nowait()
-                    if nxt is None:
-                        ended = True
+                # Whatever queued up contiguously while the last chunk decoded goes to the recognizer in one piece.
+                parts = [item.pcm]
+                expected = item.at_s + len(item.pcm) / BYTES_PER_SECOND
+                while len(parts) < MAX_BATCH_FRAMES and not audio.empty():
+                    nxt = audio.get_nowait()
+                    if isinstance(nxt, EndOfAudio) or abs(nxt.at_s - expected) > CLOCK_SLACK_S:
+                        pending = nxt
                         break
-                    parts.append(nxt)
-                pcm = b"".join(parts)
+                    parts.append(nxt.pcm)
+                    expected = nxt.at_s + len(nxt.pcm) / BYTES_PER_SECOND
+                await self._feed(AudioChunk(b"".join(parts), item.at_s))
                 self.stats.chunks += len(parts)
-                self.stats.bytes += len(pcm)
-                await self._feed(pcm)
-            await self._finish()
+            return await self._finish()
         finally:
             await self._close()
             current_call.reset(token)
 
     # -- start / stop -------------------------------------------------------------------------
 
-    async def _start(self) -> None:
-        await self._resolve_call_id()
+    def _start(self) -> None:
         if self._speech is not None:
             try:
-                self._stream = self._speech.open_session(call_id=self.info.uniqueid, language=self._language)
+                self._stream = self._speech.open_session(
+                    call_id=self.key, language=self._language, start_s=self.info.start_s
+                )
             except Exception:
                 self.stats.asr_failed = True
-                logger.exception("could not open a recognition session; the call is still recorded")
+                logger.exception("could not open a recognition session; the call is decoded after hang-up")
         if self._proposer is not None:
             try:
                 self._scorer = self._proposer.open_call()
             except Exception:
                 logger.exception("could not open the card scorer; cards can still be made by hand")
 
-    async def _finish(self) -> None:
-        if self._stream is not None and not self.stats.asr_failed:
+    async def _finish(self) -> LiveOutcome:
+        if self._stream is not None and self._failed_at is None:
             try:
                 await self._handle(await self._stream.finish())
             except Exception:
-                self.stats.asr_failed = True
-                logger.exception("flushing recognition failed")
-        gaps = getattr(self._stream, "gaps", None)
-        if gaps and not self.stats.asr_failed:
-            # A recognizer worker died mid-call: the live transcript has holes; post-call work re-decodes it.
-            logger.warning("live transcript has %d gap(s); the recording will be decoded after the call", len(gaps))
-            await self._db(lambda s: _set_asr_status(s, uniqueid=self.info.uniqueid, status="incomplete"))
+                self._failed(self._clock, "flushing recognition failed")
+        if self._stream is None:
+            return LiveOutcome(decoded=False)
+        gaps: list[Span] = [(g.start, g.end) for g in self._stream.gaps]
+        if self._failed_at is not None and self._clock > self._failed_at:
+            gaps.append((self._failed_at, self._clock))
+        if gaps:
+            logger.warning("live transcript has %d gap(s); they are decoded from the recording after the call",
+                           len(gaps))
+        return LiveOutcome(gaps=tuple(gaps), decoded=True)
 
     async def _close(self) -> None:
         if self._stream is not None:
@@ -190,17 +219,27 @@ class CallSession:
             except Exception:
                 logger.exception("closing the recognition session failed")
 
+    def _failed(self, at: float, what: str) -> None:
+        self.stats.asr_failed = True
+        if self._failed_at is None:
+            self._failed_at = at
+        logger.exception("%s at %.1f s; the rest of the call is decoded from the recording", what, at)
+
     # -- audio and segments ------------------------------------------------------------------
 
-    async def _feed(self, chunk: bytes) -> None:
-        if self._stream is None or self.stats.asr_failed:
+    async def _feed(self, chunk: AudioChunk) -> None:
+        lost = chunk.at_s - self._clock
+        self._clock = max(self._clock, chunk.at_s) + len(chunk.pcm) / BYTES_PER_SECOND
+        self.stats.bytes += len(chunk.pcm)
+        if self._stream is None or self._failed_at is not None:
             return
         try:
-            segments = await self._stream.feed(chunk)
+            if lost > CLOCK_SLACK_S:
+                self.stats.skipped_s += lost
+                await self._handle(await self._stream.skip(lost))
+            segments = await self._stream.feed(chunk.pcm)
         except Exception:
-            self.stats.asr_failed = True
-            logger.exception("recognition failed mid-call; audio keeps being recorded, re-decode later")
-            await self._db(lambda s: _set_asr_status(s, uniqueid=self.info.uniqueid, status="failed"))
+            self._failed(chunk.at_s, "recognition failed mid-call")
             return
         await self._handle(segments)
 
@@ -213,8 +252,10 @@ class CallSession:
 
     async def _on_partial(self, seg: PartialSegment) -> None:
         self.stats.partials += 1
-        self._publish(
-            {"type": msg.TRANSCRIPT_PARTIAL, "text": seg.text, "language": seg.language, "start": seg.start}
+        self._hub.publish(
+            TranscriptPartialMessage(
+                call_key=self.key, call_id=self._call_id(), text=seg.text, language=seg.language, start=seg.start
+            )
         )
         if self._scorer is not None and seg.text:
             try:
@@ -228,18 +269,14 @@ class CallSession:
         if not seg.text.strip():
             return
         self.stats.finals += 1
-        await self._resolve_call_id()
-        segment_id: int | None = None
-        call_id = self.call_id
-        if call_id is not None:
-            row = await self._db(lambda s: store_segment(s, call_id=call_id, seg=seg, source="live"))
-            segment_id = row.id if row is not None else None
-        self._publish(
-            {
-                "type": msg.TRANSCRIPT_FINAL,
-                "segment": segment_dict(seg, segment_id),
-                "stored_at": _iso(datetime.now(UTC)),
-            }
+        segment_id = await self._store(segment_write(self.key, seg, source="live"))
+        self._hub.publish(
+            TranscriptFinalMessage(
+                call_key=self.key,
+                call_id=self._call_id(),
+                segment=live_segment(seg, segment_id),
+                stored_at=datetime.now(UTC),
+            )
         )
         if self._scorer is not None:
             scorer = self._scorer
@@ -263,17 +300,14 @@ class CallSession:
 
     async def _save_proposal(self, proposal: CardProposal) -> None:
         self.stats.proposals += 1
-        data = proposal_dict(proposal)
-        call_id = self.call_id
-        if call_id is not None:
-            card = await self._db(
-                lambda s: repo.save_proposal(
-                    s, call_id=call_id, proposal=data, model_version=proposal.model_version
-                )
-            )
-            if card is not None:
-                self.card_id = card.id
-        self._publish({"type": msg.CARD_PROPOSED, "card_id": self.card_id, "proposal": data})
+        card_id = await self._store(
+            StoreProposal(call_key=self.key, proposal=proposal_dict(proposal), model_version=proposal.model_version)
+        )
+        if card_id is not None:
+            self.card_id = card_id
+        self._hub.publish(
+            CardProposedMessage(call_key=self.key, call_id=self._call_id(), card_id=self.card_id, proposal=proposal)
+        )
 
     async def _maybe_alert(self, hint: EmergencyHint, text: str) -> None:
         if hint.emergency == NO_EMERGENCY or hint.confidence < self._threshold:
@@ -282,16 +316,17 @@ class CallSession:
             return
         self._alerted.add(hint.emergency)
         self.stats.alerts += 1
-        alert = {
-            "type": msg.EMERGENCY_ALERT,
-            "card_id": self.card_id,
-            "emergency": hint.emergency,
-            "emergency_also": list(hint.emergency_also),
-            "confidence": hint.confidence,
-            "evidence": hint.evidence or text,
-        }
+        alert = EmergencyAlertMessage(
+            call_key=self.key,
+            call_id=self._call_id(),
+            card_id=self.card_id,
+            emergency=hint.emergency,
+            emergency_also=tuple(hint.emergency_also),
+            confidence=hint.confidence,
+            evidence=hint.evidence or text,
+        )
         # Publish first: the operator must see an emergency before any database round trip.
-        self._publish(alert)
+        self._hub.publish(alert)
         logger.warning("emergency %s proposed (confidence %.2f)", hint.emergency, hint.confidence)
         if self.card_id is None and self._proposer is not None:
             proposer = self._proposer
@@ -305,44 +340,23 @@ class CallSession:
                 proposal = _with_emergency(proposal, hint)
             await self._save_proposal(proposal)
             if self.card_id is not None:
-                self._publish({**alert, "card_id": self.card_id})
+                self._hub.publish(replace(alert, card_id=self.card_id, call_id=self._call_id()))
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    async def _resolve_call_id(self) -> None:
-        if self.call_id is not None:
-            return
-        found = await self._db(lambda s: repo.find_call(s, uniqueid=self.info.uniqueid))
-        if found is not None:
-            self.call_id = found.id
+    def _call_id(self) -> int | None:
+        return self._writer.known_id(self.key)
 
-    async def _db(self, work: Callable[[Session], T]) -> T | None:
-        """Run ``work`` in a worker thread with its own session; a database failure is logged, not raised."""
-
-        def run() -> T:
-            with self._sessions() as session:
-                return work(session)
-
-        started = time.perf_counter()
+    async def _store(self, write: StoreSegment | StoreProposal) -> int | None:
+        """Hand a write over (it is never lost); its id if the database gives it within ``id_wait``."""
+        future = self._writer.enqueue(write)
         try:
-            return await asyncio.to_thread(run)
+            return await asyncio.wait_for(asyncio.shield(future), self._id_wait)
+        except TimeoutError:
+            return None  # stored later, in order; the desk shows it without its id meanwhile
         except Exception:
-            self.stats.db_errors += 1
-            elapsed_ms = 1000 * (time.perf_counter() - started)
-            logger.exception("database write failed (%.0f ms); the live view continues", elapsed_ms)
+            logger.exception("storing a %s failed", type(write).__name__)
             return None
-
-    def _publish(self, message: dict[str, Any]) -> None:
-        if self.call_id is None:
-            return  # operators address calls by call_id; without a row there is nothing to show yet
-        self._hub.publish({**message, "call_id": self.call_id})
-
-
-def _set_asr_status(session: Session, *, uniqueid: str, status: str) -> None:
-    call = repo.find_call(session, uniqueid=uniqueid)
-    if call is not None:
-        call.asr_status = status
-        session.commit()
 
 
 def _with_emergency(p: CardProposal, hint: EmergencyHint) -> CardProposal:
@@ -354,15 +368,13 @@ def session_factory(
     *,
     speech: SpeechEngine | None,
     proposer: CardProposer | None,
-    sessions: sessionmaker[Session],
+    writer: CallWriter,
     hub: CardHub,
     language: str = "auto",
 ) -> Callable[[CallInfo], CallSession]:
     """A calls.live.ProcessorFactory that builds a CallSession per call."""
 
     def build(info: CallInfo) -> CallSession:
-        return CallSession(
-            info, speech=speech, proposer=proposer, sessions=sessions, hub=hub, language=language
-        )
+        return CallSession(info, speech=speech, proposer=proposer, writer=writer, hub=hub, language=language)
 
     return build

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     asr_threads_per_worker: int = 2  # decoding threads per worker process (Vosk releases the GIL)
     asr_idle_recognizers: int = 12  # warm recognizers a worker keeps between calls (each holds its graph cache)
     asr_idle_ttl_s: float = 1800.0  # an idle recognizer older than this is freed
+    # Calls decoded live at once on this node; 0: the measured per-core figure times the cores. Calls beyond it
+    # are recorded and transcribed after hang-up (the desk says so).
+    live_capacity: int = 0
     asr_enabled: bool = True
     classifier_dir: Path | None = None  # default: the model shipped in the package
     classifier_backend: Literal["sklearn", "transformers"] = "sklearn"
@@ -77,6 +80,11 @@ class Settings(BaseSettings):
 
     agi_enabled: bool = True
     agi_bind: str = "127.0.0.1:4573"
+
+    # The reconciler ends calls whose channels are gone (after every start and ARI reconnection, and periodically).
+    reconcile_interval_s: float = 60.0
+    reconcile_idle_recording_s: float = 120.0  # a MixMonitor file not written for this long and never closed
+    reconcile_max_call_age_s: float = 4 * 3600.0  # no ARI, no recording: an open call older than this is ended
 
     log_level: str = "INFO"
     extra_origins: list[str] = Field(default_factory=list)

@@ -27,7 +27,7 @@ CARD_STATUSES = ("draft", "confirmed", "routed", "resolved", "closed")
 ROLES = ("operator", "qa", "admin")
 SPEAKERS = ("caller", "operator")
 LANGUAGES = ("ru", "kk", "mixed")
-SEGMENT_SOURCES = ("live", "redecode", "qa")
+SEGMENT_SOURCES = ("live", "postcall", "redecode", "qa")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -78,7 +78,11 @@ class Call(Base):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     transferred_to: Mapped[str | None] = mapped_column(String(8))  # emergency code the caller was moved to
     frames_dropped: Mapped[int] = mapped_column(Integer, default=0)
-    asr_status: Mapped[str | None] = mapped_column(String(32))  # ok | no_model | failed | ...
+    asr_status: Mapped[str | None] = mapped_column(String(32))  # calls.lifecycle.AsrStatus
+    # Call-time spans [[start, end], ...] that live decoding missed (re-decoded from the recording after the call).
+    asr_gaps: Mapped[list[list[float]] | None] = mapped_column(JSON)
+    postcall_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    postcall_error: Mapped[str | None] = mapped_column(Text)
 
     recordings: Mapped[list[Recording]] = relationship(back_populates="call", order_by="Recording.id")
     segments: Mapped[list[TranscriptSegment]] = relationship(
@@ -116,6 +120,7 @@ class TranscriptSegment(Base):
         CheckConstraint(_in("speaker", SPEAKERS), name="speaker"),
         CheckConstraint(_in("source", SEGMENT_SOURCES), name="source"),
         CheckConstraint("end_s >= start_s", name="times"),
+        UniqueConstraint("call_id", "segment_key", name="uq_transcript_segments_call_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -129,7 +134,9 @@ class TranscriptSegment(Base):
     words: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     confidence: Mapped[float | None] = mapped_column(Float)
     is_final: Mapped[bool] = mapped_column(Boolean, default=True)
-    source: Mapped[str] = mapped_column(String(16), default="live")  # live | redecode | qa
+    source: Mapped[str] = mapped_column(String(16), default="live")  # live | postcall | redecode | qa
+    # Idempotency key of a machine-made segment (source, times, text): a replayed write stores it once.
+    segment_key: Mapped[str | None] = mapped_column(String(80))
     engine: Mapped[str | None] = mapped_column(String(32))
     model_version: Mapped[str | None] = mapped_column(String(128))
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("transcript_segments.id"))

@@ -69,8 +69,13 @@ class AriClient:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self._http = httpx.AsyncClient(base_url=self.base_url + "/ari", auth=(user, password), timeout=timeout)
-        self.connected = asyncio.Event()
+        self.connected = asyncio.Event()  # set by run_events while the events WebSocket is open
         self.connections = 0
+
+    @property
+    def events_connected(self) -> bool:
+        """Whether the events WebSocket is open right now (read-only view of ``run_events``' state)."""
+        return self.connected.is_set()
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
@@ -108,6 +113,20 @@ class AriClient:
     async def get_channel(self, channel_id: str) -> Json:
         """GET /channels/{channelId}."""
         return dict(await self.request("GET", f"/channels/{channel_id}"))
+
+    async def channel_variable(self, channel_id: str, variable: str) -> str:
+        """GET /channels/{channelId}/variable: a channel variable, or a dialplan function evaluated on the channel.
+
+        Real Asterisk evaluates a function (a name ending with ")", e.g. ``DIALPLAN_EXISTS(emergency,103,1)``)
+        only here, on a channel; ``GET /asterisk/variable`` reads global variables and never evaluates one.
+        """
+        body = await self.request("GET", f"/channels/{channel_id}/variable", params={"variable": variable})
+        return str((body or {}).get("value", ""))
+
+    async def global_variable(self, variable: str) -> str:
+        """GET /asterisk/variable: a global dialplan variable ("" when it is not set)."""
+        body = await self.request("GET", "/asterisk/variable", params={"variable": variable})
+        return str((body or {}).get("value", ""))
 
     async def answer(self, channel_id: str) -> None:
         """POST /channels/{channelId}/answer."""

@@ -6,16 +6,18 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Coroutine
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from telephony.ari import AriClient, AriError, Json
+from telephony.ari_recordings import fetch_stored_recording, finished
 from telephony.audiosocket import MediaDirectory
+from telephony.causes import CALLER_GONE, GONE_WHILE_AWAY, LEFT_DURING_SETUP, cause_name
 from telephony.events import CallAnswered, CallEnded, CallEventSink, CallStarted, RecordingFinished
-from telephony.recording import describe_wav
 
 logger = logging.getLogger(__name__)
 
@@ -24,18 +26,7 @@ HELPER_TECHS = ("Snoop/", "UnicastRTP/", "AudioSocket/", "WebSocket/")
 HELPER_ARG = "callcard-helper"
 ROLE_RECORD, ROLE_LISTEN, ROLE_MEDIA = "record", "listen", "media"
 HELPER_ID_PREFIXES = ("callcard-rec-", "callcard-lsn-", "callcard-em-")
-GONE_WHILE_AWAY = "channel gone while ARI was disconnected"
-# Q.850 causes as Asterisk names them (cause_txt of ChannelDestroyed), for hang-ups seen only as a request.
-CAUSES = {
-    16: "Normal Clearing",
-    17: "User busy",
-    18: "No user responding",
-    19: "User alerting, no answer",
-    21: "Call Rejected",
-    27: "Destination out of order",
-    31: "Normal, unspecified",
-    34: "Circuit/channel congestion",
-}
+RECENTLY_ENDED = 1000  # uniqueids of calls this application ended itself, remembered for the reconciler
 
 
 def parse_ari_time(value: str | None) -> datetime:
@@ -63,6 +54,8 @@ class AriCall:
     helpers: dict[str, str] = field(default_factory=dict)  # channel id -> role
     bridge_id: str | None = None
     hangup_cause: int | None = None  # from ChannelHangupRequest
+    last_seen: datetime | None = None  # time of the last event Asterisk sent about this caller
+    recording_started: datetime | None = None  # when Asterisk accepted the recording of the call
 
     def ids(self) -> dict[str, str]:
         """Helper channel, bridge and recording names of the current set-up attempt."""
@@ -117,12 +110,28 @@ class AriApplication:
         self._recordings: dict[str, str] = {}  # recording name -> caller uniqueid
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._ended: OrderedDict[str, None] = OrderedDict()
+        # Run after every (re)connection, once this application has reconciled its own calls (the reconciler).
+        self.reconnect_hooks: list[Callable[[], Awaitable[object]]] = []
 
     # ----------------------------------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
         """Start receiving events (reconnecting for ever until ``stop``)."""
-        self._runner = asyncio.create_task(self.client.run_events(self.handle_event, self.reconcile), name="ari-events")
+        events = self.client.run_events(self.handle_event, self._on_connect)
+        self._runner = asyncio.create_task(events, name="ari-events")
+
+    async def _on_connect(self) -> None:
+        await self.reconcile()
+        for hook in list(self.reconnect_hooks):
+            try:
+                await hook()
+            except Exception:
+                logger.exception("ARI reconnect hook %r failed", hook)
+
+    def following(self, uniqueid: str) -> bool:
+        """True while this application follows the call, or has just ended it itself (its events are its own)."""
+        return uniqueid in self.calls or uniqueid in self._ended
 
     async def stop(self) -> None:
         """Stop the event loop and background work (calls stay as they are in Asterisk)."""
@@ -165,6 +174,10 @@ class AriApplication:
         ):
             logger.error("ARI %s event without a channel id; ignored", kind)
             return
+        if isinstance(channel, dict):
+            followed = self.calls.get(str(channel["id"]))
+            if followed is not None:
+                followed.last_seen = parse_ari_time(event.get("timestamp"))
         await handler(event)
 
     def _is_foreign_helper(self, channel: Json, args: list[str]) -> bool:
@@ -201,6 +214,7 @@ class AriApplication:
         dialplan = channel.get("dialplan") or {}
         call = AriCall(uniqueid=cid, name=str(channel.get("name", "")), media_uuid=str(uuid.uuid4()))
         call.answered = channel.get("state") == "Up"
+        call.last_seen = at
         self.calls[cid] = call
         self.directory.register(call.media_uuid, cid)
         logger.info("call %s entered Stasis on %s", cid, call.name)
@@ -234,9 +248,9 @@ class AriApplication:
             self._spawn(self._follow(call), f"ari-follow-{cid}")
             return
         if call.hangup_cause is not None:  # the caller hung up while callcard was setting the call up
-            cause = CAUSES.get(call.hangup_cause, f"cause {call.hangup_cause}")
+            cause = cause_name(call.hangup_cause)
         else:
-            cause = "left Stasis during set-up"
+            cause = LEFT_DURING_SETUP
         await self._end(call, cause=cause, at=parse_ari_time(event.get("timestamp")))
 
     async def _on_channel_destroyed(self, event: Json) -> None:
@@ -256,8 +270,7 @@ class AriApplication:
         call = self.calls.get(cid)
         if call is None or call.ended:
             return
-        cause = event.get("cause_txt") or (str(event["cause"]) if event.get("cause") is not None else None)
-        await self._end(call, cause=cause, at=at)
+        await self._end(call, cause=cause_name(event.get("cause"), event.get("cause_txt")), at=at)
 
     async def _on_state_change(self, event: Json) -> None:
         channel = event["channel"]
@@ -282,7 +295,7 @@ class AriApplication:
             logger.debug("recording %s is not one of callcard's", name)
             return
         fmt = str(rec.get("format") or self.recording_format)
-        self._spawn(self._fetch_recording(uid, name, fmt), f"ari-fetch-{uid}")
+        self._spawn(self._store_recording(uid, name, fmt), f"ari-fetch-{uid}")
 
     async def _on_recording_failed(self, event: Json) -> None:
         rec = event.get("recording") or {}
@@ -374,46 +387,25 @@ class AriApplication:
         name = call.ids()["recording"]
         try:
             await self.client.record(snoop_id, name=name, format=self.recording_format, if_exists="overwrite")
+            call.recording_started = datetime.now(UTC)
             logger.info("call %s: recording %s started", call.uniqueid, name)
         except AriError as exc:
             logger.error("call %s: recording could not start: %s", call.uniqueid, exc)
             self._recordings.pop(name, None)
 
-    async def _fetch_recording(self, uid: str, name: str, fmt: str, *, quiet: bool = False) -> None:
-        dest = self.recordings_dir / f"{name}.{fmt}"
-        for attempt in range(5):
-            try:
-                await self.client.download_stored_recording(name, dest)
-                break
-            except AriError as exc:
-                if not exc.transient or attempt == 4:
-                    log = logger.info if quiet and exc.not_found else logger.error
-                    log("call %s: recording %s could not be fetched: %s", uid, name, exc)
-                    return
-                await asyncio.sleep(0.5 * 2**attempt)
-        try:
-            info = await asyncio.to_thread(describe_wav, dest)
-        except Exception as exc:
-            logger.error("call %s: fetched recording %s is unreadable: %s", uid, dest, exc)
-            return
-        if self.delete_fetched_recordings:
-            try:
-                await self.client.delete_stored_recording(name)
-            except AriError as exc:
-                logger.warning("call %s: stored recording %s not deleted on Asterisk: %s", uid, name, exc)
-        await self.events.on_event(
-            RecordingFinished(
-                uniqueid=uid,
-                path=str(dest),
-                kind="mixed",
-                format=fmt,
-                sample_rate=info.sample_rate,
-                duration_s=info.duration_s,
-                size_bytes=info.size_bytes,
-                sha256=info.sha256,
-                complete=info.complete,
-            )
+    async def _fetch_recording(self, uid: str, name: str, fmt: str, *, quiet: bool = False) -> RecordingFinished | None:
+        info = await fetch_stored_recording(
+            self.client, name, fmt, self.recordings_dir, delete=self.delete_fetched_recordings, quiet=quiet
         )
+        if info is None:
+            logger.warning("call %s: no recording %s", uid, name)
+            return None
+        return finished(uid, info, fmt=fmt)
+
+    async def _store_recording(self, uid: str, name: str, fmt: str) -> None:
+        event = await self._fetch_recording(uid, name, fmt)
+        if event is not None:
+            await self.events.on_event(event)
 
     # ------------------------------------------------------------------------------------------ endings
 
@@ -422,7 +414,7 @@ class AriApplication:
             await self.client.get_channel(call.uniqueid)
         except AriError as exc:
             if exc.not_found and not call.ended:
-                await self._end(call, cause="caller channel gone", at=at)
+                await self._end(call, cause=CALLER_GONE, at=at)
 
     async def _end(self, call: AriCall, *, cause: str | None, at: datetime) -> None:
         if call.ended:
@@ -433,18 +425,31 @@ class AriApplication:
             task.cancel()
         logger.info("call %s ended (%s)", call.uniqueid, cause)
         self.calls.pop(call.uniqueid, None)
+        self._ended[call.uniqueid] = None
+        while len(self._ended) > RECENTLY_ENDED:
+            self._ended.popitem(last=False)
+        recording: RecordingFinished | None = None
         if cause == GONE_WHILE_AWAY:
-            # Asterisk restarted or crashed: no RecordingFinished will come; fetch what it stored, if anything.
+            # Asterisk restarted or crashed: no RecordingFinished will come; fetch what it stored, if anything,
+            # and end the call when it really ended (the recording's end, or the last event seen), not now.
             name = call.ids()["recording"]
             if self._recordings.pop(name, None) is not None:
-                self._spawn(
-                    self._fetch_recording(call.uniqueid, name, self.recording_format, quiet=True),
-                    f"ari-fetch-{call.uniqueid}",
-                )
+                recording = await self._fetch_recording(call.uniqueid, name, self.recording_format, quiet=True)
+            at = self._best_end(call, recording, not_after=at)
         try:
             await self.events.on_event(CallEnded(uniqueid=call.uniqueid, at=at, cause=cause))
+            if recording is not None:
+                await self.events.on_event(recording)
         finally:
             self._spawn(self._cleanup(call), f"ari-cleanup-{call.uniqueid}")
+
+    @staticmethod
+    def _best_end(call: AriCall, recording: RecordingFinished | None, *, not_after: datetime) -> datetime:
+        """The latest moment the call is known to have been up: the recording's end or the last event seen."""
+        known = [t for t in (call.last_seen,) if t is not None]
+        if recording is not None and recording.duration_s is not None and call.recording_started is not None:
+            known.append(call.recording_started + timedelta(seconds=recording.duration_s))
+        return min(max(known), not_after) if known else not_after
 
     async def _cleanup(self, call: AriCall) -> None:
         """Hang up the listening helpers and destroy the bridge (the recording snoop ends with the caller)."""
@@ -460,13 +465,21 @@ class AriApplication:
         if call.ended:
             self.directory.unregister(call.media_uuid)
 
-    async def _readopt(self, channel: Json, record_snoop_id: str, now: datetime) -> None:
-        """Follow again a caller that callcard set up before it restarted (its recording snoop is still running)."""
+    async def _readopt(
+        self, channel: Json, record_snoop_id: str, now: datetime, recording_since: datetime | None = None
+    ) -> None:
+        """Follow again a caller that callcard set up before it restarted (its recording snoop is still running).
+
+        ``recording_since`` is the recording snoop's creation time: the new stream's audio starts that far into
+        the call's recording, so its transcript is timed on the call's clock.
+        """
         cid = str(channel["id"])
         tag = record_snoop_id[len("callcard-rec-") :]
         call = AriCall(uniqueid=cid, name=str(channel.get("name", "")), media_uuid=str(uuid.uuid4()))
         call.answered = channel.get("state") == "Up"
         call.continuing = True
+        call.last_seen = now
+        call.recording_started = recording_since
         suffix = tag[len(cid) :]  # "" or "-<attempt>" of the set-up that created the snoop
         call.attempt = (int(suffix[1:]) if suffix[1:].isdigit() else 0) + 1
         self.calls[cid] = call
@@ -491,6 +504,7 @@ class AriApplication:
                 dialled_number=(channel.get("dialplan") or {}).get("exten") or None,
                 source="ari",
                 media_uuid=call.media_uuid,
+                audio_offset_s=max(0.0, (now - recording_since).total_seconds()) if recording_since else 0.0,
             )
         )
         call.setup_task = self._spawn(self._setup(call), f"ari-relisten-{cid}")
@@ -524,7 +538,8 @@ class AriApplication:
             if cid.startswith("callcard-rec-") and name.startswith("Snoop/") and cid not in self._helpers:
                 target = name[len("Snoop/") :].rsplit("-", 1)[0]
                 if target in up and target not in self.calls:
-                    await self._readopt(up[target], cid, now)
+                    since = parse_ari_time(channel.get("creationtime")) if channel.get("creationtime") else None
+                    await self._readopt(up[target], cid, now, since)
         for cid, channel in up.items():
             if cid in self.calls or cid in self._helpers:
                 continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -9,8 +11,10 @@ from core.config import split_hostport
 from telephony.ari import AriClient
 from telephony.ari_app import AriApplication
 from telephony.audiosocket import AudioSocketServer, MediaDirectory
+from telephony.dialplan import DialplanCheck, required_places
 from telephony.events import AudioSink, CallEventSink, CallIdResolver
 from telephony.fastagi import FastAgiServer
+from telephony.readiness import AriReadiness
 from telephony.transfer import AriTransfer
 
 logger = logging.getLogger(__name__)
@@ -50,6 +54,9 @@ class TelephonyBridge:
         self.ari_client: AriClient | None = None
         self.ari_app: AriApplication | None = None
         self.transfer: AriTransfer | None = None
+        self.dialplan: DialplanCheck | None = None
+        self.readiness: AriReadiness | None = None  # /api/ready's async telephony probe (ARI on only)
+        self._dialplan_task: asyncio.Task[None] | None = None
         if audiosocket_enabled:
             host, port = split_hostport(audiosocket_bind, 9092)
             self.audiosocket = AudioSocketServer(
@@ -84,6 +91,14 @@ class TelephonyBridge:
             self.transfer = AriTransfer(
                 self.ari_client, emergency_context=emergency_context, transfer_context=transfer_context
             )
+            places = required_places(
+                operators_context=operators_context,
+                operators_extension=operators_extension,
+                emergency_context=emergency_context,
+                transfer_context=transfer_context,
+            )
+            self.dialplan = DialplanCheck(self.ari_client, places)
+            self.readiness = AriReadiness(self.ari_client, self.dialplan)
 
     async def start(self) -> None:
         """Start the media server first (Asterisk connects to it as soon as ARI sets a call up), then the rest."""
@@ -94,9 +109,15 @@ class TelephonyBridge:
             await self.fastagi.start()
         if self.ari_app is not None:
             await self.ari_app.start()
+        if self.dialplan is not None:
+            self._dialplan_task = asyncio.create_task(self.dialplan.check_when_connected(), name="dialplan-check")
 
     async def stop(self) -> None:
         """Stop every part (in reverse order)."""
+        if self._dialplan_task is not None:
+            self._dialplan_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._dialplan_task
         if self.ari_app is not None:
             await self.ari_app.stop()
         if self.ari_client is not None:

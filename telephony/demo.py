@@ -145,6 +145,8 @@ def default_reply(command: str) -> str:
         return "200 result=1"
     if command.upper().startswith("GET VARIABLE"):
         return "200 result=0"  # not set
+    if command.upper().startswith("CHANNEL STATUS"):
+        return "200 result=6"  # the line is up (Asterisk's AST_STATE_UP)
     return "510 Invalid or unknown command"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 
@@ -20,6 +21,9 @@ class CallStarted:
     dialled_number: str | None = None
     source: str = "ari"  # ari | agi | demo
     media_uuid: str | None = None  # the AudioSocket stream that will carry the caller's voice
+    # Seconds the call's recording has been running when this stream's audio starts: 0 for a new call, more for a
+    # call re-adopted after callcard restarted (what was said before is in the recording, not in this stream).
+    audio_offset_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,4 +103,55 @@ class CallIdResolver(Protocol):
 
     async def call_id_for(self, uniqueid: str) -> int | None:
         """The call's id, or None while it is not (yet) stored, e.g. during a database outage."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------------- reconciling
+
+
+class ReconciledCause(StrEnum):
+    """Hang-up causes of calls the reconciler ends (part of telephony.causes' vocabulary)."""
+
+    CHANNEL_GONE = "channel gone (reconciled)"  # Asterisk has no channel for an open call
+    RECORDING_CLOSED = "recording closed (reconciled)"  # FastAGI: MixMonitor closed its file, no hang-up seen
+    RECORDING_STALLED = "recording stalled (reconciled)"  # FastAGI: the file stopped growing, no hang-up seen
+    NO_HANGUP_SEEN = "no hang-up seen (reconciled by age)"  # nothing to go by but the call's age
+
+
+class RecordingState(StrEnum):
+    """What Asterisk's side shows of a call's recording, as the reconciler needs to know it."""
+
+    MISSING = "missing"  # no file (yet), nothing stored
+    GROWING = "growing"  # a writer still appends to it: the call is still up
+    CLOSED = "closed"  # its writer closed it (MixMonitor ends with the channel) or Asterisk stored it
+    ABANDONED = "abandoned"  # never closed and no longer written (Asterisk died): adopted as incomplete
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingEvidence:
+    """A call's recording as found by telephony, with the time audio was last written, if known."""
+
+    state: RecordingState
+    last_write: datetime | None = None
+    recordings: tuple[RecordingFinished, ...] = ()  # adopted files (on callcard's disk, described), if any
+
+
+class AsteriskInventory(Protocol):
+    """What Asterisk has, for the reconciler (implemented by telephony.inventory)."""
+
+    async def channels(self) -> frozenset[str] | None:
+        """The uniqueids of every channel Asterisk has up; None when that cannot be known (no ARI, unreachable)."""
+        ...
+
+    def following(self, uniqueid: str) -> bool:
+        """True while telephony itself follows the call (its hang-up will be reported without the reconciler)."""
+        ...
+
+    async def recording(self, uniqueid: str, *, source: str, gone: bool) -> RecordingEvidence:
+        """Look for the call's recording; adopt it (fetch, describe, repair) when it is finished or ``gone``.
+
+        ``source``: how the call came (ari: Asterisk's stored recordings; agi, demo: the MixMonitor file).
+        ``gone``: the call's channel is known to be gone, so a file left unclosed is adopted as soon as it has not
+        been written for a few seconds (a file still written is reported GROWING: something still records it).
+        """
         ...

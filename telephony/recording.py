@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import struct
@@ -85,6 +86,55 @@ def describe_wav(path: Path) -> RecordingInfo:
         sample_rate=rate,
         complete=complete,
     )
+
+
+def repair_wav(path: Path) -> RecordingInfo:
+    """Make a WAV whose writer died (Asterisk killed -9) readable again; returns it described as incomplete.
+
+    Asterisk's format_wav writes the RIFF and data sizes as 0 when it opens a file and fills them in only when
+    it closes it, so a file left by a killed Asterisk (or a MixMonitor that never closed) has both sizes 0 and
+    Python's ``wave`` refuses it. The sizes are rewritten from the file's real length (a trailing partial sample
+    frame is cut). A consistent file is left as it is. Blocking: run it off the loop.
+
+    Raises:
+        TelephonyError: the file is missing or is not a RIFF/WAVE file with a data chunk.
+    """
+    info = describe_wav(path)
+    if info.complete:
+        return info
+    try:
+        with path.open("r+b") as fh:
+            fh.seek(12)
+            width, channels, data_offset = SAMPLE_WIDTH, CHANNELS, None
+            while True:
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    break
+                cid, clen = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    fmt = fh.read(clen)
+                    channels = struct.unpack("<H", fmt[2:4])[0]
+                    width = struct.unpack("<H", fmt[14:16])[0] // 8
+                    fh.seek(clen % 2, 1)
+                elif cid == b"data":
+                    data_offset = fh.tell()
+                    break
+                else:
+                    fh.seek(clen + clen % 2, 1)
+            if data_offset is None:
+                raise TelephonyError(f"{path} has no data chunk")
+            size = fh.seek(0, 2)
+            frame = max(1, width * channels)
+            data_size = (size - data_offset) // frame * frame
+            fh.truncate(data_offset + data_size)
+            fh.seek(4)
+            fh.write(struct.pack("<I", data_offset + data_size - 8))
+            fh.seek(data_offset - 4)
+            fh.write(struct.pack("<I", data_size))
+    except OSError as exc:
+        raise TelephonyError(f"cannot repair recording {path}: {exc}") from exc
+    logger.warning("recording %s: header repaired from the file size (%d bytes); stored as incomplete", path, size)
+    return dataclasses.replace(describe_wav(path), complete=False)
 
 
 async def wait_for_complete_wav(path: Path, *, within: float = 30.0, poll: float = 0.25) -> RecordingInfo | None:

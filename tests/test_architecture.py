@@ -60,3 +60,15 @@ def test_ruff_finds_nothing() -> None:
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     result = subprocess.run([ruff, "check", "--output-format", "concise", str(ROOT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+PACKAGES = ["core", "models", "telephony", "asr", "classifier", "calls", "api", "callcard"]
+
+
+def test_mypy_finds_nothing() -> None:
+    """Types are checked in the suite: every package, and calls/ and telephony/ as strictly as --strict
+    (pyproject.toml's per-module overrides)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", *PACKAGES], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import logging
+import time as clock
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, TypeVar
@@ -16,7 +18,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.context import ApiContext
+from api.context import ApiContext, TransferOutcome
 from api.deps import CtxDep, OperatorUser, SessionDep, StaffUser, actor_of, end_reads, publish
 from api.errors import ApiError
 from api.schemas import (
@@ -33,10 +35,10 @@ from api.schemas import (
     CardsPublic,
     CardStatusName,
     CardTransfer,
+    TransferFailed,
 )
 from api.validation import check_card_changes, check_emergency_code, check_id
-from calls.hub import CARD_UPDATED
-from core.errors import TelephonyError
+from calls.messages import CardUpdatedMessage
 from models.records import Card, User
 from models.repo import audit, cards
 from models.repo.cards import Actor
@@ -46,6 +48,9 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/cards", tags=["cards"])
 T = TypeVar("T")
 EXPORT_LIMIT = 100_000
+# The operator must learn a transfer's outcome within 2 s of pressing the button; telephony bounds itself at about
+# 1.5 s, and this bounds any CallTransfer the same way.
+TRANSFER_BUDGET_S = 1.8
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "reg_number",
@@ -158,17 +163,19 @@ def _unprocessable(work: Callable[[], T]) -> T:
         raise ApiError(422, f"{text[:1].upper()}{text[1:]}.") from exc
 
 
-def _announce(ctx: ApiContext, card: Card) -> None:
-    publish(
-        ctx,
-        {
-            "type": CARD_UPDATED,
-            "call_id": card.call_id,
-            "card_id": card.id,
-            "status": card.status,
-            "reg_number": card.reg_number,
-        },
+def _card_updated(card: Card) -> CardUpdatedMessage:
+    call = card.call
+    return CardUpdatedMessage(
+        call_key=call.uniqueid if call is not None else None,
+        call_id=card.call_id,
+        card_id=card.id,
+        status=card.status,
+        reg_number=card.reg_number,
     )
+
+
+def _announce(ctx: ApiContext, card: Card) -> None:
+    publish(ctx, _card_updated(card))
 
 
 def _local_year(ctx: ApiContext, at: datetime) -> int:
@@ -377,34 +384,107 @@ def _transfer_target(ctx: ApiContext, card_id: int) -> tuple[str, str]:
         return call.uniqueid, card.status
 
 
-def _record_transfer(ctx: ApiContext, card_id: int, user: User, code: str) -> CardPublic:
+def _audit_attempt(ctx: ApiContext, card_id: int, user: User, code: str, uniqueid: str) -> None:
+    """Record the attempt before Asterisk is asked; a database failure must not delay an emergency transfer."""
+    try:
+        with ctx.sessionmaker() as session:
+            cards.record_transfer_attempt(
+                session, card_id=card_id, actor=Actor(user.username, user.id), code=code, uniqueid=uniqueid
+            )
+    except Exception:
+        logger.exception("card %s: could not audit the transfer attempt to %s; transferring anyway", card_id, code)
+
+
+def _record_transfer(ctx: ApiContext, card_id: int, user: User, outcome: TransferOutcome) -> CardPublic:
     with ctx.sessionmaker() as session:
-        card = cards.record_transfer(session, card_id=card_id, actor=Actor(user.username, user.id), code=code)
+        card = cards.record_transfer(
+            session,
+            card_id=card_id,
+            actor=Actor(user.username, user.id),
+            code=outcome.code,
+            outcome={"method": outcome.method, "elapsed_s": outcome.elapsed_s, "destination": outcome.destination},
+        )
         return to_public(session, card)
 
 
-@router.post("/{card_id}/transfer", response_model=CardPublic)
+def _record_failure(
+    ctx: ApiContext, card_id: int, user: User, code: str, reason: str, detail: str, took: float
+) -> None:
+    try:
+        with ctx.sessionmaker() as session:
+            cards.record_transfer_failure(
+                session,
+                card_id=card_id,
+                actor=Actor(user.username, user.id),
+                code=code,
+                reason=reason,
+                detail=detail,
+                elapsed_s=took,
+            )
+    except Exception:
+        logger.exception("card %s: could not audit the failed transfer to %s", card_id, code)
+
+
+@router.post(
+    "/{card_id}/transfer",
+    response_model=CardPublic,
+    responses={
+        502: {"model": TransferFailed, "description": "The caller was not moved: dial the service by hand."},
+        504: {"model": TransferFailed, "description": "No outcome within the deadline: dial the service by hand."},
+    },
+)
 async def transfer_call(card_id: int, body: CardTransfer, ctx: CtxDep, user: OperatorUser) -> CardPublic:
-    """Move the live caller to emergency service ``code`` (101..104) through Asterisk and note it on the card."""
+    """Move the live caller to emergency service ``code`` (101..104) and answer once the caller was SEEN there.
+
+    Answers 200 with the card only when Asterisk showed the caller's channel at the emergency destination; the
+    card and the call then record ``transferred_to``. Otherwise 502 (or 504 when no outcome came within the
+    deadline) with a sentence that ends "Dial <code> by hand.". Both the attempt and its outcome are audited.
+    """
     check_emergency_code(ctx.taxonomy, body.code)
     if ctx.transfer is None:
         raise ApiError(
-            503, "Telephony is not connected, so callcard cannot move the call; transfer the caller by hand."
+            503,
+            f"Telephony is not connected, so callcard cannot move the call. Dial {body.code} by hand.",
+            code=body.code,
+            dial_by_hand=body.code,
         )
     uniqueid, _status = await run_in_threadpool(_transfer_target, ctx, card_id)
+    await run_in_threadpool(_audit_attempt, ctx, card_id, user, body.code, uniqueid)
+    started = clock.monotonic()
     try:
-        await ctx.transfer.transfer(uniqueid=uniqueid, code=body.code)
-    except TelephonyError as exc:
-        logger.warning("card %s: transfer to %s failed: %s", card_id, body.code, exc)
-        raise ApiError(502, f"Asterisk could not move the call to {body.code}: {exc}") from exc
-    public = await run_in_threadpool(_record_transfer, ctx, card_id, user, body.code)
+        async with asyncio.timeout(TRANSFER_BUDGET_S):
+            outcome = await ctx.transfer.transfer(uniqueid=uniqueid, code=body.code)
+    except TimeoutError:
+        took = round(clock.monotonic() - started, 3)
+        detail = f"Asterisk did not show the caller at {body.code} within {TRANSFER_BUDGET_S:g} s"
+        await run_in_threadpool(_record_failure, ctx, card_id, user, body.code, "timeout", detail, took)
+        raise _failed(504, body.code, "timeout", detail, took) from None
+    if not outcome.transferred:
+        logger.warning("card %s: transfer to %s failed (%s): %s", card_id, body.code, outcome.reason, outcome.detail)
+        await run_in_threadpool(
+            _record_failure, ctx, card_id, user, body.code, outcome.reason, outcome.detail, outcome.elapsed_s
+        )
+        raise _failed(504 if outcome.timed_out else 502, body.code, outcome.reason, outcome.detail, outcome.elapsed_s)
+    public = await run_in_threadpool(_record_transfer, ctx, card_id, user, outcome)
     ctx.hub.publish(
-        {
-            "type": CARD_UPDATED,
-            "call_id": public.call_id,
-            "card_id": public.id,
-            "status": public.status,
-            "reg_number": public.reg_number,
-        }
+        CardUpdatedMessage(
+            call_key=uniqueid,
+            call_id=public.call_id,
+            card_id=public.id,
+            status=public.status,
+            reg_number=public.reg_number,
+        )
     )
     return public
+
+
+def _failed(status: int, code: str, reason: str, detail: str, took: float) -> ApiError:
+    sentence = detail[:1].upper() + detail[1:] if detail else "Asterisk did not move the call"
+    return ApiError(
+        status,
+        f"The caller was NOT transferred to {code}: {sentence.rstrip('.')}. Dial {code} by hand.",
+        code=code,
+        dial_by_hand=code,
+        reason=reason,
+        elapsed_s=took,
+    )

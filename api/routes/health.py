@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from api.context import ApiContext, StatusProbe
 from api.deps import CtxDep
 from api.schemas import Health, Ready
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
+PROBE_TIMEOUT_S = 2.0  # a probe that asks over the network (ARI) must not hang readiness
 
 
 @router.get("/health", response_model=Health)
@@ -24,9 +28,7 @@ def health() -> Health:
     return Health()
 
 
-@router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
-def ready(ctx: CtxDep) -> Any:
-    """Whether the service can work: database reachable, taxonomy loaded; ASR/classifier status as wired."""
+def _database(ctx: ApiContext) -> dict[str, Any]:
     database: dict[str, Any] = {"backend": None, "status": "down"}
     started = time.perf_counter()
     try:
@@ -38,6 +40,26 @@ def ready(ctx: CtxDep) -> Any:
     except Exception as exc:  # readiness reports failures, it does not raise them
         logger.warning("readiness: database check failed: %s", exc)
         database["error"] = type(exc).__name__
+    return database
+
+
+async def _probe(name: str, probe: StatusProbe) -> dict[str, Any]:
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            return dict(await probe())
+    except TimeoutError:
+        return {"status": "error", "error": f"no answer within {PROBE_TIMEOUT_S:g} s"}
+    except Exception as exc:  # a broken probe is itself a status
+        logger.warning("readiness: %s probe failed: %s", name, exc)
+        return {"status": "error", "error": str(exc)}
+
+
+@router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
+async def ready(ctx: CtxDep) -> Any:
+    """Whether the service can work: database reachable, taxonomy loaded; ASR/classifier status as wired, and
+    for telephony whether ARI is connected now and the dialplan has callcard's contexts (checked through ARI,
+    cached briefly)."""
+    database = await run_in_threadpool(_database, ctx)
     tax = ctx.taxonomy
     taxonomy = {
         "status": "ok",
@@ -55,6 +77,13 @@ def ready(ctx: CtxDep) -> Any:
             components[name] = dict(reporter())
         except Exception as exc:  # a broken reporter is itself a status
             components[name] = {"status": "error", "error": str(exc)}
+    names = list(ctx.probes)
+    answers = await asyncio.gather(*(_probe(name, ctx.probes[name]) for name in names))
+    for name, answer in zip(names, answers, strict=True):
+        base = components.get(name, {})
+        if base.get("status") == "not configured":
+            base = {}
+        components[name] = {**base, **answer}
     is_ready = database["status"] == "ok"
     body = Ready(ready=is_ready, database=database, taxonomy=taxonomy, components=components)
     if is_ready:

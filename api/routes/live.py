@@ -15,7 +15,7 @@ from api.context import ApiContext
 from api.deps import CtxDep, OperatorUser, SessionDep, publish, user_from_token
 from api.errors import ApiError
 from api.schemas import CallPublic
-from calls.hub import CALL_CLAIMED
+from calls.messages import CallClaimedMessage, CallKey, CallStartedMessage, LiveMessage, encode
 from models.records import Call, Card
 from models.repo import audit
 
@@ -34,15 +34,15 @@ def _who(ctx: ApiContext, token: str | None) -> tuple[int, str, str]:
         return user.id, user.role, user.username
 
 
-def _owners(ctx: ApiContext, call_ids: list[int]) -> dict[int, int]:
-    """Which operator handles each of ``call_ids`` (calls nobody has claimed are left out)."""
-    if not call_ids:
+def _owners(ctx: ApiContext, keys: list[CallKey]) -> dict[CallKey, int]:
+    """Which operator handles each of the calls ``keys`` (calls nobody has claimed are left out)."""
+    if not keys:
         return {}
     with ctx.sessionmaker() as session:
         rows = session.execute(
-            select(Call.id, Call.operator_id).where(Call.id.in_(call_ids), Call.operator_id.is_not(None))
+            select(Call.uniqueid, Call.operator_id).where(Call.uniqueid.in_(keys), Call.operator_id.is_not(None))
         ).all()
-    return {int(cid): int(op) for cid, op in rows if op is not None}
+    return {str(key): int(op) for key, op in rows if op is not None}
 
 
 class _Visibility:
@@ -50,28 +50,27 @@ class _Visibility:
     nobody has claimed and the calls they claimed. A claim by someone else is passed on once (so the
     desk drops the call) and the call's messages stop."""
 
-    def __init__(self, user_id: int, role: str, owners: dict[int, int]) -> None:
+    def __init__(self, user_id: int, role: str, owners: dict[CallKey, int]) -> None:
         self.user_id = user_id
         self.everything = role != "operator"
         self.owners = owners
 
-    def allows(self, message: dict[str, Any]) -> bool:
-        call_id = message.get("call_id")
-        if not isinstance(call_id, int):
-            return False
-        if message.get("type") == CALL_CLAIMED:
-            before = self.owners.get(call_id, _NOT_CLAIMED)
-            operator = message.get("operator_id")
-            if isinstance(operator, int):
-                self.owners[call_id] = operator
+    def allows(self, message: LiveMessage) -> bool:
+        key = message.call_key
+        if key is None:
+            return self.everything
+        if isinstance(message, CallClaimedMessage):
+            before = self.owners.get(key, _NOT_CLAIMED)
+            self.owners[key] = message.operator_id
             return self.everything or before in (_NOT_CLAIMED, self.user_id)
         if self.everything:
             return True
-        return self.owners.get(call_id, _NOT_CLAIMED) in (_NOT_CLAIMED, self.user_id)
+        return self.owners.get(key, _NOT_CLAIMED) in (_NOT_CLAIMED, self.user_id)
 
 
-def _encode(message: dict[str, Any]) -> str:
-    return json.dumps(message, ensure_ascii=False, default=str, separators=(",", ":"))
+def _encode(message: LiveMessage | dict[str, Any]) -> str:
+    data = message if isinstance(message, dict) else encode(message)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 async def _drain(ws: WebSocket) -> None:
@@ -87,8 +86,9 @@ async def _drain(ws: WebSocket) -> None:
 
 @router.websocket("/live")
 async def live(ws: WebSocket, token: str | None = None) -> None:
-    """Live call messages as JSON: first the snapshot of every live call the user may see, then
-    {"type":"ready","live_calls":[...]}, then each hub message as it is published.
+    """Live call messages as JSON (their schema: ``LiveMessage`` in the OpenAPI components): first the snapshot
+    of every live call the user may see, then {"type":"ready","live_calls":[call keys]}, then each message as
+    it is published. Calls are named by ``call_key``; ``call_id`` is null until the database has the call.
 
     A missing or bad token is answered with a JSON error and close code 4401.
     """
@@ -105,17 +105,17 @@ async def live(ws: WebSocket, token: str | None = None) -> None:
         seen = _Visibility(user_id, role, await run_in_threadpool(_owners, ctx, live_ids))
         try:
             shown = []
-            for call_id in live_ids:
-                snapshot = ctx.hub.snapshot(call_id)
-                started = [m for m in snapshot if m.get("type") == "call_started"]
+            for key in live_ids:
+                snapshot = ctx.hub.snapshot(key)
+                started = [m for m in snapshot if isinstance(m, CallStartedMessage)]
                 if not started:  # e.g. a card confirmed after its call ended: not a live call
                     continue
-                rest = [m for m in snapshot if m.get("type") != "call_started"]
+                rest = [m for m in snapshot if not isinstance(m, CallStartedMessage)]
                 for message in started + rest:
                     if seen.allows(message):
                         await ws.send_text(_encode(message))
-                        if message.get("type") == "call_started":
-                            shown.append(call_id)
+                        if isinstance(message, CallStartedMessage):
+                            shown.append(key)
             await ws.send_text(_encode({"type": "ready", "live_calls": shown}))
             logger.info("live feed opened for %s (%s), %d live calls", username, role, len(shown))
             reader = asyncio.create_task(_drain(ws), name=f"live-read-{user_id}")
@@ -177,5 +177,7 @@ def claim_call(call_id: int, ctx: CtxDep, session: SessionDep, user: OperatorUse
     assert call is not None
     session.refresh(call)
     card_id = session.scalar(select(Card.id).where(Card.call_id == call_id))
-    publish(ctx, {"type": CALL_CLAIMED, "call_id": call_id, "operator_id": user.id, "operator": user.username})
+    publish(
+        ctx, CallClaimedMessage(call_key=call.uniqueid, call_id=call_id, operator_id=user.id, operator=user.username)
+    )
     return CallPublic.of(call, card_id)

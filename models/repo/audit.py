@@ -30,6 +30,11 @@ CONTENT_FIELDS: tuple[str, ...] = (
     "language",
 )
 
+# Audit actions of an emergency transfer: the attempt is recorded before Asterisk is asked, then its outcome.
+TRANSFER_ATTEMPT = "transfer_attempt"
+TRANSFER_DONE = "transfer"
+TRANSFER_FAILED = "transfer_failed"
+
 # The card fields an audit event records (everything a person or the model can change).
 CARD_FIELDS: tuple[str, ...] = (
     "status",

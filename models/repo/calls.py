@@ -227,8 +227,12 @@ def add_segment(
     engine: str | None = None,
     model_version: str | None = None,
     source: str = "live",
+    segment_key: str | None = None,
 ) -> TranscriptSegment:
-    """Store one final transcript segment of a call."""
+    """Store one final transcript segment of a call.
+
+    With ``segment_key`` the write is idempotent: a segment of the call with the same key is returned as it is.
+    """
     if speaker not in SPEAKERS:
         raise ValueError(f"speaker must be one of {SPEAKERS}, not {speaker!r}")
     if source not in SEGMENT_SOURCES:
@@ -237,6 +241,14 @@ def add_segment(
         raise ValueError(f"language must be one of {LANGUAGES}, not {language!r}")
     if session.get(Call, call_id) is None:
         raise RecordNotFound(f"no call with id {call_id}")
+    if segment_key is not None:
+        existing = session.scalars(
+            select(TranscriptSegment).where(
+                TranscriptSegment.call_id == call_id, TranscriptSegment.segment_key == segment_key
+            )
+        ).first()
+        if existing is not None:
+            return existing
     if end_s < start_s:
         logger.warning("call %s: segment ends (%.2f) before it starts (%.2f); clamped", call_id, end_s, start_s)
         end_s = start_s
@@ -252,6 +264,7 @@ def add_segment(
         engine=_clip(engine, 32),
         model_version=_clip(model_version, 128),
         source=source,
+        segment_key=segment_key,
         is_final=True,
     )
     session.add(segment)
@@ -418,3 +431,9 @@ def list_calls(
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.execute(stmt.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit).offset(offset))
     return [(call, card_id) for call, card_id in rows.all()], int(total)
+
+
+def list_open_calls(session: Session, *, limit: int = 1000) -> list[Call]:
+    """Calls still ``ringing`` or ``live`` (no hang-up stored), oldest first; for the reconciler."""
+    stmt = select(Call).where(Call.state.in_(LIVE_STATES), Call.ended_at.is_(None))
+    return list(session.scalars(stmt.order_by(Call.started_at, Call.id).limit(limit)))

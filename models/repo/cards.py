@@ -104,8 +104,12 @@ def _change(
     mutate: Callable[[Card], None],
     expected_version: int | None = None,
     transition: str | None = None,
+    note: Mapping[str, Any] | None = None,
 ) -> Card:
-    """Load and lock the card, check state and version, apply ``mutate``, audit the difference, commit."""
+    """Load and lock the card, check state and version, apply ``mutate``, audit the difference, commit.
+
+    ``note`` adds facts that are not card fields to the audit event's ``after`` (e.g. a transfer's outcome).
+    """
     try:
         card = get_card(session, card_id=card_id, lock=True)
         _check_transition(card, transition or action)
@@ -121,7 +125,7 @@ def _change(
             entity_id=card.id,
             action=action,
             before=old,
-            after=new,
+            after={**new, **(note or {})},
         )
         session.commit()
         return card
@@ -325,19 +329,75 @@ def close_card(
     )
 
 
-def record_transfer(session: Session, *, card_id: int, actor: Actor, code: str, now: datetime | None = None) -> Card:
-    """Note that the caller was moved to emergency service ``code`` (card and call)."""
+def record_transfer_attempt(session: Session, *, card_id: int, actor: Actor, code: str, uniqueid: str) -> None:
+    """Audit that ``actor`` asked to move the caller to ``code`` (before Asterisk is asked; the card is unchanged)."""
+    card = get_card(session, card_id=card_id)
+    _check_transition(card, "transfer")
+    audit.record(
+        session,
+        actor=actor.name,
+        user_id=actor.user_id,
+        entity="card",
+        entity_id=card.id,
+        action=audit.TRANSFER_ATTEMPT,
+        after={"code": code, "uniqueid": uniqueid},
+    )
+    session.commit()
+
+
+def record_transfer_failure(
+    session: Session, *, card_id: int, actor: Actor, code: str, reason: str, detail: str, elapsed_s: float
+) -> None:
+    """Audit that the caller was NOT moved to ``code``, and why (the card and the call stay as they were)."""
+    get_card(session, card_id=card_id)
+    audit.record(
+        session,
+        actor=actor.name,
+        user_id=actor.user_id,
+        entity="card",
+        entity_id=card_id,
+        action=audit.TRANSFER_FAILED,
+        after={"outcome": "failed", "code": code, "reason": reason, "detail": detail, "elapsed_s": elapsed_s},
+    )
+    session.commit()
+
+
+def record_transfer(
+    session: Session,
+    *,
+    card_id: int,
+    actor: Actor,
+    code: str,
+    now: datetime | None = None,
+    outcome: Mapping[str, Any] | None = None,
+) -> Card:
+    """Note that the caller was SEEN at emergency service ``code`` (card and call).
+
+    The transfer is the operator's decision about the emergency: "emergency" becomes an operator-edited field, so
+    later proposals of the model go beside it (proposed_emergency) and never reset it. ``outcome`` (method,
+    elapsed time) is kept in the audit event.
+    """
     at = now or utcnow()
 
     def mutate(card: Card) -> None:
         card.emergency_transferred_to = code
         card.emergency_transferred_at = at
-        if card.status == "draft" and "emergency" not in (card.operator_edited or ()):
+        edited = list(card.operator_edited or ())
+        if card.status == "draft" and "emergency" not in edited:
             card.emergency = code
+        if "emergency" not in edited:
+            card.operator_edited = [*edited, "emergency"]
         if card.call is not None:
             card.call.transferred_to = code
 
-    return _change(session, card_id=card_id, actor=actor, action="transfer", mutate=mutate)
+    return _change(
+        session,
+        card_id=card_id,
+        actor=actor,
+        action=audit.TRANSFER_DONE,
+        mutate=mutate,
+        note={"outcome": "transferred", **(outcome or {})},
+    )
 
 
 def dismiss_emergency(

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from core.errors import TelephonyError
-from models.records import AuditEvent
+from models.records import AuditEvent, Card
 from models.repo import calls
+from telephony.ari import AriClient
+from tests.api.ari_thread import ThreadedPeer
+from tests.peers.ari_peer import AriPeer
 
 
 def audit_of(ctx: Any, card_id: int) -> list[AuditEvent]:
@@ -26,7 +30,7 @@ def audit_of(ctx: Any, card_id: int) -> list[AuditEvent]:
         )
 
 
-def drain(sub: Any) -> list[dict[str, Any]]:
+def drain(sub: Any) -> list[Any]:
     out = []
     while not sub.queue.empty():
         out.append(sub.queue.get_nowait())
@@ -116,9 +120,9 @@ async def test_card_updates_are_published(ctx: Any, client: Any, operator_header
         card_id = created.json()["id"]
         client.post(f"/api/cards/{card_id}/confirm", headers=operator_headers)
         messages = drain(sub)
-    assert [m["type"] for m in messages] == ["card_updated", "card_updated"]
-    assert messages[1]["card_id"] == card_id and messages[1]["status"] == "confirmed"
-    assert messages[1]["reg_number"].endswith("-000001") and "call_id" in messages[1]
+    assert [m.type for m in messages] == ["card_updated", "card_updated"]
+    assert messages[1].card_id == card_id and messages[1].status == "confirmed"
+    assert messages[1].reg_number.endswith("-000001") and messages[1].call_id is None
 
 
 def test_route_resolve_close(client: Any, ctx: Any, operator_headers: Any) -> None:
@@ -210,57 +214,156 @@ def test_manual_card_for_a_call(client: Any, ctx: Any, operator_headers: Any) ->
     assert missing.status_code == 404
 
 
-class RecordingTransfer:
-    """Stands in for telephony's transfer (the ARI side is tested in tests/telephony)."""
+def _peer_call(ari: ThreadedPeer, ctx: Any, number: str, *, with_operators: bool = False) -> tuple[str, int]:
+    """A caller in the ARI peer and its live call with an emergency proposal in the database: (uniqueid, card id)."""
+    uid = ari.run(lambda p: p.new_call(number))
+    if with_operators:  # callcard already continued it into the operators' queue: out of Stasis
 
-    def __init__(self, fail: bool = False) -> None:
-        self.calls: list[tuple[str, str]] = []
-        self.fail = fail
+        async def to_operators() -> None:
+            client = AriClient(ari.peer.url, ari.peer.user, ari.peer.password, "callcard")
+            await client.continue_in_dialplan(uid, context="operators", extension="s")
+            await client.aclose()
+            deadline = time.monotonic() + 2
+            while ari.peer.channels[uid].json["dialplan"]["context"] != "operators":
+                assert time.monotonic() < deadline, "the peer never ran the operators' context"
+                await asyncio.sleep(0.01)
 
-    async def transfer(self, *, uniqueid: str, code: str) -> str:
-        if self.fail:
-            raise TelephonyError("ARI answered 404: channel not found")
-        self.calls.append((uniqueid, code))
-        return f"emergency,{code},1"
+        ari.call(to_operators())
+    with ctx.sessionmaker() as s:
+        call, _ = calls.get_or_create_call(s, uniqueid=uid, caller_number=number, channel="PJSIP/trunk-1")
+        calls.mark_answered(s, uniqueid=uid, at=datetime.now(UTC))
+        card = calls.save_proposal(
+            s, call_id=call.id, model_version="sk-test", proposal={"topic": "gas_supply", "emergency": "103"}
+        )
+        return uid, card.id
 
 
-def test_transfer_and_dismiss(make_ctx: Any, operator_headers: Any, live_call: Any) -> None:
+def _transferred_to(ctx: Any, card_id: int) -> tuple[str | None, str | None]:
+    with ctx.sessionmaker() as s:
+        card = s.get(Card, card_id)
+        return card.emergency_transferred_to, card.call.transferred_to
+
+
+def test_transfer_answers_200_only_once_the_caller_is_seen_at_the_service(
+    make_ctx: Any, operator_headers: Any, ari: ThreadedPeer
+) -> None:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
 
-    transfer = RecordingTransfer()
+    transfer = ari.transfer()
     ctx = make_ctx(transfer=transfer)
+    uid, card_id = _peer_call(ari, ctx, "+77017770001", with_operators=True)
     with TestClient(create_app(ctx)) as client:
-        card_id = client.get("/api/cards", headers=operator_headers).json()["data"][0]["id"]
         bad = client.post(f"/api/cards/{card_id}/transfer", json={"code": "109"}, headers=operator_headers)
         assert bad.status_code == 422 and bad.json()["allowed"] == ["101", "102", "103", "104"]
-        moved = client.post(f"/api/cards/{card_id}/transfer", json={"code": "104"}, headers=operator_headers)
+        started = time.monotonic()
+        moved = client.post(f"/api/cards/{card_id}/transfer", json={"code": "103"}, headers=operator_headers)
+        assert time.monotonic() - started < 2.0
         assert moved.status_code == 200, moved.text
-        assert transfer.calls == [("1711.7", "104")]
-        assert moved.json()["emergency_transferred_to"] == "104" and moved.json()["emergency_transferred_at"]
-        dismissed = client.post(
-            f"/api/cards/{card_id}/dismiss-emergency", json={"reason": "Газ иісі жоқ екен"}, headers=operator_headers
-        )
-        assert dismissed.json()["emergency"] == "none"
-        assert dismissed.json()["emergency_dismissed_reason"] == "Газ иісі жоқ екен"
-        actions = [e.action for e in audit_of(ctx, card_id)]
-        assert actions[-2:] == ["transfer", "dismiss_emergency"]
+        assert moved.json()["emergency_transferred_to"] == "103" and moved.json()["emergency_transferred_at"]
+        client.portal.call(transfer.client.aclose)
+    assert ari.where(uid) == ("emergency", "103")
+    assert _transferred_to(ctx, card_id) == ("103", "103")
+    events = audit_of(ctx, card_id)
+    assert [e.action for e in events][-2:] == ["transfer_attempt", "transfer"]
+    assert events[-2].after == {"code": "103", "uniqueid": uid}
+    assert events[-1].after["outcome"] == "transferred" and events[-1].after["method"] == "redirect"
 
-    with TestClient(create_app(make_ctx(transfer=RecordingTransfer(fail=True)))) as client:
-        failed = client.post(f"/api/cards/{card_id}/transfer", json={"code": "101"}, headers=operator_headers)
-        assert failed.status_code == 502 and "could not move" in failed.json()["detail"]
 
-    with TestClient(create_app(make_ctx(transfer=None))) as client:
+@pytest.mark.parametrize(
+    ("fault", "status", "reason"),
+    [
+        ("transfer context missing", 502, "dialplan_missing"),
+        ("Local channel dies after originate 200", 502, "transfer_channel_failed"),
+        ("Asterisk too slow", 504, "timeout"),
+    ],
+)
+def test_failed_transfer_says_dial_by_hand_within_2_s_and_records_nothing_as_done(
+    make_ctx: Any, operator_headers: Any, ari: ThreadedPeer, fault: str, status: int, reason: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    def break_asterisk(p: AriPeer) -> None:
+        if fault == "Asterisk too slow":
+            p.local_delay = 5.0
+            return
+        del p.dialplan["callcard-transfer"]
+        if fault.startswith("Local channel"):
+            p.func_dialplan_loaded = False  # the pre-flight cannot tell, so the originate is tried
+
+    ari.run(break_asterisk)
+    transfer = ari.transfer()
+    ctx = make_ctx(transfer=transfer)
+    uid, card_id = _peer_call(ari, ctx, "+77017770002", with_operators=True)
+    with TestClient(create_app(ctx)) as client:
+        started = time.monotonic()
+        failed = client.post(f"/api/cards/{card_id}/transfer", json={"code": "103"}, headers=operator_headers)
+        took = time.monotonic() - started
+        client.portal.call(transfer.client.aclose)
+    assert took < 2.0, f"the operator waited {took:.2f} s"
+    assert failed.status_code == status, failed.text
+    body = failed.json()
+    assert body["detail"].startswith("The caller was NOT transferred to 103") and body["detail"].endswith(
+        "Dial 103 by hand."
+    )
+    assert (body["dial_by_hand"], body["code"], body["reason"]) == ("103", "103", reason)
+    assert ari.where(uid) == ("operators", "s"), "the caller is still with the operators"
+    assert _transferred_to(ctx, card_id) == (None, None)
+    events = audit_of(ctx, card_id)
+    assert [e.action for e in events][-2:] == ["transfer_attempt", "transfer_failed"]
+    assert events[-1].after["reason"] == reason and events[-1].after["outcome"] == "failed"
+    assert events[-1].after["code"] == "103" and events[-1].actor.startswith("operator") and events[-1].user_id
+
+
+def test_transfer_refusals_before_asterisk_is_asked(
+    make_ctx: Any, operator_headers: Any, ari: ThreadedPeer
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    ctx = make_ctx(transfer=None)
+    uid, card_id = _peer_call(ari, ctx, "+77017770003")
+    with TestClient(create_app(ctx)) as client:
         offline = client.post(f"/api/cards/{card_id}/transfer", json={"code": "101"}, headers=operator_headers)
         assert offline.status_code == 503 and "Telephony is not connected" in offline.json()["detail"]
+        assert offline.json()["detail"].endswith("Dial 101 by hand.")
     with ctx.sessionmaker() as s:
-        calls.end_call(s, uniqueid="1711.7", at=datetime.now(UTC))
+        calls.end_call(s, uniqueid=uid, at=datetime.now(UTC))
+    transfer = ari.transfer()
     with TestClient(create_app(make_ctx(transfer=transfer))) as client:
         ended = client.post(f"/api/cards/{card_id}/transfer", json={"code": "101"}, headers=operator_headers)
         assert ended.status_code == 409 and "ended" in ended.json()["detail"]
-    assert transfer.calls == [("1711.7", "104")]
-    assert [e.action for e in audit_of(ctx, card_id)].count("transfer") == 1
+        client.portal.call(transfer.client.aclose)
+    assert ari.run(lambda p: [r for r in p.requests if r[0] == "POST"]) == []
+    assert "transfer_attempt" not in [e.action for e in audit_of(ctx, card_id)]
+
+
+def test_dismissal_after_transfer_and_a_later_proposal_keep_the_operators_decision(
+    make_ctx: Any, operator_headers: Any, ari: ThreadedPeer
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    transfer = ari.transfer()
+    ctx = make_ctx(transfer=transfer)
+    uid, card_id = _peer_call(ari, ctx, "+77017770004")
+    with TestClient(create_app(ctx)) as client:
+        moved = client.post(f"/api/cards/{card_id}/transfer", json={"code": "103"}, headers=operator_headers)
+        assert moved.status_code == 200, moved.text
+        client.portal.call(transfer.client.aclose)
+    with ctx.sessionmaker() as s:
+        call = calls.find_call(s, uniqueid=uid)
+        calls.save_proposal(s, call_id=call.id, model_version="sk-test", proposal={"topic": "information"})
+    with ctx.sessionmaker() as s:
+        card = s.get(Card, card_id)
+        assert (card.emergency, card.proposed_emergency, card.emergency_transferred_to) == ("103", None, "103")
+    proposes = [e for e in audit_of(ctx, card_id) if e.action == "propose"]
+    assert "emergency" not in (proposes[-1].after or {}), "system:classifier must not reset the emergency"
 
 
 @pytest.mark.parametrize("api_db", ["postgres"], indirect=True)
@@ -273,17 +376,21 @@ def test_confirm_on_postgres(client: Any, operator_headers: Any) -> None:
     assert client.get("/api/cards?q=109-", headers=operator_headers).json()["count"] == 3
 
 
-def test_every_card_change_leaves_one_audit_event(make_ctx: Any, make_user: Any, token_for: Any) -> None:
+def test_every_card_change_leaves_one_audit_event(
+    make_ctx: Any, make_user: Any, token_for: Any, ari: ThreadedPeer
+) -> None:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
 
-    ctx = make_ctx(transfer=RecordingTransfer())
+    transfer = ari.transfer()
+    ctx = make_ctx(transfer=transfer)
     user = make_user("operator", username="auditor-op")
     h = {"Authorization": f"Bearer {token_for(user)}"}
+    uid = ari.run(lambda p: p.new_call("+77019990000"))
     with ctx.sessionmaker() as s:
-        call, _ = calls.get_or_create_call(s, uniqueid="audit.1", caller_number="+77019990000")
-        calls.mark_answered(s, uniqueid="audit.1", at=datetime.now(UTC))
+        call, _ = calls.get_or_create_call(s, uniqueid=uid, caller_number="+77019990000")
+        calls.mark_answered(s, uniqueid=uid, at=datetime.now(UTC))
     with TestClient(create_app(ctx)) as client:
         made = client.post(
             "/api/cards", json={"call_id": call.id, "topic": "gas_supply", "emergency": "104"}, headers=h
@@ -306,7 +413,8 @@ def test_every_card_change_leaves_one_audit_event(make_ctx: Any, make_user: Any,
             answer = client.request(method, f"/api/cards/{card_id}{suffix}", json=body, headers=h)
             assert answer.status_code == 200, (suffix, answer.text)
             after = audit_of(ctx, card_id)
-            assert len(after) == len(before) + 1, suffix
+            # a transfer leaves its attempt and then its outcome; every other change leaves one event
+            assert len(after) == len(before) + (2 if suffix == "/transfer" else 1), suffix
             event = after[-1]
             assert event.action == action and event.actor == "auditor-op" and event.user_id == user.id
             assert field in event.after and event.before is not None and field in event.before
@@ -316,3 +424,4 @@ def test_every_card_change_leaves_one_audit_event(make_ctx: Any, make_user: Any,
         assert client.post(f"/api/cards/{card_id}/confirm", headers=h).status_code == 409
         assert client.patch(f"/api/cards/{card_id}", json={"summary": "x"}, headers=h).status_code == 409
         assert len(audit_of(ctx, card_id)) == count
+        client.portal.call(transfer.client.aclose)

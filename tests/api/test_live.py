@@ -7,38 +7,49 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
+from calls.messages import CardUpdatedMessage, LiveMessage, decode
 from models.records import AuditEvent, Call
 from tests.api.web_data import make_call
 
 
-def _started(call_id: int) -> dict[str, Any]:
-    return {
-        "type": "call_started",
-        "call_id": call_id,
-        "uniqueid": f"u{call_id}",
-        "caller_number": "+7701",
-        "started_at": "2026-11-22T03:00:00+00:00",
-    }
+def _key(ctx: Any, call_id: int) -> str:
+    with ctx.sessionmaker() as s:
+        return str(s.get(Call, call_id).uniqueid)
 
 
-def _final(call_id: int, seg: int) -> dict[str, Any]:
-    return {
-        "type": "transcript_final",
-        "call_id": call_id,
-        "stored_at": "2026-11-22T03:00:01+00:00",
-        "segment": {
-            "id": seg,
-            "start": 0.0,
-            "end": 1.0,
-            "text": "нет воды",
-            "language": "ru",
-            "confidence": 0.9,
-            "words": [],
-        },
-    }
+def _started(ctx: Any, call_id: int | None, key: str | None = None) -> LiveMessage:
+    return decode(
+        {
+            "type": "call_started",
+            "call_key": key or _key(ctx, call_id),  # type: ignore[arg-type]
+            "call_id": call_id,
+            "caller_number": "+7701",
+            "started_at": "2026-11-22T03:00:00+00:00",
+        }
+    )
 
 
-def _publish(client: Any, ctx: Any, message: dict[str, Any]) -> None:
+def _final(ctx: Any, call_id: int, seg: int) -> LiveMessage:
+    return decode(
+        {
+            "type": "transcript_final",
+            "call_key": _key(ctx, call_id),
+            "call_id": call_id,
+            "stored_at": "2026-11-22T03:00:01+00:00",
+            "segment": {
+                "id": seg,
+                "start": 0.0,
+                "end": 1.0,
+                "text": "нет воды",
+                "language": "ru",
+                "confidence": 0.9,
+                "words": [],
+            },
+        }
+    )
+
+
+def _publish(client: Any, ctx: Any, message: LiveMessage) -> None:
     client.portal.call(ctx.hub.publish, message)  # on the app's loop: the hub is not thread-safe
 
 
@@ -63,14 +74,19 @@ def test_a_bad_token_is_refused_with_4401(client: Any) -> None:
 
 def test_snapshot_then_live_messages(client: Any, ctx: Any, make_user: Any, token_for: Any) -> None:
     call_id, _, _ = make_call(ctx)
-    _publish(client, ctx, _started(call_id))
-    _publish(client, ctx, _final(call_id, 1))
-    _publish(client, ctx, {"type": "card_updated", "call_id": 424242, "card_id": 1, "status": "confirmed"})
+    _publish(client, ctx, _started(ctx, call_id))
+    _publish(client, ctx, _final(ctx, call_id, 1))
+    _publish(client, ctx, CardUpdatedMessage(call_key="gone.1", call_id=424242, card_id=1, status="confirmed"))
+    # A call that started while the database was down: known by its key, its id comes later.
+    _publish(client, ctx, _started(ctx, None, key="1796651909.77"))
     token = token_for(make_user("operator"))
     with client.websocket_connect(f"/api/live?token={token}") as ws:
         snapshot = _until_ready(ws)
-        assert [m["type"] for m in snapshot] == ["call_started", "transcript_final"]
-        _publish(client, ctx, _final(call_id, 2))
+        assert [(m["type"], m["call_id"]) for m in snapshot] == [
+            ("call_started", call_id), ("transcript_final", call_id), ("call_started", None)
+        ]
+        assert snapshot[-1]["call_key"] == "1796651909.77"
+        _publish(client, ctx, _final(ctx, call_id, 2))
         assert ws.receive_json()["segment"]["id"] == 2
         ws.send_text('{"type":"ping"}')
         assert ws.receive_json() == {"type": "pong"}
@@ -84,7 +100,7 @@ def test_operators_stop_seeing_calls_another_operator_claimed(
     theirs, _, _ = make_call(ctx)
     me, other, qa = make_user("operator"), make_user("operator"), make_user("qa")
     for cid in (mine, theirs):
-        _publish(client, ctx, _started(cid))
+        _publish(client, ctx, _started(ctx, cid))
     with (
         client.websocket_connect(f"/api/live?token={token_for(me)}") as ws_me,
         client.websocket_connect(f"/api/live?token={token_for(qa)}") as ws_qa,
@@ -95,12 +111,13 @@ def test_operators_stop_seeing_calls_another_operator_claimed(
         claimed = ws_me.receive_json()
         assert claimed == {
             "type": "call_claimed",
+            "call_key": _key(ctx, theirs),
             "call_id": theirs,
             "operator_id": other.id,
             "operator": other.username,
         }
-        _publish(client, ctx, _final(theirs, 7))
-        _publish(client, ctx, _final(mine, 8))
+        _publish(client, ctx, _final(ctx, theirs, 7))
+        _publish(client, ctx, _final(ctx, mine, 8))
         assert ws_me.receive_json()["segment"]["id"] == 8, "the other operator's call is no longer sent"
         assert ws_qa.receive_json()["type"] == "call_claimed"
         assert ws_qa.receive_json()["segment"]["id"] == 7, "qa sees every call"

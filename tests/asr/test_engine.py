@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from asr.audio import read_wav
-from asr.base import FinalSegment, PartialSegment
+from asr.base import FinalSegment, PartialSegment, Span
 from asr.decoder import LanguageModel
 from asr.engine import VoskSpeechEngine
 from asr.pool import WorkerPool
@@ -226,6 +226,7 @@ async def test_killed_worker_is_restarted_and_others_go_on(pool: WorkerPool, say
     offset = a.seconds
     more = await a.feed(speech) + await a.finish()
     assert a.gaps, "the lost audio is reported"
+    assert all(isinstance(g, Span) and 0.0 <= g.start < g.end <= offset + 1e-3 for g in a.gaps), a.gaps
     crash_logs = [r.getMessage() for r in caplog.records if r.name == "asr.pool"]
     assert any("victim" in m and "bystander" not in m for m in crash_logs), crash_logs
     finals = [s for s in more if isinstance(s, FinalSegment)]

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from calls.live import CallInfo
+from calls.live import AudioItem, CallInfo, EndOfAudio, LiveOutcome
 from models.db import make_engine
 
 
@@ -29,15 +29,16 @@ class RecordingProcessor:
         self.chunks = 0
         self.finished = asyncio.Event()
 
-    async def run(self, frames: asyncio.Queue[bytes | None]) -> None:
-        while (chunk := await frames.get()) is not None:
-            self.received += chunk
+    async def run(self, frames: asyncio.Queue[AudioItem]) -> LiveOutcome:
+        while not isinstance(chunk := await frames.get(), EndOfAudio):
+            self.received += chunk.pcm
             self.chunks += 1
             if self.fail_after is not None and self.chunks >= self.fail_after:
                 raise RuntimeError("recognizer crashed")
             if self.delay:
                 await asyncio.sleep(self.delay)
         self.finished.set()
+        return LiveOutcome()
 
 
 class Processors:

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from calls.hub import CardHub
+from calls.lifecycle import CallPhase
 from calls.manager import CallManager
 from calls.registry import CallRegistry
 from calls.spool import Spool
@@ -69,7 +70,9 @@ async def _rig(
     sessionmaker = make_sessionmaker(engine)
     registry = CallRegistry(sessionmaker, Spool(tmp_path / "spool"))
     await registry.start()
-    manager = CallManager(registry=registry, processor_factory=processors, queue_frames=queue_frames, hub=hub)
+    manager = CallManager(
+        registry=registry, processor_factory=processors, queue_frames=queue_frames, hub=hub, capacity=1000
+    )
     directory = MediaDirectory()
     server = AudioSocketServer(audio=manager, events=manager, directory=directory, host="127.0.0.1", port=0)
     await server.start()
@@ -133,19 +136,26 @@ async def test_slow_processing_drops_counted_and_never_blocks_the_socket(sqlite_
         sent_in = time.monotonic() - started
         await asyncio.sleep(0.2)
         slow = rig.manager.calls["slow"]
-        assert slow.dropped > 200  # a 50 ms-per-frame consumer keeps few of 300 frames
-        assert slow.frames + slow.dropped == 300
-        assert rig.manager.calls["fast"].dropped == 0
+        # A 50 ms-per-frame consumer falls behind at once: the call is demoted to recording-only (the rest is
+        # decoded from the recording after hang-up) instead of being half-decoded live.
+        assert slow.phase is CallPhase.RECORDING_ONLY and slow.overflowed_at is not None
+        assert slow.dropped > 200 and slow.frames + slow.dropped == 300
+        assert rig.manager.calls["fast"].dropped == 0 and rig.manager.calls["fast"].phase is CallPhase.LIVE
         assert sent_in < 3.0  # 6 s of audio went in at socket speed: the reader never waited
-        dropped = slow.dropped
+        dropped, frames, overflowed_at = slow.dropped, slow.frames, slow.overflowed_at
+        assert overflowed_at == pytest.approx(frames * 0.02)
         await rig.end_call("slow")
         await rig.end_call("fast")
         await rig.until_idle()
         assert len(processors.made["fast"].received) == 300 * 320
-        assert len(processors.made["slow"].received) == (300 - dropped) * 320
+        assert len(processors.made["slow"].received) == frames * 320
         with rig.sessionmaker() as s:  # type: ignore[operator]
-            stored = {c.uniqueid: c.frames_dropped for c in s.scalars(select(Call))}
-        assert stored == {"slow": dropped, "fast": 0}
+            stored = {c.uniqueid: (c.frames_dropped, c.asr_status, c.asr_gaps) for c in s.scalars(select(Call))}
+        assert stored == {
+            "slow": (dropped, "incomplete", [[round(overflowed_at, 3), 6.0]]),
+            "fast": (0, "complete", None),
+        }
+        assert rig.manager.demoted_calls == 1
         await ca.close()
         await cb.close()
     finally:
@@ -182,16 +192,20 @@ async def test_a_failing_processor_harms_no_other_call(sqlite_url: str, tmp_path
             kinds = []
             while not sub.queue.empty():
                 msg = sub.queue.get_nowait()
-                kinds.append((msg["type"], msg["call_id"]))
+                kinds.append((msg.type, msg.call_key, msg.call_id))
             ids = {u: i for u, (i, _) in states.items()}
             assert sorted(kinds) == sorted(
                 [
-                    ("call_started", ids["broken"]),
-                    ("call_started", ids["good"]),
-                    ("call_ended", ids["broken"]),
-                    ("call_ended", ids["good"]),
+                    ("call_started", "broken", ids["broken"]),
+                    ("call_started", "good", ids["good"]),
+                    ("transcription_changed", "broken", ids["broken"]),  # the rest is decoded after the call
+                    ("call_ended", "broken", ids["broken"]),
+                    ("call_ended", "good", ids["good"]),
                 ]
             )
+            with rig.sessionmaker() as s:  # type: ignore[operator]
+                status = {c.uniqueid: c.asr_status for c in s.scalars(select(Call))}
+            assert status == {"broken": "deferred", "good": "complete"}
     finally:
         await server.stop()
         await rig.manager.stop()
@@ -215,12 +229,8 @@ async def test_a_hanging_database_never_holds_up_telephony(pg_url: str, tmp_path
     sessionmaker = make_sessionmaker(engine)
     registry = CallRegistry(sessionmaker, Spool(tmp_path / "spool"))
     processors = Processors()
-    hooked: list[tuple[int | None, str]] = []
-
-    async def after_recording(info: object, event: RecordingFinished) -> None:
-        hooked.append((getattr(info, "call_id", None), event.kind))
-
-    manager = CallManager(registry=registry, processor_factory=processors, db_wait=0.3, on_recording=after_recording)
+    hooked: list[str] = []
+    manager = CallManager(registry=registry, processor_factory=processors, on_live_finished=hooked.append)
     blocker = engine.connect()
     tx = blocker.begin()
     blocker.execute(text("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE"))
@@ -231,7 +241,7 @@ async def test_a_hanging_database_never_holds_up_telephony(pg_url: str, tmp_path
         assert manager.push_audio("pg.1", b"\x01\x00" * 160)  # audio flows while the insert waits
         await manager.on_event(CallEnded(uniqueid="pg.1", at=datetime.now(UTC), cause="Normal Clearing"))
         assert time.monotonic() - started < 6
-        assert processors.made["pg.1"].info.call_id is None
+        assert processors.made["pg.1"].info.call_id is None and processors.made["pg.1"].info.key == "pg.1"
     finally:
         tx.rollback()
         blocker.close()
@@ -240,10 +250,11 @@ async def test_a_hanging_database_never_holds_up_telephony(pg_url: str, tmp_path
         call = s.scalars(select(Call)).one()
         assert (call.uniqueid, call.state, call.hangup_cause) == ("pg.1", "ended", "Normal Clearing")
     assert len(processors.made["pg.1"].received) == 320
-    # The recording arrives after the hang-up: its hook gets the call id that was unknown at the start.
+    # The recording arrives after the hang-up: post-call work is asked for again, by the call's key.
     await manager.on_event(RecordingFinished(uniqueid="pg.1", path=str(tmp_path / "pg.1.wav"), duration_s=1.0))
-    await manager.stop()  # post-call hooks run in the background; stop waits for them
-    assert hooked == [(call.id, "mixed")]
+    await manager.stop()
+    assert hooked == ["pg.1", "pg.1"]
+    assert await registry.call_id_for("pg.1") == call.id
     await registry.stop()
     engine.dispose()
 
@@ -256,17 +267,19 @@ async def test_post_call_work_waits_for_the_live_transcript(sqlite_url: str, tmp
     await registry.start()
     seen: list[tuple[int, bool]] = []
 
-    async def after_recording(info: object, event: RecordingFinished) -> None:
-        consumer = processors.made["slow.1"]
+    def after_live(key: str) -> None:
+        consumer = processors.made[key]
         seen.append((len(consumer.received), consumer.finished.is_set()))
 
-    manager = CallManager(registry=registry, processor_factory=processors, on_recording=after_recording)
+    manager = CallManager(registry=registry, processor_factory=processors, on_live_finished=after_live)
     await manager.on_event(CallStarted(uniqueid="slow.1", at=datetime.now(UTC), source="agi"))
     for _ in range(50):
         assert manager.push_audio("slow.1", b"\x00\x01" * 160)
     await manager.on_event(CallEnded(uniqueid="slow.1", at=datetime.now(UTC)))
     await manager.on_event(RecordingFinished(uniqueid="slow.1", path=str(tmp_path / "slow.wav")))
+    finished = manager.live_finished("slow.1")
+    await asyncio.wait_for(finished, 10)
     await manager.stop()
-    assert seen == [(50 * 320, True)]
+    assert seen == [(50 * 320, True)]  # asked once, after the live session consumed everything
     await registry.stop()
     engine.dispose()

@@ -130,9 +130,9 @@ async def test_emergency_transfer_of_a_live_caller(stack: Stack, peer: AriPeer) 
     uid = peer.new_call("+77015550103", audio=b"\x01\x00" * 8000)
     await stack.until(lambda: any(p.endswith(f"/channels/{uid}/continue") for _, p, _, _ in peer.requests))
     assert stack.bridge.transfer is not None
-    where = await stack.bridge.transfer.transfer(uniqueid=uid, code="104")
-    assert where == "emergency,104,1"
-    method, path, params, body = peer.requests[-1]
+    outcome = await stack.bridge.transfer.transfer(uniqueid=uid, code="104")
+    assert (outcome.status.value, outcome.destination) == ("transferred", "emergency,104,1")
+    method, path, params, body = next(r for r in peer.requests if r[1] == "/ari/channels" and r[0] == "POST")
     assert (method, path, params["endpoint"]) == ("POST", "/ari/channels", "Local/104@callcard-transfer")
     assert body["variables"]["__CALLCARD_TRANSFER_CHANNEL"] == peer.channels[uid].json["name"]
 

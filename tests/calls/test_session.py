@@ -18,17 +18,20 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr.base import FinalSegment, PartialSegment, Segment, Word
+from asr.base import FinalSegment, PartialSegment, Segment, Span, Word
 from calls.hub import CardHub
-from calls.live import CallInfo
+from calls.live import AudioChunk, AudioItem, CallInfo, EndOfAudio, LiveOutcome
+from calls.messages import LiveMessage, encode
+from calls.registry import CallRegistry
 from calls.session import CallSession
+from calls.spool import Spool
+from calls.writes import StoreCall
 from classifier.base import CardProposer
 from classifier.loader import load_proposer
 from core.taxonomy import load_taxonomy
 from core.types import SAMPLE_RATE, SAMPLE_WIDTH
 from models.db import make_engine, make_sessionmaker
 from models.records import Call, Card, TranscriptSegment
-from models.repo import calls as repo
 
 SECOND = SAMPLE_RATE * SAMPLE_WIDTH
 
@@ -48,6 +51,12 @@ class ScriptedStream:
     index: int = 0
     start: float = 0.0
     partial_times: list[tuple[str, float]] = field(default_factory=list)
+    gaps: list[Span] = field(default_factory=list)
+
+    async def skip(self, seconds: float) -> Sequence[Segment]:
+        self.gaps.append(Span(self.heard, self.heard + seconds))
+        self.heard += seconds
+        return []
 
     async def feed(self, pcm: bytes) -> Sequence[Segment]:
         self.heard += len(pcm) / SECOND
@@ -88,7 +97,8 @@ class ScriptedEngine:
     def __init__(self, stream: ScriptedStream) -> None:
         self.stream = stream
 
-    def open_session(self, *, call_id: str, language: str = "auto") -> ScriptedStream:
+    def open_session(self, *, call_id: str, language: str = "auto", start_s: float = 0.0) -> ScriptedStream:
+        self.stream.heard = self.stream.start = start_s
         return self.stream
 
     def status(self) -> dict[str, object]:
@@ -103,27 +113,38 @@ def sessions(sqlite_url: str) -> sessionmaker[Session]:
     return make_sessionmaker(make_engine(sqlite_url))
 
 
-def _call(sessions: sessionmaker[Session], uniqueid: str) -> CallInfo:
-    with sessions() as s:
-        call, _ = repo.get_or_create_call(s, uniqueid=uniqueid, caller_number="+77019998877")
-    return CallInfo(uniqueid=uniqueid, call_id=call.id, caller_number="+77019998877", started_at=datetime.now(UTC))
+@pytest.fixture
+async def registry(sessions: sessionmaker[Session], tmp_path: object) -> CallRegistry:
+    from pathlib import Path
+
+    reg = CallRegistry(sessions, Spool(Path(str(tmp_path)) / "spool"))
+    await reg.start()
+    return reg
 
 
-async def _play(session: CallSession, seconds: float) -> None:
-    frames: asyncio.Queue[bytes | None] = asyncio.Queue()
+async def _call(registry: CallRegistry, key: str) -> CallInfo:
+    call_id = await registry.submit(StoreCall(call_key=key, started_at=datetime.now(UTC), caller_number="+77019998877"))
+    return CallInfo(key=key, call_id=call_id, caller_number="+77019998877", started_at=datetime.now(UTC))
+
+
+async def _play(session: CallSession, seconds: float, *, lose: tuple[float, float] | None = None) -> LiveOutcome:
+    frames: asyncio.Queue[AudioItem] = asyncio.Queue()
     task = asyncio.create_task(session.run(frames))
+    at = session.info.start_s
     for _ in range(int(seconds * 50)):
-        await frames.put(b"\x00" * 320)
+        if lose is None or not lose[0] <= at < lose[1]:
+            await frames.put(AudioChunk(b"\x00" * 320, at))
+        at = round(at + 0.02, 6)
         await asyncio.sleep(0)  # one 20 ms frame at a time, as the manager delivers them
-    await frames.put(None)
-    await asyncio.wait_for(task, 30)
+    await frames.put(EndOfAudio(at))
+    return await asyncio.wait_for(task, 30)
 
 
 async def _drain(sub: object) -> list[dict[str, object]]:
     out = []
     queue = sub.queue  # type: ignore[attr-defined]
     while not queue.empty():
-        out.append(queue.get_nowait())
+        out.append(encode(queue.get_nowait()))
     return out
 
 
@@ -136,12 +157,13 @@ async def _drain(sub: object) -> list[dict[str, object]]:
     ],
 )
 async def test_an_emergency_surfaces_on_a_partial_before_the_line_ends(
-    sessions: sessionmaker[Session], proposer: CardProposer, line: str, language: str, code: str
+    sessions: sessionmaker[Session], registry: CallRegistry, proposer: CardProposer, line: str, language: str,
+    code: str,
 ) -> None:
     hub = CardHub()
     stream = ScriptedStream([(line, language, 4.0)])
-    info = _call(sessions, f"em-{code}")
-    session = CallSession(info, speech=ScriptedEngine(stream), proposer=proposer, sessions=sessions, hub=hub)
+    info = await _call(registry, f"em-{code}")
+    session = CallSession(info, speech=ScriptedEngine(stream), proposer=proposer, writer=registry, hub=hub)
     async with hub.subscribe() as sub:
         await _play(session, 5.0)
         messages = await _drain(sub)
@@ -159,17 +181,17 @@ async def test_an_emergency_surfaces_on_a_partial_before_the_line_ends(
 
 
 async def test_partial_to_alert_latency_is_far_below_a_second(
-    sessions: sessionmaker[Session], proposer: CardProposer
+    registry: CallRegistry, proposer: CardProposer
 ) -> None:
     hub = CardHub()
     stream = ScriptedStream([("здравствуйте у нас на кухне пожар горит плита дым идёт", "ru", 4.0)])
-    session = CallSession(_call(sessions, "lat"), speech=ScriptedEngine(stream), proposer=proposer,
-                          sessions=sessions, hub=hub)
+    session = CallSession(await _call(registry, "lat"), speech=ScriptedEngine(stream), proposer=proposer,
+                          writer=registry, hub=hub)
     alert_at: list[float] = []
     original = hub.publish
 
-    def timed(message: dict[str, object]) -> None:
-        if message["type"] == "emergency_alert" and not alert_at:
+    def timed(message: LiveMessage) -> None:
+        if message.type == "emergency_alert" and not alert_at:
             alert_at.append(time.perf_counter())
         original(message)
 
@@ -180,39 +202,74 @@ async def test_partial_to_alert_latency_is_far_below_a_second(
     assert alert_at[0] - trigger < 0.25, f"alert {1000 * (alert_at[0] - trigger):.0f} ms after the words"
 
 
-async def test_a_recognizer_crash_keeps_draining_audio_and_marks_the_call(
-    sessions: sessionmaker[Session], proposer: CardProposer
+async def test_a_recognizer_crash_keeps_draining_audio_and_reports_the_gap(
+    sessions: sessionmaker[Session], registry: CallRegistry, proposer: CardProposer
 ) -> None:
     hub = CardHub()
     stream = ScriptedStream([("батареи еле тёплые в квартире холодно", "ru", 2.0),
                              ("и горячей воды тоже нет", "ru", 2.0)], fail_after=3.0)
-    info = _call(sessions, "crash")
-    session = CallSession(info, speech=ScriptedEngine(stream), proposer=proposer, sessions=sessions, hub=hub)
-    await _play(session, 6.0)  # returns: the queue was drained to the end despite the crash
+    info = await _call(registry, "crash")
+    session = CallSession(info, speech=ScriptedEngine(stream), proposer=proposer, writer=registry, hub=hub)
+    outcome = await _play(session, 6.0)  # returns: the queue was drained to the end despite the crash
     assert session.stats.asr_failed and session.stats.chunks == 300
+    # Live decoding stopped at the crash: the rest of the call is a gap for the recording to fill.
+    assert outcome.decoded and len(outcome.gaps) == 1
+    assert 2.0 <= outcome.gaps[0][0] <= 3.0 and outcome.gaps[0][1] == pytest.approx(6.0)  # from the failed chunk
     with sessions() as s:
-        call = s.get(Call, info.call_id)
-        assert call is not None and call.asr_status == "failed"
         segments = s.scalars(select(TranscriptSegment)).all()
         assert [seg.text for seg in segments] == ["батареи еле тёплые в квартире холодно"]
         card = s.scalars(select(Card).where(Card.call_id == info.call_id)).one()
         assert card.proposed_topic == "heating"
 
 
-async def test_a_database_outage_loses_no_live_message(proposer: CardProposer) -> None:
+async def test_lost_audio_is_skipped_on_the_call_clock(registry: CallRegistry, proposer: CardProposer) -> None:
+    """Frames that never reached the session (dropped) show as a jump in chunk times: skipped, reported as a gap,
+    and what follows stays on the call's clock. A re-adopted call starts its clock where its stream begins."""
+    stream = ScriptedStream([("у нас нет света", "ru", 1.0), ("во всём подъезде", "ru", 1.0)])
+    info = await _call(registry, "jump")
+    info = CallInfo(key=info.key, call_id=info.call_id, caller_number=None, started_at=info.started_at, start_s=17.9)
+    session = CallSession(info, speech=ScriptedEngine(stream), proposer=None, writer=registry, hub=CardHub())
+    outcome = await _play(session, 4.0, lose=(18.5, 19.0))
+    assert [(round(g.start, 2), round(g.end, 2)) for g in stream.gaps] == [(18.5, 19.0)]
+    assert outcome.gaps == ((stream.gaps[0].start, stream.gaps[0].end),)
+    assert session.stats.skipped_s == pytest.approx(0.5)
+    with registry.sessionmaker() as s:
+        segments = s.scalars(select(TranscriptSegment).order_by(TranscriptSegment.start_s)).all()
+        assert [round(seg.start_s, 2) for seg in segments] == [17.9, 18.9]
+
+
+async def test_a_database_outage_loses_no_live_message_and_no_write(
+    proposer: CardProposer, sessions: sessionmaker[Session], tmp_path: object
+) -> None:
+    from pathlib import Path
+
     hub = CardHub()
     with socket.socket() as sock:  # a port nothing listens on: the PostgreSQL server is down
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     dead = make_sessionmaker(make_engine(f"postgresql+psycopg://callcard@127.0.0.1:{port}/callcard"))
+    spool_dir = Path(str(tmp_path)) / "spool"
+    down = CallRegistry(dead, Spool(spool_dir))
+    assert await down.submit(StoreCall(call_key="db-down", started_at=datetime.now(UTC))) is None  # spooled
     stream = ScriptedStream([("лифт тұрып қалды бала ішінде қалды", "kk", 2.0)])
-    info = CallInfo(uniqueid="db-down", call_id=41, caller_number=None, started_at=datetime.now(UTC))
-    session = CallSession(info, speech=ScriptedEngine(stream), proposer=proposer, sessions=dead, hub=hub)
+    info = CallInfo(key="db-down", call_id=None, caller_number=None, started_at=datetime.now(UTC))
+    session = CallSession(info, speech=ScriptedEngine(stream), proposer=proposer, writer=down, hub=hub)
     async with hub.subscribe() as sub:
         await _play(session, 3.0)
         messages = await _drain(sub)
     finals = [m for m in messages if m["type"] == "transcript_final"]
-    assert len(finals) == 1 and finals[0]["segment"]["id"] is None  # shown live, not stored
+    assert len(finals) == 1 and finals[0]["segment"]["id"] is None  # type: ignore[index]
+    assert all(m["call_key"] == "db-down" and m["call_id"] is None for m in messages)
     proposed = [m for m in messages if m["type"] == "card_proposed"]
-    assert proposed and proposed[-1]["proposal"]["topic"] == "elevator"
-    assert session.stats.db_errors >= 2
+    assert proposed and proposed[-1]["proposal"]["topic"] == "elevator"  # type: ignore[index]
+    assert down.spooled >= 3  # the call, its segment, its proposal(s): nothing dropped
+    await down.stop()
+    # The database comes back (here: another one, same spool): every write lands, once.
+    back = CallRegistry(sessions, Spool(spool_dir))
+    assert await back.replay_now()
+    with sessions() as s:
+        call = s.scalars(select(Call).where(Call.uniqueid == "db-down")).one()
+        assert [seg.text for seg in call.segments] == ["лифт тұрып қалды бала ішінде қалды"]
+        card = s.scalars(select(Card).where(Card.call_id == call.id)).one()
+        assert card.proposed_topic == "elevator"
+    await back.stop()

@@ -131,6 +131,58 @@ def test_transfer_and_dismiss(session: Session) -> None:
         cards.dismiss_emergency(session, card_id=other.id, actor=OP, reason=" ")
 
 
+def test_transfer_attempt_and_failure_are_audited_without_touching_the_card(session: Session) -> None:
+    call, _ = calls.get_or_create_call(session, uniqueid="t3", caller_number="+77010000003")
+    card = calls.save_proposal(session, call_id=call.id, proposal={"emergency": "103"}, model_version="m")
+    version = card.version
+    cards.record_transfer_attempt(session, card_id=card.id, actor=OP, code="103", uniqueid="t3")
+    cards.record_transfer_failure(
+        session, card_id=card.id, actor=OP, code="103", reason="dialplan_missing", detail="no [x]", elapsed_s=0.2
+    )
+    session.expire_all()
+    again = session.get(Card, card.id)
+    assert again.emergency_transferred_to is None and again.version == version
+    assert session.get(type(call), call.id).transferred_to is None
+    events = session.scalars(select(AuditEvent).where(AuditEvent.entity_id == card.id).order_by(AuditEvent.id)).all()
+    assert [e.action for e in events][-2:] == ["transfer_attempt", "transfer_failed"]
+    assert events[-2].after == {"code": "103", "uniqueid": "t3"} and events[-2].actor == "aigerim"
+    assert events[-1].after["reason"] == "dialplan_missing" and events[-1].after["outcome"] == "failed"
+    moved = cards.record_transfer(session, card_id=card.id, actor=OP, code="103", outcome={"method": "continue"})
+    assert moved.emergency_transferred_to == "103"
+    done = session.scalars(select(AuditEvent).where(AuditEvent.entity_id == card.id).order_by(AuditEvent.id)).all()
+    assert done[-1].action == "transfer" and done[-1].after["outcome"] == "transferred"
+    assert done[-1].after["method"] == "continue" and done[-1].after["emergency_transferred_to"] == "103"
+
+
+@pytest.mark.parametrize("decision", ["transfer", "dismissal", "edit"])
+def test_a_later_proposal_never_overwrites_the_operators_decision(session: Session, decision: str) -> None:
+    call, _ = calls.get_or_create_call(session, uniqueid=f"d-{decision}", caller_number="+77010000004")
+    first = {"topic": "gas_supply", "emergency": "103", "summary": "Газ"}
+    card = calls.save_proposal(session, call_id=call.id, proposal=first, model_version="m1")
+    assert card.emergency == "103"
+    if decision == "transfer":
+        cards.record_transfer(session, card_id=card.id, actor=OP, code="103")
+        kept = {"emergency": "103"}
+    elif decision == "dismissal":
+        cards.dismiss_emergency(session, card_id=card.id, actor=OP, reason="шутка")
+        kept = {"emergency": "none"}
+    else:
+        cards.update_card(session, card_id=card.id, actor=OP, changes={"emergency": "101", "summary": "Пожар"})
+        kept = {"emergency": "101", "summary": "Пожар"}
+    later = {"topic": "information", "emergency": "none" if decision != "dismissal" else "104", "summary": "Справка"}
+    after = calls.save_proposal(session, call_id=call.id, proposal=later, model_version="m2")
+    session.expire_all()
+    after = session.get(Card, card.id)
+    for name, value in kept.items():
+        assert getattr(after, name) == value, f"{name} was overwritten by the model after the {decision}"
+    assert after.proposed_emergency == later["emergency"], "the later proposal is kept beside the decision"
+    assert after.topic == "information", "fields the operator did not decide still follow the model"
+    proposes = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_id == card.id, AuditEvent.action == "propose")
+    ).all()
+    assert all("emergency" not in (e.after or {}) for e in proposes[1:])
+
+
 def test_manual_card_for_a_call_that_has_one(session: Session) -> None:
     call, _ = calls.get_or_create_call(session, uniqueid="t2", caller_number="+7701")
     card = cards.create_card(session, actor=OP, values={}, call_id=call.id)

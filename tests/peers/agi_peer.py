@@ -23,6 +23,14 @@ class AgiSession:
     closed_by_server: bool = False
 
 
+def asterisk_reply(command: str, *, state: int = 6) -> str:
+    """res_agi's answers: CHANNEL STATUS gives ast_channel_state (6 = Up, 4 = Ring), the rest as default_reply."""
+    if command.upper().startswith("CHANNEL STATUS"):
+        # Real Asterisk: handle_channelstatus answers "200 result=<state>" for the current channel.
+        return f"200 result={state}"
+    return default_reply(command)
+
+
 async def agi_call(
     port: int,
     script: str,
@@ -31,10 +39,11 @@ async def agi_call(
     caller: str = "+77011234567",
     args: list[str] | None = None,
     channel: str = "PJSIP/trunk-0000002a",
-    reply: Callable[[str], str] = default_reply,
+    reply: Callable[[str], str] | None = None,
     hangup_after: int | None = None,
     host: str = "127.0.0.1",
     read_timeout: float = 10.0,
+    state: int = 6,
 ) -> AgiSession:
     """Run one FastAGI request like Asterisk; ``hangup_after=n`` sends HANGUP after the n-th command."""
     env = asterisk_env(
@@ -51,7 +60,7 @@ async def agi_call(
     return await agi_raw(
         port,
         "".join(f"{k}: {v}\n" for k, v in env).encode() + b"\n",
-        reply=reply,
+        reply=reply or (lambda command: asterisk_reply(command, state=state)),
         hangup_after=hangup_after,
         host=host,
         read_timeout=read_timeout,

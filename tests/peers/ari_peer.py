@@ -17,6 +17,7 @@ import contextlib
 import copy
 import io
 import json
+import re
 import socket
 import time
 import wave
@@ -34,6 +35,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from telephony.audiosocket import KIND_AUDIO, encode_frame, uuid_frame
+from tests.peers.mixmonitor import asterisk_wav_bytes
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ari"
 ASTERISK_ID = "52:54:00:12:34:56"
@@ -53,6 +55,35 @@ def ari_time(when: float | None = None) -> str:
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status)
+
+
+def default_dialplan() -> dict[str, dict[str, tuple[str, str]]]:
+    """The sample dialplan of telephony/asterisk/extensions.conf (priority 1 of each extension)."""
+    emergency = {code: ("Dial", f"PJSIP/{code}@emergency-trunk,60") for code in ("101", "102", "103", "104")}
+    return {
+        "from-trunk": {"109": ("NoOp", "109 call")},
+        "operators": {"s": ("Queue", "operators109,t")},
+        "emergency": emergency,
+        "callcard-transfer": {
+            "_10[1-4]": ("ChannelRedirect", "${CALLCARD_TRANSFER_CHANNEL},emergency,${EXTEN},1"),
+            "done": ("Hangup", ""),
+        },
+    }
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    """An Asterisk extension pattern (_NXXZ[1-4].!) as a regular expression."""
+    out, i, body = [], 0, name[1:]
+    while i < len(body):
+        char = body[i]
+        if char == "[":
+            end = body.index("]", i)
+            out.append("[" + body[i + 1 : end] + "]")
+            i = end + 1
+            continue
+        out.append({"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": ".+", "!": ".*"}.get(char.upper(), re.escape(char)))
+        i += 1
+    return re.compile("".join(out))
 
 
 class _QuietServer(uvicorn.Server):
@@ -119,6 +150,12 @@ class AriPeer:
         self.port = 0
         self.connected = asyncio.Event()
         self.on_request: Callable[[str, str], Response | None] | None = None  # fault injection
+        # The dialplan as extensions.conf would load it: context -> extension (or _pattern) -> priority 1's
+        # (application, data). Tests delete or add entries to make Asterisk's dialplan lack or have a place.
+        self.dialplan: dict[str, dict[str, tuple[str, str]]] = default_dialplan()
+        self.globals: dict[str, str] = {}  # global dialplan variables ([globals], Set(GLOBAL(...)))
+        self.func_dialplan_loaded = True  # func_dialplan.so provides DIALPLAN_EXISTS()
+        self.local_delay = 0.02  # how long a Local channel takes to dial and run its first priority
 
     # ------------------------------------------------------------------------------------------- server
 
@@ -138,6 +175,8 @@ class AriPeer:
             Route("/ari/channels/{cid}", r(self._delete_channel), methods=["DELETE"]),
             Route("/ari/channels/{cid}/answer", r(self._answer), methods=["POST"]),
             Route("/ari/channels/{cid}/continue", r(self._continue), methods=["POST"]),
+            Route("/ari/channels/{cid}/variable", r(self._channel_variable), methods=["GET"]),
+            Route("/ari/asterisk/variable", r(self._global_variable), methods=["GET"]),
             Route("/ari/channels/{cid}/redirect", r(self._redirect), methods=["POST"]),
             Route("/ari/channels/{cid}/snoop", r(self._snoop), methods=["POST"]),
             Route("/ari/channels/{cid}/record", r(self._record), methods=["POST"]),
@@ -145,6 +184,7 @@ class AriPeer:
             Route("/ari/bridges/{bid}", r(self._destroy_bridge), methods=["DELETE"]),
             Route("/ari/bridges/{bid}/addChannel", r(self._add_channel), methods=["POST"]),
             Route("/ari/applications/{app}/subscription", r(self._subscribe), methods=["POST"]),
+            Route("/ari/recordings/stored", r(self._list_stored), methods=["GET"]),
             Route("/ari/recordings/stored/{name}", r(self._get_stored), methods=["GET"]),
             Route("/ari/recordings/stored/{name}/file", r(self._get_stored_file), methods=["GET"]),
             Route("/ari/recordings/stored/{name}", r(self._delete_stored), methods=["DELETE"]),
@@ -175,6 +215,30 @@ class AriPeer:
                 await asyncio.wait_for(self._serve_task, 5)
         self._server = self._serve_task = None
         self.connected.clear()
+
+    async def crash(self) -> None:
+        """Asterisk killed -9: the WebSocket and HTTP vanish without a goodbye and no event is sent.
+
+        Real Asterisk: on the restart no channel of before exists, and each live recording is left in the
+        recordings spool, listed in /ari/recordings/stored, with format_wav's zeroed RIFF and data sizes.
+        """
+        for name, rec in list(self.live_recordings.items()):
+            del self.live_recordings[name]
+            snoop = self.channels.get(rec["channel"])
+            target = self.channels.get(snoop.snoop_of) if snoop is not None and snoop.snoop_of else None
+            self.stored[name] = asterisk_wav_bytes(target.audio if target is not None else b"", killed=True)
+        for client in list(self._clients):
+            client.queue.put_nowait(None)
+        await self.stop()
+        for ch in list(self.channels.values()):
+            await self._close_media(ch)
+        self.channels.clear()
+        self.bridges.clear()
+        self.subscriptions.clear()
+
+    def app_registered(self, app: str) -> bool:
+        """Real Asterisk: a Stasis application exists while a WebSocket is connected for it."""
+        return any(client.app == app for client in self._clients)
 
     async def close(self) -> None:
         """Stop and close every media connection."""
@@ -461,17 +525,96 @@ class AriPeer:
         ch = self._stasis_channel(cid)
         if isinstance(ch, JSONResponse):
             return ch
-        context = params.get("context") or ch.json["dialplan"]["context"]
-        ch.json["dialplan"] = {
-            "context": context,
-            "exten": params.get("extension") or "s",
-            "priority": int(params.get("priority") or 1),
-            "app_name": "Queue",
-            "app_data": context,
-        }
+        # Real Asterisk (res_ari continue_in_dialplan): with a context the extension defaults to "s", without
+        # one both default to where the channel is; the place is NOT checked, 204 comes first.
+        if params.get("context"):
+            context, exten = params["context"], params.get("extension") or "s"
+        else:
+            context = ch.json["dialplan"]["context"]
+            exten = params.get("extension") or ch.json["dialplan"]["exten"]
         self._emit("StasisEnd", ch)
         ch.app = None
+        self._spawn(self._later(lambda: self._goto(ch, context, exten, int(params.get("priority") or 1))))
         return Response(status_code=204)
+
+    # ------------------------------------------------------------------------------------------ dialplan
+
+    def find_extension(self, context: str, exten: str) -> tuple[str, str] | None:
+        """Priority 1 of ``exten`` in ``context`` as the dialplan has it (exact extensions before patterns)."""
+        extensions = self.dialplan.get(context)
+        if extensions is None:
+            return None
+        if exten in extensions:
+            return extensions[exten]
+        for name, step in extensions.items():
+            if name.startswith("_") and _pattern(name).fullmatch(exten):
+                return step
+        return None
+
+    def _goto(self, ch: PeerChannel, context: str, exten: str, priority: int = 1) -> None:
+        """The channel's PBX goes to context,exten,priority (after continue, or ChannelRedirect's async goto)."""
+        if ch.id not in self.channels:
+            return
+        step = self.find_extension(context, exten)
+        if step is None:
+            # Real Asterisk (pbx.c): "Channel '...' sent to invalid extension but no invalid handler:
+            # context,exten,priority=..." and the channel is hung up (no 'i' or 'e' extension in our model),
+            # with no hang-up cause set (0, "Unknown").
+            ch.json["dialplan"].update(context=context, exten=exten, priority=priority, app_name="", app_data="")
+            self._spawn(self.hangup(ch.id, 0, "Unknown", request=False))
+            return
+        app_name, app_data = step
+        ch.json["dialplan"] = {
+            "context": context,
+            "exten": exten,
+            "priority": priority,
+            "app_name": app_name,
+            "app_data": app_data.replace("${EXTEN}", exten),
+        }
+        # Real Asterisk: ChannelDialplan goes to the applications subscribed to the channel.
+        self._emit("ChannelDialplan", ch, dialplan_app=app_name, dialplan_app_data=ch.json["dialplan"]["app_data"])
+
+    async def _channel_variable(self, request: Request, params: dict, body: Any, cid: str) -> Response:
+        name = params.get("variable", "")
+        if not name:
+            return _error(400, "Variable name is required")
+        ch = self.channels.get(cid)
+        if ch is None:
+            # Real Asterisk: any channel will do (ast_channel_get_by_name), in Stasis or not.
+            return _error(404, "Provided channel was not found")
+        if name.endswith(")"):
+            # Real Asterisk (res_ari channels get_channel_var): a name ending with ')' is read as a dialplan
+            # function on this channel; a failed read is 500 "Unable to read provided function".
+            value = self._read_function(name)
+            if value is None:
+                return _error(500, "Unable to read provided function")
+            return JSONResponse({"value": value})
+        variables = ch.json.get("channelvars") or {}
+        if name not in variables and name not in self.globals:
+            return _error(404, "Provided variable was not found")
+        return JSONResponse({"value": str(variables.get(name, self.globals.get(name)))})
+
+    async def _global_variable(self, request: Request, params: dict, body: Any) -> Response:
+        name = params.get("variable", "")
+        if not name:
+            return _error(400, "Variable name is required")
+        # Real Asterisk (res_ari_asterisk get_global_var): ast_str_retrieve_variable(NULL channel) reads global
+        # variables and never evaluates a function; an unknown name (DIALPLAN_EXISTS(...) included) is "".
+        return JSONResponse({"value": self.globals.get(name, "")})
+
+    def _read_function(self, expression: str) -> str | None:
+        """A dialplan function's value, or None when Asterisk cannot read it (unknown or not loaded)."""
+        fname, _, rest = expression.partition("(")
+        args = [a.strip() for a in rest[:-1].split(",")]
+        if fname != "DIALPLAN_EXISTS" or not self.func_dialplan_loaded:
+            return None
+        # Real Asterisk (func_dialplan): DIALPLAN_EXISTS(context[,exten[,priority]]) is "1" or "0"; our model
+        # knows priority 1 of each extension only.
+        context = args[0] if args else ""
+        if len(args) < 2 or not args[1]:
+            return "1" if context in self.dialplan else "0"
+        priority = args[2] if len(args) > 2 and args[2] else "1"
+        return "1" if priority == "1" and self.find_extension(context, args[1]) is not None else "0"
 
     async def _redirect(self, request: Request, params: dict, body: Any, cid: str) -> Response:
         if not params.get("endpoint"):
@@ -684,9 +827,59 @@ class AriPeer:
             context=params.get("context", "default"),
             exten=params.get("extension", "s"),
         )
-        data["channelvars"] = (body or {}).get("variables", {})
-        self.channels[cid] = PeerChannel(json=data, app=params.get("app"), created_by=params.get("app"))
+        variables = dict((body or {}).get("variables", {}))
+        data["channelvars"] = variables
+        one = PeerChannel(json=data, app=params.get("app"), created_by=params.get("app"))
+        self.channels[cid] = one
+        if endpoint.startswith("Local/") and "@" in endpoint:
+            # Real Asterisk: POST /channels answers 200 with the ;1 half before anything is dialled; the ;2 half
+            # exists too and inherits the "__" variables (without the underscores).
+            exten, _, context = endpoint[len("Local/") :].partition("@")
+            two_id = f"{cid}-2" if params.get("channelId") else self._new_id()
+            two_json = self._channel_json(two_id, name[:-2] + ";2", state="Ring", context=context, exten=exten)
+            two_json["channelvars"] = {k.lstrip("_"): v for k, v in variables.items() if k.startswith("_")}
+            two = PeerChannel(json=two_json)
+            self.channels[two_id] = two
+            self._spawn(self._run_local(one, two, context, exten))
         return JSONResponse(data)
+
+    async def _run_local(self, one: PeerChannel, two: PeerChannel, context: str, exten: str) -> None:
+        """The Local channel is dialled and its ;2 half runs ``exten@context``."""
+        await asyncio.sleep(self.local_delay)
+        step = self.find_extension(context, exten)
+        if step is None:
+            # Real Asterisk (core_local.c local_call): "No such extension/context <exten>@<context> while calling
+            # Local channel"; ast_call fails and main/dial.c hangs the originated ;1 up with no cause set: both
+            # halves are destroyed, the caller is not touched.
+            for ch in (two, one):
+                if ch.id in self.channels:
+                    await self._destroy(ch, 0, "Unknown")
+            return
+        app_name, app_data = step
+        two.json["dialplan"].update(app_name=app_name, app_data=app_data)
+        if app_name == "ChannelRedirect":
+            variables = two.json.get("channelvars") or {}
+            known = {**variables, "EXTEN": exten}
+            data = re.sub(r"\$\{(\w+)\}", lambda m: str(known.get(m[1], "")), app_data)
+            target_name, _, label = data.partition(",")
+            target = next((c for c in self.channels.values() if c.json["name"] == target_name), None)
+            if target is not None:
+                # Real Asterisk (app_channelredirect): ast_async_parseable_goto moves the other channel, out of
+                # Stasis or a bridge if need be; a channel that is not found sets CHANNELREDIRECT_STATUS=NOCHANNEL.
+                to_context, to_exten, to_priority = (label.split(",") + ["", "", "1"])[:3]
+                if target.app:
+                    self._emit("StasisEnd", target)
+                    target.app = None
+                self._goto(target, to_context, to_exten, int(to_priority or 1))
+            # Real Asterisk: the next priority is Hangup() and ;2 never answered, so the originate of ;1 fails
+            # and both halves go away (the "done" extension of ;1 is never reached).
+            await asyncio.sleep(self.local_delay)
+            for ch in (two, one):
+                if ch.id in self.channels:
+                    await self._destroy(ch, 16, "Normal Clearing")
+
+    async def _list_stored(self, request: Request, params: dict, body: Any) -> Response:
+        return JSONResponse([{"name": name, "format": "wav"} for name in sorted(self.stored)])
 
     async def _get_stored(self, request: Request, params: dict, body: Any, name: str) -> Response:
         if name not in self.stored:

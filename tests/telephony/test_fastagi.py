@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from telephony.audiosocket import MediaDirectory
-from telephony.events import CallEnded, CallStarted, RecordingFinished
+from telephony.events import CallAnswered, CallEnded, CallStarted, RecordingFinished
 from telephony.fastagi import FastAgiServer
 from telephony.recording import WavWriter
 from tests.peers.agi_peer import agi_call, agi_raw
@@ -26,7 +27,7 @@ async def agi(collector: Collector, directory: MediaDirectory, tmp_path: Path) -
         host="127.0.0.1",
         port=0,
         call_ids=collector,
-        read_timeout=3,
+        env_timeout=3,
         recording_timeout=2,
     )
     await server.start()
@@ -50,7 +51,11 @@ async def test_incoming_registers_records_and_sets_the_call_id(
     assert started.channel == "PJSIP/trunk-0000002a" and started.dialled_number == "109"
     path = agi.recording_path("1763781367.42")
     assert path.is_absolute()
-    assert session.commands == [f'EXEC MixMonitor "{path}"', 'SET VARIABLE "CALLCARD_CALL_ID" "4242"']
+    assert session.commands == [
+        f'EXEC MixMonitor "{path}"',
+        "CHANNEL STATUS",
+        'SET VARIABLE "CALLCARD_CALL_ID" "4242"',
+    ]
     assert session.closed_by_server  # returns to the dialplan
     assert directory.lookup(media) == "1763781367.42"
 
@@ -62,7 +67,7 @@ async def test_hangup_ends_the_call_and_finalises_the_mixmonitor_file(agi: FastA
     writer.write(b"\x10\x00" * 8000)
     session = await agi_call(agi.bound_port, "hangup", uniqueid="1763781367.43", args=["16"])
     assert session.commands == []
-    assert collector.of(CallEnded)[0].cause == "16"
+    assert collector.of(CallEnded)[0].cause == "Normal Clearing"  # Q.850 16, named as ARI names it
     await asyncio.sleep(0.5)
     assert not collector.of(RecordingFinished)  # still being written (header not final)
     writer.close()  # the channel is destroyed, MixMonitor closes the file
@@ -126,4 +131,50 @@ async def test_hangup_without_argument_reads_hangupcause(agi: FastAgiServer, col
 
     session = await agi_call(agi.bound_port, "hangup", uniqueid="1763781367.70", reply=asterisk)
     assert session.commands == ['GET VARIABLE "HANGUPCAUSE"']
-    assert collector.of(CallEnded)[0].cause == "17"
+    assert collector.of(CallEnded)[0].cause == "User busy"  # Q.850 17
+
+
+async def test_incoming_on_an_answered_line_reports_the_answer(agi: FastAgiServer, collector: Collector) -> None:
+    await agi_call(agi.bound_port, "incoming", uniqueid="1763781367.80", state=6)
+    await agi_call(agi.bound_port, "incoming", uniqueid="1763781367.81", state=4)  # still ringing
+    assert [e.uniqueid for e in collector.of(CallAnswered)] == ["1763781367.80"]
+    started, answered = collector.of(CallStarted, "1763781367.80")[0], collector.of(CallAnswered)[0]
+    assert collector.events.index(started) < collector.events.index(answered)
+    assert started.at <= answered.at
+
+
+async def test_idle_connections_never_delay_a_real_call(
+    agi: FastAgiServer, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 40 peers connect and say nothing (more than the old pool of 32 threads), 5 more stall mid-environment.
+    idle = [await asyncio.open_connection("127.0.0.1", agi.bound_port) for _ in range(40)]
+    slow = []
+    for _ in range(5):
+        reader, writer = await asyncio.open_connection("127.0.0.1", agi.bound_port)
+        writer.write(b"agi_network: yes\nagi_network_script: incoming\n")
+        await writer.drain()
+        slow.append((reader, writer))
+    await asyncio.sleep(0.2)
+    began = time.monotonic()
+    session = await agi_call(agi.bound_port, "incoming", uniqueid="1763781367.90")
+    took = time.monotonic() - began
+    assert session.closed_by_server and len(session.commands) == 3
+    assert [e.uniqueid for e in collector.of(CallStarted)] == ["1763781367.90"]
+    assert took < 1.0, f"a real incoming request took {took:.2f} s behind idle peers"
+    # The idle and the slow ones are closed after the environment timeout (3 s here), each with a logged reason.
+    with caplog.at_level("ERROR", logger="telephony.fastagi"):
+        for reader, writer in [*idle, *slow]:
+            assert await asyncio.wait_for(reader.read(), 6) == b""
+            writer.close()
+    assert agi.rejected == 45
+    assert sum("not complete within" in r.getMessage() for r in caplog.records) == 45
+
+
+async def test_malformed_input_is_closed_with_a_logged_reason(
+    agi: FastAgiServer, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("ERROR", logger="telephony.fastagi"):
+        session = await agi_raw(agi.bound_port, b"agi_network: yes\n\x00\x01 junk\n\n", close_after_preamble=True)
+    assert session.closed_by_server and session.commands == []
+    assert any("rejected: malformed AGI environment line" in r.getMessage() for r in caplog.records)
+    assert collector.events == []

@@ -227,8 +227,8 @@ def _manager(
     async def build() -> Any:
         registry = CallRegistry(sessions, Spool(root / "spool"))
         await registry.start()
-        factory = session_factory(speech=speech, proposer=proposer, sessions=sessions, hub=hub)
-        return CallManager(registry=registry, processor_factory=factory, hub=hub)
+        factory = session_factory(speech=speech, proposer=proposer, writer=registry, hub=hub)
+        return CallManager(registry=registry, processor_factory=factory, hub=hub, capacity=100)
 
     return server.call(build())
 

@@ -21,7 +21,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from asr.base import FinalSegment, PartialSegment, Segment, Word
+from asr.base import FinalSegment, PartialSegment, Segment, Span, Word
 from core.types import FRAME_BYTES, SAMPLE_RATE, SAMPLE_WIDTH
 
 T = TypeVar("T")
@@ -109,6 +109,13 @@ class ScriptedSpeechSession:
     index: int = 0
     start: float = 0.0
     finals: list[FinalSegment] = field(default_factory=list)
+    gaps: list[Span] = field(default_factory=list)
+
+    async def skip(self, seconds: float) -> Sequence[Segment]:
+        """Audio lost before the next chunk: the script's clock moves on."""
+        self.gaps.append(Span(self.heard, self.heard + seconds))
+        self.heard += seconds
+        return []
 
     def _final(self, line: Line, start: float) -> FinalSegment:
         tokens = line.text.split()
@@ -173,8 +180,8 @@ class ScriptedSpeech:
         self.scripts: dict[str, Sequence[Line]] = {}
         self.sessions: dict[str, ScriptedSpeechSession] = {}
 
-    def open_session(self, *, call_id: str, language: str = "auto") -> ScriptedSpeechSession:
-        session = ScriptedSpeechSession(self.scripts.get(call_id, ()))
+    def open_session(self, *, call_id: str, language: str = "auto", start_s: float = 0.0) -> ScriptedSpeechSession:
+        session = ScriptedSpeechSession(self.scripts.get(call_id, ()), heard=start_s, start=start_s)
         self.sessions[call_id] = session
         return session
 

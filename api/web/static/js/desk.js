@@ -12,8 +12,8 @@ const LOW_CONF = 0.6;
 const state = {
   user: null,
   tax: null,
-  calls: new Map(), // call_id -> call state (see newCall)
-  current: null, // the open call's id
+  calls: new Map(), // call key (Asterisk's uniqueid) -> call state (see newCall)
+  current: null, // the open call's key
   ws: null,
   wsRetry: 0,
   combos: {},
@@ -24,10 +24,11 @@ const state = {
 // Measurements the browser test reads: when each stored segment's line appeared.
 window.__desk = { shown: [], messages: 0 };
 
-function newCall(id) {
+function newCall(key) {
   return {
-    id,
-    uniqueid: null,
+    key,
+    id: null, // the database id; null while the database has not taken the call (an outage)
+    transcription: "live", // live | after_call | off
     caller: null,
     startedAt: null,
     endedAt: null,
@@ -47,11 +48,11 @@ function newCall(id) {
   };
 }
 
-function call(id) {
-  let c = state.calls.get(id);
+function call(key) {
+  let c = state.calls.get(key);
   if (!c) {
-    c = newCall(id);
-    state.calls.set(id, c);
+    c = newCall(key);
+    state.calls.set(key, c);
   }
   return c;
 }
@@ -106,14 +107,22 @@ function setConn(s) {
 }
 
 function onMessage(msg) {
-  const id = msg.call_id;
-  if (msg.type === "ready" || typeof id !== "number") return;
+  const id = msg.call_key;
+  if (msg.type === "ready" || typeof id !== "string") return;
   const c = call(id);
+  const learnedId = c.id === null && typeof msg.call_id === "number";
+  if (typeof msg.call_id === "number") c.id = msg.call_id;
   switch (msg.type) {
     case "call_started":
-      c.uniqueid = msg.uniqueid ?? c.uniqueid;
       c.caller = msg.caller_number ?? c.caller;
       c.startedAt = msg.started_at ?? c.startedAt;
+      c.transcription = msg.transcription || c.transcription;
+      break;
+    case "call_stored":
+      break;
+    case "transcription_changed":
+      c.transcription = msg.transcription || c.transcription;
+      if (id === state.current) renderCallHead(c);
       break;
     case "call_claimed":
       c.claimedBy = msg.operator_id;
@@ -187,6 +196,10 @@ function onMessage(msg) {
     default:
       return;
   }
+  if (learnedId && id === state.current) {
+    // The database took the call late (it was down when the call started): claim it and load it now.
+    claim(c).then(() => loadCall(c));
+  }
   later("queue", () => {
     forgetOldCalls();
     renderQueue();
@@ -233,7 +246,7 @@ function dropCall(id) {
 function visibleCalls() {
   return [...state.calls.values()]
     .filter((c) => c.startedAt || c.segments.size || c.proposal)
-    .filter((c) => !(c.endedAt && c.status !== "draft" && c.id !== state.current))
+    .filter((c) => !(c.endedAt && c.status !== "draft" && c.key !== state.current))
     .sort((a, b) => String(b.startedAt || "").localeCompare(String(a.startedAt || "")));
 }
 
@@ -250,9 +263,9 @@ function renderQueue() {
           "button",
           {
             type: "button",
-            "aria-current": c.id === state.current ? "true" : "false",
-            dataset: { callId: c.id },
-            onclick: () => openCall(c.id, { focus: true }),
+            "aria-current": c.key === state.current ? "true" : "false",
+            dataset: { callKey: c.key, callId: c.id ?? "" },
+            onclick: () => openCall(c.key, { focus: true }),
           },
           h("span", { class: "num" }, c.caller || t("desk.unknown.number")),
           h("span", { class: "meta" }, `${fmtTime(c.startedAt)}${c.regNumber ? ` · ${c.regNumber}` : ""}`),
@@ -271,10 +284,10 @@ function autoOpen() {
   if (open && !(open.endedAt && open.status !== "draft")) return;
   if (open && state.user.role !== "operator") return; // qa and admin choose for themselves once watching
   const waiting = visibleCalls()
-    .filter((c) => c.id !== state.current && c.startedAt && !c.endedAt && c.status === "draft")
+    .filter((c) => c.key !== state.current && c.startedAt && !c.endedAt && c.status === "draft")
     .filter((c) => !c.claimedBy || c.claimedBy === state.user.id)
     .sort((a, b) => String(a.startedAt).localeCompare(String(b.startedAt)));
-  if (waiting.length) openCall(waiting[0].id, { focus: false });
+  if (waiting.length) openCall(waiting[0].key, { focus: false });
 }
 
 async function openCall(id, { focus }) {
@@ -285,26 +298,32 @@ async function openCall(id, { focus }) {
   // Restore unconfirmed edits before anything can await: a proposal arriving during the claim below must
   // fill only the fields the operator has not touched.
   if (!c.form && !c.dirty.size) restoreDraft(c);
-  if (state.user.role === "operator" && c.claimedBy !== state.user.id) {
-    try {
-      await api(`/api/calls/${id}/claim`, { method: "POST" });
-      c.claimedBy = state.user.id;
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 409) {
-        dropCall(id);
-        return;
-      }
-      toast(err.message, { error: true });
-    }
-  }
+  if (!(await claim(c))) return;
   renderQueue();
   renderCall(c);
   if (focus) $("f-topic").focus();
   if (!c.loaded) loadCall(c);
 }
 
+/** Take the call for this operator (once the database knows it); false when another operator has it. */
+async function claim(c) {
+  if (state.user.role !== "operator" || c.claimedBy === state.user.id || c.id === null) return true;
+  try {
+    await api(`/api/calls/${c.id}/claim`, { method: "POST" });
+    c.claimedBy = state.user.id;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409) {
+      dropCall(c.key);
+      return false;
+    }
+    toast(err.message, { error: true });
+  }
+  return true;
+}
+
 /** Fill in what the hub's snapshot cannot give: every stored segment and the card as saved. */
 async function loadCall(c) {
+  if (c.id === null) return; // not in the database yet: loaded when its id arrives
   try {
     const data = await api(`/api/calls/${c.id}`);
     c.loaded = true;
@@ -327,7 +346,7 @@ async function loadCall(c) {
       }
     }
     if (data.card) absorbCard(c, data.card);
-    if (state.current === c.id) renderCall(c);
+    if (state.current === c.key) renderCall(c);
     autoOpen();
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 404)) toast(err.message, { error: true });
@@ -390,6 +409,9 @@ function renderCallHead(c) {
   $("call-caller").textContent = c.caller || t("desk.unknown.number");
   $("call-state").replaceChildren(
     h("span", { class: `badge ${c.endedAt ? "ended" : "live"}` }, c.endedAt ? t("desk.call.ended") : t("desk.call.live")),
+    ...(c.transcription === "after_call"
+      ? [h("span", { class: "badge ended", id: "transcription-after-call", title: t("desk.transcription.after_call.hint") }, t("desk.transcription.after_call"))]
+      : []),
   );
   tickClock();
 }
@@ -484,7 +506,7 @@ async function loadHistory(c) {
   try {
     const data = await api(`/api/callers/${encodeURIComponent(c.caller)}/history`);
     const rows = (Array.isArray(data) ? data : data.data || []).filter((card) => card.call_id !== c.id && card.id !== c.cardId);
-    if (state.current !== c.id) return;
+    if (state.current !== c.key) return;
     if (!rows.length) {
       box.replaceChildren(h("p", { class: "empty" }, t("desk.history.none")));
       return;
@@ -587,7 +609,7 @@ function markEdited(name) {
   if (el) el.hidden = false;
 }
 
-const draftKey = (c) => `callcard.draft.${c.id}`;
+const draftKey = (c) => `callcard.draft.${c.key}`;
 
 /** Keep the operator's unconfirmed edits across a page reload (this browser tab only). */
 function saveDraft(c) {
@@ -719,7 +741,7 @@ function renderCardStatus(c) {
   const reg = $("registered");
   if (c.regNumber) {
     reg.hidden = false;
-    const next = visibleCalls().find((o) => o.id !== c.id && o.status === "draft" && !o.endedAt);
+    const next = visibleCalls().find((o) => o.key !== c.key && o.status === "draft" && !o.endedAt);
     // Re-render only when something shown changes: a card event echoing the confirmation must not
     // replace the focused registration number under the operator.
     const key = [c.regNumber, c.dueAt, next?.id ?? "", lang()].join("|");
@@ -731,7 +753,7 @@ function renderCardStatus(c) {
       h("div", {}, `${t("confirm.due")}: `, h("span", { id: "due-at" }, fmtDateTime(c.dueAt))),
     );
     if (next) {
-      reg.append(h("button", { type: "button", class: "btn btn-sm", id: "next-call", onclick: () => openCall(next.id, { focus: true }) }, `${t("desk.next")} (Alt+N)`));
+      reg.append(h("button", { type: "button", class: "btn btn-sm", id: "next-call", onclick: () => openCall(next.key, { focus: true }) }, `${t("desk.next")} (Alt+N)`));
     }
   } else {
     reg.hidden = true;
@@ -763,6 +785,7 @@ function cardBody(v) {
 
 async function ensureCard(c) {
   if (c.cardId) return c.cardId;
+  if (c.id === null) throw new Error(t("desk.call.unstored"));
   const card = await api("/api/cards", { method: "POST", body: { call_id: c.id, ...cardBody(readForm()) } });
   absorbCard(c, card);
   return card.id;
@@ -817,7 +840,7 @@ function renderBanner(c) {
     return;
   }
   // Redraw only when something shown changes, and keep the focus where it was.
-  const key = JSON.stringify([c.id, a.state, a.emergency, a.emergency_also, a.confidence, a.evidence, a.transferredTo, a.reason, document.documentElement.lang]);
+  const key = JSON.stringify([c.key, a.state, a.emergency, a.emergency_also, a.confidence, a.evidence, a.transferredTo, a.reason, a.failure, document.documentElement.lang]);
   if (slot.dataset.key === key && slot.firstChild) return;
   slot.dataset.key = key;
   const focused = slot.contains(document.activeElement) ? document.activeElement.id : null;
@@ -869,15 +892,29 @@ function drawBanner(c, slot) {
     input.focus();
     return;
   } else {
+    // "active", "transferring" (waiting for Asterisk to show the caller at the service) or "failed" (the caller
+    // was NOT moved: the operator must dial the service by hand; Alt+T tries again).
+    const failed =
+      a.state === "failed" && a.failure
+        ? h(
+            "div",
+            { class: "evidence failed", id: "em-failed", role: "alert" },
+            h("strong", {}, t("em.transfer.failed", { code: a.failure.code })),
+            a.failure.detail ? ` · ${a.failure.detail}` : "",
+          )
+        : null;
+    if (failed) what.appendChild(failed);
     banner = h(
       "div",
-      { class: "banner", id: "em-banner", role: "alert" },
+      { class: `banner${a.state === "failed" ? " failed" : ""}`, id: "em-banner", role: "alert", "aria-busy": a.state === "transferring" ? "true" : "false" },
       icon,
       what,
       h(
         "button",
         { type: "button", class: "btn btn-transfer", id: "em-transfer", disabled: a.state === "transferring", onclick: () => transferEmergency(c) },
-        a.state === "transferring" ? t("em.transfer.busy") : t("em.transfer", { code: a.emergency }),
+        a.state === "transferring"
+          ? t("em.transfer.busy")
+          : t(a.state === "failed" ? "em.transfer.retry" : "em.transfer", { code: a.emergency }),
         " ",
         h("kbd", {}, "Alt+T"),
       ),
@@ -887,23 +924,31 @@ function drawBanner(c, slot) {
   slot.replaceChildren(banner);
 }
 
+/** Ask callcard to move the caller; it answers only once Asterisk showed the caller at the service (200) or
+ * could not (502/504, within 2 s): "transferred" only on success, else "failed" with the number to dial. */
 async function transferEmergency(c) {
   const a = c.alert;
-  if (!a || a.state !== "active") return;
+  if (!a || (a.state !== "active" && a.state !== "failed")) return;
+  const code = a.emergency;
   a.state = "transferring";
+  a.failure = null;
   renderBanner(c);
   try {
     const id = await ensureCard(c);
-    const card = await api(`/api/cards/${id}/transfer`, { method: "POST", body: { code: a.emergency } });
+    const card = await api(`/api/cards/${id}/transfer`, { method: "POST", body: { code } });
+    if (card?.emergency_transferred_to !== code) throw new Error(t("em.transfer.failed", { code }));
     a.state = "transferred";
-    a.transferredTo = card?.emergency_transferred_to || a.emergency;
-    a.at = card?.emergency_transferred_at || new Date().toISOString();
-    if (!c.dirty.has("emergency")) state.combos.emergency.value = a.emergency;
+    a.transferredTo = card.emergency_transferred_to;
+    a.at = card.emergency_transferred_at || new Date().toISOString();
+    if (!c.dirty.has("emergency")) state.combos.emergency.value = code;
   } catch (err) {
-    a.state = "active";
-    toast(err.message, { error: true });
+    a.state = "failed";
+    const dial = err?.body?.dial_by_hand || code;
+    const why = err?.body?.reason ? `em.fail.${err.body.reason}` : "";
+    a.failure = { code: dial, detail: why && t(why) !== why ? t(why) : err.message };
+    toast(t("em.transfer.failed", { code: dial }), { error: true });
   }
-  if (state.current === c.id) renderBanner(c);
+  if (state.current === c.key) renderBanner(c);
   renderQueue();
 }
 
@@ -927,7 +972,7 @@ async function dismissEmergency(c, reason) {
   } catch (err) {
     toast(err.message, { error: true });
   }
-  if (state.current === c.id) renderBanner(c);
+  if (state.current === c.key) renderBanner(c);
   renderQueue();
   $("f-topic").focus();
 }
@@ -948,17 +993,17 @@ function onKey(e) {
     $("f-topic").focus(); // back to the card from anywhere
     return;
   }
-  if (key === "KeyT" && c?.alert?.state === "active") {
+  if (key === "KeyT" && (c?.alert?.state === "active" || c?.alert?.state === "failed")) {
     e.preventDefault();
     transferEmergency(c);
-  } else if (key === "KeyX" && c?.alert?.state === "active") {
+  } else if (key === "KeyX" && (c?.alert?.state === "active" || c?.alert?.state === "failed")) {
     e.preventDefault();
     c.alert.state = "dismissing";
     renderBanner(c);
   } else if (key === "KeyN") {
     e.preventDefault();
-    const next = visibleCalls().find((o) => o.id !== state.current && o.status === "draft");
-    if (next) openCall(next.id, { focus: true });
+    const next = visibleCalls().find((o) => o.key !== state.current && o.status === "draft");
+    if (next) openCall(next.key, { focus: true });
   }
 }
 

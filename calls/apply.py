@@ -1,0 +1,122 @@
+"""Applies one typed call write to the database through models.repo (blocking; the registry's worker thread runs it).
+
+Every operation is idempotent, because a spooled write is applied again if callcard dies between applying it
+and saving the spool's offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from calls.lifecycle import AsrStatus
+from calls.messages import CallKey
+from calls.writes import (
+    AttachRecording,
+    CallWrite,
+    EndCall,
+    MarkAnswered,
+    PostCallOutcome,
+    SetTranscriptState,
+    StoreCall,
+    StoreProposal,
+    StoreSegment,
+)
+from models.records import Call
+from models.repo import calls as repo
+from models.repo.errors import RecordNotFound
+
+Stored = Callable[[CallKey, int], None]
+
+
+def _call(session: Session, call_key: CallKey, stored: Stored) -> Call:
+    call = repo.find_call(session, uniqueid=call_key)
+    if call is None:
+        raise RecordNotFound(f"no call with key {call_key!r}")
+    stored(call_key, call.id)
+    return call
+
+
+def apply_write(session: Session, write: CallWrite, stored: Stored) -> int | None:
+    """Apply ``write``; the id it produced (call, segment or card), if any. ``stored`` learns key -> id."""
+    if isinstance(write, StoreCall):
+        call, _created = repo.get_or_create_call(
+            session,
+            uniqueid=write.call_key,
+            linkedid=write.linkedid,
+            channel=write.channel,
+            caller_number=write.caller_number,
+            caller_name=write.caller_name,
+            dialled_number=write.dialled_number,
+            source=write.source,
+            media_uuid=write.media_uuid,
+            started_at=write.started_at,
+        )
+        stored(write.call_key, call.id)
+        return call.id
+    if isinstance(write, MarkAnswered):
+        repo.mark_answered(session, uniqueid=write.call_key, at=write.at)
+        return None
+    if isinstance(write, EndCall):
+        repo.end_call(
+            session,
+            uniqueid=write.call_key,
+            at=write.at,
+            cause=write.cause,
+            state=write.state,
+            frames_dropped=write.frames_dropped,
+        )
+        return None
+    if isinstance(write, AttachRecording):
+        repo.add_recording(
+            session,
+            uniqueid=write.call_key,
+            path=write.path,
+            kind=write.kind,
+            format=write.format,
+            sample_rate=write.sample_rate,
+            duration_s=write.duration_s,
+            size_bytes=write.size_bytes,
+            sha256=write.sha256,
+            complete=write.complete,
+        )
+        return None
+    if isinstance(write, StoreSegment):
+        call = _call(session, write.call_key, stored)
+        segment = repo.add_segment(
+            session,
+            call_id=call.id,
+            text=write.text,
+            start_s=write.start,
+            end_s=max(write.end, write.start),
+            language=write.language,
+            words=[{"word": w.word, "start": w.start, "end": w.end, "conf": w.conf} for w in write.words],
+            confidence=write.confidence,
+            engine=write.engine,
+            model_version=write.model_version,
+            source=write.source,
+            segment_key=write.segment_key,
+        )
+        return segment.id
+    if isinstance(write, StoreProposal):
+        call = _call(session, write.call_key, stored)
+        card = repo.save_proposal(session, call_id=call.id, proposal=write.proposal, model_version=write.model_version)
+        return card.id
+    if isinstance(write, SetTranscriptState):
+        call = _call(session, write.call_key, stored)
+        call.asr_status = write.status.value
+        if write.gaps is not None:
+            call.asr_gaps = [[round(a, 3), round(b, 3)] for a, b in write.gaps]
+        session.commit()
+        return None
+    if isinstance(write, PostCallOutcome):
+        call = _call(session, write.call_key, stored)
+        call.asr_status = write.status.value
+        call.postcall_attempts = (call.postcall_attempts or 0) + 1
+        call.postcall_error = write.error
+        if write.status is AsrStatus.POSTCALL_DONE:
+            call.asr_gaps = None
+        session.commit()
+        return None
+    raise ValueError(f"unknown call write {type(write).__name__}")

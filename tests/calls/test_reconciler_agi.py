@@ -1,0 +1,179 @@
+"""The reconciler on a FastAGI-only site (no ARI): the MixMonitor file and the call's age are the only evidence.
+
+The dialplan peer runs the dialplan as Asterisk does, the FastAGI server registers the calls, the real durable
+path (CallManager + CallRegistry) stores them; every test asserts the rows at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from calls.reconciler import Reconciler
+from telephony.audiosocket import MediaDirectory
+from telephony.events import ReconciledCause
+from telephony.fastagi import FastAgiServer
+from telephony.inventory import TelephonyInventory
+from tests.peers.agi_peer import agi_call
+from tests.peers.dialplan import Pbx
+from tests.telephony.durable import Durable, wav_seconds
+
+TWO_SECONDS = b"\x10\x00" * 16000
+# The sample as it was first shipped: the h extension in the AGI context never runs after Goto(operators,...).
+NO_HANDLER = (
+    "[from-trunk-agi]\n"
+    "exten => 109,1,Answer()\n"
+    " same => n,AGI(${CALLCARD_AGI}/incoming)\n"
+    " same => n,Goto(operators,s,1)\n"
+    "exten => h,1,AGI(${CALLCARD_AGI}/hangup,${HANGUPCAUSE})\n"
+    "[operators]\n"
+    "exten => s,1,Queue(operators109,t)\n"
+    " same => n,Hangup()\n"
+)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
+
+
+@pytest.fixture
+async def durable(db_url: str, tmp_path: Path) -> AsyncIterator[Durable]:
+    d = Durable(db_url, tmp_path / "spool")
+    await d.start()
+    yield d
+    await d.stop()
+    d.dispose()
+
+
+@pytest.fixture
+async def agi(durable: Durable, tmp_path: Path) -> AsyncIterator[FastAgiServer]:
+    server = FastAgiServer(
+        events=durable.manager,
+        directory=MediaDirectory(),
+        recordings_dir=tmp_path / "rec",
+        host="127.0.0.1",
+        port=0,
+        call_ids=durable.manager,
+        recording_timeout=3,
+    )
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def pbx(agi: FastAgiServer, tmp_path: Path) -> AsyncIterator[Pbx]:
+    conf = tmp_path / "extensions.conf"
+    conf.write_text(NO_HANDLER)
+    p = Pbx(conf, agi_url=f"agi://127.0.0.1:{agi.bound_port}")
+    yield p
+    await p.close()
+
+
+def _reconciler(durable: Durable, tmp_path: Path, *, idle_s: float = 60.0, **options: object) -> Reconciler:
+    inventory = TelephonyInventory(tmp_path / "rec", idle_s=idle_s)  # no ARI: channels unknown
+    return Reconciler(
+        sessions=durable.sessionmaker,
+        asterisk=inventory,
+        events=durable.manager,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def _stored(durable: Durable, uniqueid: str) -> None:
+    await durable.until(lambda: uniqueid in durable.calls() and durable.calls()[uniqueid].answered_at is not None)
+
+
+async def test_hang_up_that_never_reached_callcard_is_ended_from_the_closed_recording(
+    pbx: Pbx, agi: FastAgiServer, durable: Durable, tmp_path: Path
+) -> None:
+    ch = pbx.call("from-trunk-agi", caller="+77015550401", audio=TWO_SECONDS)
+    await pbx.reached(ch, "Queue")
+    await _stored(durable, ch.uniqueid)
+    await pbx.hangup(ch)  # MixMonitor closes its file; no hang-up reaches callcard
+    path = agi.recording_path(ch.uniqueid)
+    closed_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    await asyncio.sleep(0.2)
+    reconciler = _reconciler(durable, tmp_path)
+    report = await reconciler.run_once()
+    assert [(e.uniqueid, e.cause) for e in report.ended] == [(ch.uniqueid, ReconciledCause.RECORDING_CLOSED)]
+    await durable.until(
+        lambda: durable.calls()[ch.uniqueid].ended_at is not None and bool(durable.calls()[ch.uniqueid].recordings)
+    )
+    call = durable.calls()[ch.uniqueid]
+    assert (call.state, call.hangup_cause) == ("ended", "recording closed (reconciled)")
+    assert call.ended_at is not None
+    assert abs((call.ended_at - closed_at).total_seconds()) < 0.01  # the last write, not the reconciliation time
+    (rec,) = call.recordings
+    assert rec.complete and rec.duration_s == 2.0 and wav_seconds(rec.path) == 2.0
+    # A second run finds nothing more to do and duplicates nothing.
+    assert (await reconciler.run_once()).ended == ()
+    await durable.manager.flush(5)
+    assert len(durable.calls()[ch.uniqueid].recordings) == 1
+
+
+async def test_live_call_is_left_alone_and_ended_once_asterisk_died(
+    pbx: Pbx, agi: FastAgiServer, durable: Durable, tmp_path: Path
+) -> None:
+    ch = pbx.call("from-trunk-agi", audio=TWO_SECONDS)
+    await pbx.reached(ch, "Queue")
+    await _stored(durable, ch.uniqueid)
+    reconciler = _reconciler(durable, tmp_path, idle_s=0.5)
+    assert (await reconciler.run_once()).ended == ()  # the recording is still being written: the call is up
+    assert durable.calls()[ch.uniqueid].ended_at is None
+
+    await pbx.kill()  # Asterisk killed -9: no hang-up, MixMonitor's file keeps its zeroed header
+    path = agi.recording_path(ch.uniqueid)
+    assert path.read_bytes()[4:8] == b"\0\0\0\0"
+    died_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    await asyncio.sleep(0.7)  # the file is not written any more
+    report = await reconciler.run_once()
+    assert [e.cause for e in report.ended] == [ReconciledCause.RECORDING_STALLED]
+    await durable.until(lambda: bool(durable.calls()[ch.uniqueid].recordings))
+    call = durable.calls()[ch.uniqueid]
+    assert call.state == "ended" and call.hangup_cause == "recording stalled (reconciled)"
+    assert call.ended_at is not None
+    assert abs((call.ended_at - died_at).total_seconds()) < 0.01
+    (rec,) = call.recordings
+    assert not rec.complete  # repaired, but marked incomplete
+    assert wav_seconds(rec.path) == 2.0  # Python's wave reads it after the repair
+
+
+async def test_call_without_any_recording_is_ended_by_age_only(
+    agi: FastAgiServer, durable: Durable, tmp_path: Path
+) -> None:
+    await agi_call(agi.bound_port, "incoming", uniqueid="1763781367.501")  # MixMonitor never wrote a file
+    await _stored(durable, "1763781367.501")
+    now = datetime.now(UTC)
+    young = _reconciler(durable, tmp_path, max_age_s=3600, clock=lambda: now + timedelta(minutes=30))
+    assert (await young.run_once()).ended == ()
+    old = _reconciler(durable, tmp_path, max_age_s=3600, clock=lambda: now + timedelta(hours=2))
+    report = await old.run_once()
+    assert [e.cause for e in report.ended] == [ReconciledCause.NO_HANGUP_SEEN]
+    await durable.until(lambda: durable.calls()["1763781367.501"].ended_at is not None)
+    call = durable.calls()["1763781367.501"]
+    assert call.state == "ended" and call.hangup_cause == "no hang-up seen (reconciled by age)"
+    assert call.ended_at == call.answered_at  # the last moment known, not the time of the reconciliation
+    assert call.recordings == []
+
+
+async def test_periodic_runs_pick_up_a_call_without_being_asked(
+    pbx: Pbx, agi: FastAgiServer, durable: Durable, tmp_path: Path
+) -> None:
+    reconciler = _reconciler(durable, tmp_path, interval_s=0.2)
+    await reconciler.start()
+    try:
+        ch = pbx.call("from-trunk-agi", audio=TWO_SECONDS)
+        await pbx.reached(ch, "Queue")
+        await _stored(durable, ch.uniqueid)
+        await pbx.hangup(ch)
+        await durable.until(lambda: durable.calls()[ch.uniqueid].ended_at is not None, within=5)
+        assert reconciler.runs >= 2
+    finally:
+        await reconciler.stop()
+    assert durable.calls()[ch.uniqueid].hangup_cause == "recording closed (reconciled)"
