@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import auth, calls, cards, health, live, qa, stats, taxonomy, users
+from api.routes import auth, calls, cards, health, live, qa, stats, taxonomy, transfer, users
 from api.security import LoginThrottle
 from api.web import mount_web
 from calls.messages import message_schema
@@ -25,6 +25,7 @@ API_ROUTERS: list[APIRouter] = [
     health.router,
     users.router,
     live.router,
+    transfer.router,
     stats.router,
     qa.router,
 ]

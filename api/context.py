@@ -9,6 +9,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls.hub import CardHub
+from calls.writes import CallWriter
 from core.config import Settings
 from core.taxonomy import Taxonomy
 
@@ -77,6 +78,9 @@ class ApiContext:
     taxonomy: Taxonomy
     hub: CardHub
     transfer: CallTransfer | None = None
+    # The durable path for what a call produces (the CallRegistry): written now, or spooled while the database is
+    # down. None: routes write directly (tests without a registry).
+    writer: CallWriter | None = None
     # Status reporters shown by GET /api/ready, e.g. {"asr": engine.status, "classifier": ...}; each returns a
     # dict whose "status" (if present) is "ok" when the part works.
     components: dict[str, Callable[[], dict[str, object]]] = field(default_factory=dict)

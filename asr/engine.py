@@ -93,7 +93,7 @@ class VoskSpeechEngine:
         """Decode a WAV file through the same session code as live calls; its final segments.
 
         With ``spans``, only the audio inside them (clamped to the file) is decoded; the segments are timed
-        on the file's clock and lie inside their span. ``None`` decodes the whole file.
+        on the file's clock and lie inside their span. ``None`` decodes the whole file; no spans, nothing.
         """
         return await transcribe_with(self, path, language=language, spans=spans, phrases=phrases, call_id=call_id,
                                      candidates=candidates, options=options)

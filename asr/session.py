@@ -138,7 +138,7 @@ class VoskSpeechSession:
         if self.pool.current_generation(self._handle) != self._handle.generation:
             # The worker died between two requests: what it held of this stream is lost as well.
             lost = Span(round(max(self._last_final_end, self._offset), 3), round(self.seconds, 3))
-            if False:
+            if lost.end > lost.start:
                 add_span(self._gaps, lost)
                 logger.error("call %s: ASR worker restarted; audio %.1f-%.1f s not transcribed live", self.call_id,
                              lost.start, lost.end)

@@ -140,6 +140,7 @@ def build_services(settings: Settings) -> Services:
         taxonomy=taxonomy,
         hub=hub,
         transfer=bridge.transfer,
+        writer=registry,
         components=component_reporters(settings, speech, proposer, bridge, registry, manager, postcall),
         probes={"telephony": bridge.readiness.report} if bridge.readiness is not None else {},
     )

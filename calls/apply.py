@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from calls.lifecycle import AsrStatus
@@ -18,12 +19,14 @@ from calls.writes import (
     EndCall,
     MarkAnswered,
     PostCallOutcome,
+    RecordTransfer,
     SetTranscriptState,
     StoreCall,
     StoreProposal,
     StoreSegment,
 )
-from models.records import Call
+from models.records import AuditEvent, Call
+from models.repo import audit, cards
 from models.repo import calls as repo
 from models.repo.errors import RecordNotFound
 
@@ -119,4 +122,46 @@ def apply_write(session: Session, write: CallWrite, stored: Stored) -> int | Non
             call.asr_gaps = None
         session.commit()
         return None
+    if isinstance(write, RecordTransfer):
+        call = _call(session, write.call_key, stored)
+        return _record_transfer(session, call, write)
     raise ValueError(f"unknown call write {type(write).__name__}")
+
+
+def _record_transfer(session: Session, call: Call, write: RecordTransfer) -> int:
+    """The transfer's audit (and, when it happened, the card's and call's ``transferred_to``); the card's id."""
+    card = repo.ensure_card(session, call=call)
+    actor = cards.Actor(write.actor, write.user_id)
+    action = {
+        "attempt": audit.TRANSFER_ATTEMPT,
+        "transferred": audit.TRANSFER_DONE,
+        "failed": audit.TRANSFER_FAILED,
+    }[write.status]
+    stamp = write.at.isoformat()
+    earlier = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.entity == "card", AuditEvent.entity_id == card.id, AuditEvent.action == action
+        )
+    ).all()
+    if any((event.after or {}).get("at") == stamp for event in earlier):
+        return card.id  # replayed from the spool: already recorded
+    if write.status == "transferred":
+        cards.record_transfer(
+            session,
+            card_id=card.id,
+            actor=actor,
+            code=write.code,
+            now=write.at,
+            outcome={"method": write.method, "elapsed_s": write.elapsed_s, "destination": write.destination,
+                     "at": stamp},
+        )
+        return card.id
+    after: dict[str, object] = {"code": write.code, "uniqueid": call.uniqueid, "at": stamp}
+    if write.status == "failed":
+        after = {"outcome": "failed", "code": write.code, "reason": write.reason, "detail": write.detail,
+                 "elapsed_s": write.elapsed_s, "at": stamp}
+    audit.record(
+        session, actor=actor.name, user_id=actor.user_id, entity="card", entity_id=card.id, action=action, after=after
+    )
+    session.commit()
+    return card.id

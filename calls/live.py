@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from asr.base import Span
+from asr.spans import merge_spans
 from calls.messages import CallKey
-
-Span = tuple[float, float]  # call-time seconds [start, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +71,8 @@ class CallProcessor(Protocol):
 ProcessorFactory = Callable[[CallInfo], CallProcessor]
 
 
-def merge_spans(spans: list[Span], *, min_length: float = 0.05) -> tuple[Span, ...]:
-    """Sorted, non-overlapping spans (touching ones joined); spans shorter than ``min_length`` are dropped."""
-    out: list[list[float]] = []
-    for start, end in sorted(spans):
-        if end - start < 1e-9:
-            continue
-        if out and start <= out[-1][1] + 1e-3:
-            out[-1][1] = max(out[-1][1], end)
-        else:
-            out.append([start, end])
-    return tuple((round(a, 3), round(b, 3)) for a, b in out if b - a >= min_length)
+def missed_spans(spans: list[Span], *, min_length: float = 0.05) -> tuple[Span, ...]:
+    """The spans live decoding missed, sorted and merged (touching ones joined); slivers under ``min_length`` are
+    dropped: a few milliseconds of set-up hold no words."""
+    merged = merge_spans(spans, join_within_s=1e-3)
+    return tuple(Span(round(s.start, 3), round(s.end, 3)) for s in merged if s.end - s.start >= min_length)

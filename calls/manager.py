@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from asr.base import Span
 from calls.hub import CardHub
 from calls.lifecycle import AsrStatus, CallPhase
-from calls.live import AudioChunk, AudioItem, CallInfo, EndOfAudio, LiveOutcome, ProcessorFactory, Span, merge_spans
+from calls.live import AudioChunk, AudioItem, CallInfo, EndOfAudio, LiveOutcome, ProcessorFactory, missed_spans
 from calls.messages import (
     CallEndedMessage,
     CallKey,
@@ -30,9 +31,9 @@ from calls.messages import (
     TranscriptionChangedMessage,
 )
 from calls.registry import CallRegistry
-from calls.tasks import BackgroundTasks
 from calls.writes import AttachRecording, CallWrite, EndCall, MarkAnswered, SetTranscriptState, StoreCall
 from core.logging import current_call
+from core.tasks import BackgroundTasks
 from core.types import SAMPLE_RATE, SAMPLE_WIDTH
 from telephony.events import (
     AudioStreamEnded,
@@ -387,18 +388,18 @@ class CallManager:
             outcome = await self._drain(followed, end_s)
             gaps = list(followed.gaps) + list(outcome.gaps) + _before_stream(followed)
             if followed.not_live_since is not None and end_s > followed.not_live_since:
-                gaps.append((followed.not_live_since, end_s))
+                gaps.append(Span(followed.not_live_since, end_s))
             if followed.stream_lost is not None and followed.streams == 0:
                 lost_s, lost_when = followed.stream_lost  # the call went on without audio until the hang-up
-                gaps.append((lost_s, lost_s + asyncio.get_running_loop().time() - lost_when))
-            merged = merge_spans(gaps)
+                gaps.append(Span(lost_s, lost_s + asyncio.get_running_loop().time() - lost_when))
+            merged = missed_spans(gaps)
             if not outcome.decoded:
                 status, merged = AsrStatus.DEFERRED, ()  # decode the whole recording after the call
             elif merged:
                 status = AsrStatus.INCOMPLETE
             else:
                 status = AsrStatus.COMPLETE
-            await self._write(SetTranscriptState(call_key=key, status=status, gaps=merged or None))
+            await self._write(SetTranscriptState(call_key=key, status=status, gaps=_pairs(merged) or None))
             if followed.dropped:
                 logger.warning("call %s ended with %d of %d audio frames not decoded live", key, followed.dropped,
                                followed.frames + followed.dropped)
@@ -428,7 +429,7 @@ class CallManager:
                          self.end_timeout)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)  # it is over before post-call work may start
-            return LiveOutcome(gaps=((followed.info.start_s, end_s),), decoded=False)
+            return LiveOutcome(gaps=(Span(followed.info.start_s, end_s),), decoded=False)
         except asyncio.CancelledError:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -488,19 +489,25 @@ class CallManager:
             followed.phase = CallPhase.DRAINING
         try:
             outcome = await self._drain(followed, end_s)
-            gaps = merge_spans([*followed.gaps, *outcome.gaps, *_before_stream(followed)])
+            gaps = missed_spans([*followed.gaps, *outcome.gaps, *_before_stream(followed)])
             if gaps:
-                await self._write(SetTranscriptState(call_key=followed.key, status=AsrStatus.INCOMPLETE, gaps=gaps))
+                await self._write(
+                    SetTranscriptState(call_key=followed.key, status=AsrStatus.INCOMPLETE, gaps=_pairs(gaps))
+                )
         finally:
             followed.phase = CallPhase.FINISHED
             followed.finished.set()
             self.calls.pop(followed.key, None)
 
 
+def _pairs(spans: tuple[Span, ...]) -> tuple[tuple[float, float], ...]:
+    return tuple((s.start, s.end) for s in spans)
+
+
 def _before_stream(followed: FollowedCall) -> list[Span]:
     """A re-adopted call's stream began after its recording did: what was said before is decoded from the recording
     (the words live decoding already gave before the restart are kept, nothing is decoded twice)."""
-    return [(0.0, followed.audio_base)] if followed.audio_base > 0 else []
+    return [Span(0.0, followed.audio_base)] if followed.audio_base > 0 else []
 
 
 def _status_at_start(transcription: LiveTranscription) -> AsrStatus:

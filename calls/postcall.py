@@ -25,9 +25,9 @@ from calls.hub import CardHub
 from calls.lifecycle import AsrStatus
 from calls.messages import CallKey, CardProposedMessage
 from calls.session import proposal_dict, segment_write
-from calls.tasks import BackgroundTasks
 from calls.writes import CallWriter, PostCallOutcome, StoreProposal
 from classifier.base import CardProposer
+from core.tasks import BackgroundTasks
 from models.records import Call, Recording, TranscriptSegment
 
 logger = logging.getLogger(__name__)

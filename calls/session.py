@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from asr.base import FinalSegment, PartialSegment, Segment, SpeechEngine, SpeechSession
+from asr.base import FinalSegment, PartialSegment, Segment, Span, SpeechEngine, SpeechSession
 from calls.hub import CardHub
-from calls.live import AudioChunk, AudioItem, CallInfo, EndOfAudio, LiveOutcome, Span
+from calls.live import AudioChunk, AudioItem, CallInfo, EndOfAudio, LiveOutcome
 from calls.messages import (
     CardProposedMessage,
     EmergencyAlertMessage,
@@ -204,9 +204,9 @@ class CallSession:
                 self._failed(self._clock, "flushing recognition failed")
         if self._stream is None:
             return LiveOutcome(decoded=False)
-        gaps: list[Span] = [(g.start, g.end) for g in self._stream.gaps]
+        gaps: list[Span] = list(self._stream.gaps)
         if self._failed_at is not None and self._clock > self._failed_at:
-            gaps.append((self._failed_at, self._clock))
+            gaps.append(Span(self._failed_at, self._clock))
         if gaps:
             logger.warning("live transcript has %d gap(s); they are decoded from the recording after the call",
                            len(gaps))

@@ -137,6 +137,29 @@ class PostCallOutcome:
     op: Literal["postcall"] = "postcall"
 
 
+@dataclass(frozen=True, slots=True)
+class RecordTransfer:
+    """An emergency transfer of the call, as the operator asked for it and as Asterisk showed its outcome.
+
+    ``status`` "attempt" is written before Asterisk is asked; then "transferred" (the caller was SEEN at the
+    destination: the card and the call record ``transferred_to``) or "failed" (audited only). Idempotent: the same
+    outcome at the same time is recorded once.
+    """
+
+    call_key: CallKey
+    code: str
+    status: Literal["attempt", "transferred", "failed"]
+    at: datetime
+    actor: str
+    user_id: int | None = None
+    method: str = ""
+    destination: str = ""
+    reason: str = ""
+    detail: str = ""
+    elapsed_s: float = 0.0
+    op: Literal["transfer"] = "transfer"
+
+
 CallWrite = (
     StoreCall
     | MarkAnswered
@@ -146,6 +169,7 @@ CallWrite = (
     | StoreProposal
     | SetTranscriptState
     | PostCallOutcome
+    | RecordTransfer
 )
 
 _Tagged = Annotated[CallWrite, Field(discriminator="op")]

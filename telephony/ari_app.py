@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.tasks import BackgroundTasks
 from telephony.ari import AriClient, AriError, Json
 from telephony.ari_recordings import fetch_stored_recording, finished
 from telephony.audiosocket import MediaDirectory
@@ -108,7 +109,7 @@ class AriApplication:
         self._helpers: dict[str, tuple[str, str]] = {}  # helper channel id -> (caller uniqueid, role)
         self._helper_up: dict[str, asyncio.Event] = {}
         self._recordings: dict[str, str] = {}  # recording name -> caller uniqueid
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks("ARI application")
         self._runner: asyncio.Task[None] | None = None
         self._ended: OrderedDict[str, None] = OrderedDict()
         # Run after every (re)connection, once this application has reconciled its own calls (the reconciler).
@@ -135,22 +136,14 @@ class AriApplication:
 
     async def stop(self) -> None:
         """Stop the event loop and background work (calls stay as they are in Asterisk)."""
-        tasks = [t for t in (self._runner, *self._tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+        await self._tasks.close()
         self._runner = None
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("ARI task %s failed", task.get_name(), exc_info=task.exception())
+        return self._tasks.spawn(coro, name)
 
     # -------------------------------------------------------------------------------------------- events
 

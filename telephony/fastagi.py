@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.tasks import BackgroundTasks
 from telephony.agi_protocol import (
     MAX_LINE,
     STATE_UP,
@@ -88,7 +89,7 @@ class FastAgiServer:
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
         self._stopping = False
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks("FastAGI server")
         self.handled = 0
         self.rejected = 0
 
@@ -120,10 +121,7 @@ class FastAgiServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     # ------------------------------------------------------------------------------------------ connection
 
@@ -241,9 +239,7 @@ class FastAgiServer:
                 logger.debug("call %s: HANGUPCAUSE not readable: %s", uniqueid, exc)
         await self._emit(CallEnded(uniqueid=uniqueid, at=at, cause=cause_name(raw)))
         self.directory.forget_call(uniqueid)
-        task = asyncio.create_task(self._finish_recording(uniqueid), name=f"agi-recording-{uniqueid}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._finish_recording(uniqueid), f"agi-recording-{uniqueid}")
 
     async def _finish_recording(self, uniqueid: str) -> None:
         path = self.recording_path(uniqueid)

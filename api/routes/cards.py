@@ -37,6 +37,7 @@ from api.schemas import (
     CardTransfer,
     TransferFailed,
 )
+from api.transfer_errors import transfer_failed
 from api.validation import check_card_changes, check_emergency_code, check_id
 from calls.messages import CardUpdatedMessage
 from models.records import Card, User
@@ -458,13 +459,14 @@ async def transfer_call(card_id: int, body: CardTransfer, ctx: CtxDep, user: Ope
         took = round(clock.monotonic() - started, 3)
         detail = f"Asterisk did not show the caller at {body.code} within {TRANSFER_BUDGET_S:g} s"
         await run_in_threadpool(_record_failure, ctx, card_id, user, body.code, "timeout", detail, took)
-        raise _failed(504, body.code, "timeout", detail, took) from None
+        raise transfer_failed(504, body.code, "timeout", detail, took) from None
     if not outcome.transferred:
         logger.warning("card %s: transfer to %s failed (%s): %s", card_id, body.code, outcome.reason, outcome.detail)
         await run_in_threadpool(
             _record_failure, ctx, card_id, user, body.code, outcome.reason, outcome.detail, outcome.elapsed_s
         )
-        raise _failed(504 if outcome.timed_out else 502, body.code, outcome.reason, outcome.detail, outcome.elapsed_s)
+        status_code = 504 if outcome.timed_out else 502
+        raise transfer_failed(status_code, body.code, outcome.reason, outcome.detail, outcome.elapsed_s)
     public = await run_in_threadpool(_record_transfer, ctx, card_id, user, outcome)
     ctx.hub.publish(
         CardUpdatedMessage(
@@ -476,15 +478,3 @@ async def transfer_call(card_id: int, body: CardTransfer, ctx: CtxDep, user: Ope
         )
     )
     return public
-
-
-def _failed(status: int, code: str, reason: str, detail: str, took: float) -> ApiError:
-    sentence = detail[:1].upper() + detail[1:] if detail else "Asterisk did not move the call"
-    return ApiError(
-        status,
-        f"The caller was NOT transferred to {code}: {sentence.rstrip('.')}. Dial {code} by hand.",
-        code=code,
-        dial_by_hand=code,
-        reason=reason,
-        elapsed_s=took,
-    )

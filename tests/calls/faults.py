@@ -91,7 +91,9 @@ def speech_spans(pcm: bytes, *, frame_s: float = 0.02, min_gap_s: float = 0.4, m
     return [Span(round(a, 3), round(b, 3)) for a, b in spans if b - a >= min_len_s]
 
 
-async def until(predicate: Callable[[], object], within: float = 20.0, what: Callable[[], object] | None = None) -> None:
+async def until(
+    predicate: Callable[[], object], within: float = 20.0, what: Callable[[], object] | None = None
+) -> None:
     """Wait until ``predicate()`` is true (polled), failing after ``within`` seconds with ``what()``."""
     deadline = time.monotonic() + within
     while not predicate():
@@ -297,6 +299,24 @@ class Node:
         await self.postcall.stop()
         await self.registry.stop()
 
+    async def kill(self) -> None:
+        """callcard killed (-9) mid-call: live processing dies where it is (no draining, no transcript state
+        written); the OS closes the process's sockets. Writes already handed to the registry are kept (they
+        may or may not have reached the database before a real kill: both are allowed by the design)."""
+        if not self.started:
+            return
+        self.started = False
+        await self.manager.tasks.close()  # the live sessions die without flushing their recognizers
+        self.manager.calls.clear()
+        await self.bridge.stop()
+        await self.postcall.stop()
+        await self.registry.stop()
+
+    def clock_s(self, key: str) -> float:
+        """The call-clock time the manager's audio of the call has reached (0 when it does not follow the call)."""
+        followed = self.manager.calls.get(key)
+        return followed.clock if followed is not None else 0.0
+
     def received_s(self, key: str) -> float:
         """Seconds of the call's audio the manager received so far (0 when it does not follow the call)."""
         followed = self.manager.calls.get(key)
@@ -484,28 +504,28 @@ def build_engine(model: Path, workers: int = 1) -> VoskSpeechEngine:
     return engine
 
 
-@pytest.fixture(scope="session")
-def fault_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="session", name="fault_model")
+def fault_model_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The dither-free Korean test model."""
     return dither_free_model(tmp_path_factory.mktemp("fault-model"))
 
 
-@pytest.fixture(scope="session")
-def vosk(fault_model: Path) -> Iterator[VoskSpeechEngine]:
+@pytest.fixture(scope="session", name="vosk")
+def vosk_fixture(fault_model: Path) -> Iterator[VoskSpeechEngine]:
     """One real Vosk engine (one worker process) shared by the fault tests that do not kill its worker."""
     engine = build_engine(fault_model)
     yield engine
     engine.pool.close()
 
 
-@pytest.fixture(scope="session")
-def proposer() -> CardProposer:
+@pytest.fixture(scope="session", name="proposer")
+def proposer_fixture() -> CardProposer:
     """The real sklearn card proposer with the bundled taxonomy."""
     return load_proposer("sklearn", None, load_taxonomy())
 
 
-@pytest.fixture
-async def peer() -> AsyncIterator[AriPeer]:
+@pytest.fixture(name="peer")
+async def peer_fixture() -> AsyncIterator[AriPeer]:
     """The ARI peer (Asterisk stand-in) streaming callers' voices in real time."""
     p = AriPeer(realtime_media=True)
     await p.start()
@@ -518,8 +538,8 @@ def spooled(node: Node) -> list[dict[str, Any]]:
     return [record for _, record in node.registry.spool.pending() if record is not None]
 
 
-@pytest.fixture
-def timed(vosk: VoskSpeechEngine) -> TimedSpeech:
+@pytest.fixture(name="timed")
+def timed_fixture(vosk: VoskSpeechEngine) -> TimedSpeech:
     """The shared Vosk engine, timed per call."""
     return TimedSpeech(vosk)
 

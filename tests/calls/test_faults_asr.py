@@ -22,10 +22,10 @@ from tests.calls.faults import (  # noqa: F401 (fixtures)
     build_engine,
     call_audio,
     describe,
-    fault_model,
+    fault_model_fixture,
     is_final,
-    peer,
-    proposer,
+    peer_fixture,
+    proposer_fixture,
     sqlite_config,
     until,
 )

@@ -24,14 +24,14 @@ from tests.calls.faults import (  # noqa: F401 (fixtures)
     call_audio,
     card_count,
     describe,
-    fault_model,
+    fault_model_fixture,
     is_final,
-    peer,
-    proposer,
+    peer_fixture,
+    proposer_fixture,
     spooled,
-    timed,
+    timed_fixture,
     until,
-    vosk,
+    vosk_fixture,
 )
 from tests.peers.ari_peer import AriPeer
 

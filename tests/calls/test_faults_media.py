@@ -22,14 +22,14 @@ from tests.calls.faults import (  # noqa: F401 (fixtures)
     call_audio,
     describe,
     drop_media,
-    fault_model,
+    fault_model_fixture,
     is_final,
-    peer,
-    proposer,
+    peer_fixture,
+    proposer_fixture,
     sqlite_config,
-    timed,
+    timed_fixture,
     until,
-    vosk,
+    vosk_fixture,
 )
 from tests.peers.ari_peer import AriPeer
 

@@ -21,15 +21,15 @@ from tests.calls.faults import (  # noqa: F401 (fixtures)
     assert_final_state,
     call_audio,
     describe,
-    fault_model,
+    fault_model_fixture,
     is_final,
     load_call,
-    peer,
-    proposer,
+    peer_fixture,
+    proposer_fixture,
     sqlite_config,
-    timed,
+    timed_fixture,
     until,
-    vosk,
+    vosk_fixture,
 )
 from tests.peers.ari_peer import AriPeer
 

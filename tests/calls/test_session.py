@@ -214,7 +214,7 @@ async def test_a_recognizer_crash_keeps_draining_audio_and_reports_the_gap(
     assert session.stats.asr_failed and session.stats.chunks == 300
     # Live decoding stopped at the crash: the rest of the call is a gap for the recording to fill.
     assert outcome.decoded and len(outcome.gaps) == 1
-    assert 2.0 <= outcome.gaps[0][0] <= 3.0 and outcome.gaps[0][1] == pytest.approx(6.0)  # from the failed chunk
+    assert 2.0 <= outcome.gaps[0].start <= 3.0 and outcome.gaps[0].end == pytest.approx(6.0)  # from the failed chunk
     with sessions() as s:
         segments = s.scalars(select(TranscriptSegment)).all()
         assert [seg.text for seg in segments] == ["батареи еле тёплые в квартире холодно"]
@@ -231,7 +231,7 @@ async def test_lost_audio_is_skipped_on_the_call_clock(registry: CallRegistry, p
     session = CallSession(info, speech=ScriptedEngine(stream), proposer=None, writer=registry, hub=CardHub())
     outcome = await _play(session, 4.0, lose=(18.5, 19.0))
     assert [(round(g.start, 2), round(g.end, 2)) for g in stream.gaps] == [(18.5, 19.0)]
-    assert outcome.gaps == ((stream.gaps[0].start, stream.gaps[0].end),)
+    assert outcome.gaps == (stream.gaps[0],)
     assert session.stats.skipped_s == pytest.approx(0.5)
     with registry.sessionmaker() as s:
         segments = s.scalars(select(TranscriptSegment).order_by(TranscriptSegment.start_s)).all()

@@ -107,6 +107,7 @@ class PeerChannel:
     stream_task: asyncio.Task[None] | None = None
     watch_task: asyncio.Task[None] | None = None
     created_by: str | None = None  # the app that created it (snoop, externalMedia, originate)
+    voice_since: float | None = None  # (callers, realtime media) monotonic time ``audio`` began to be heard
 
     @property
     def id(self) -> str:
@@ -773,7 +774,16 @@ class AriPeer:
             for s in snoops:
                 caller = self.channels.get(s.snoop_of or "")
                 if caller is not None:
-                    m.stream_task = asyncio.create_task(self._stream(m, caller.audio))
+                    heard = 0
+                    if self.realtime_media:
+                        # Real Asterisk: the caller speaks in real time whoever listens; a snoop attached later
+                        # (callcard restarted and listens again) hears them from that moment on, and what was
+                        # said before is only in the recording.
+                        now = time.monotonic()
+                        if caller.voice_since is None:
+                            caller.voice_since = now
+                        heard = min(len(caller.audio), int((now - caller.voice_since) / 0.02) * 320)
+                    m.stream_task = asyncio.create_task(self._stream(m, caller.audio[heard:]))
 
     async def _stream(self, media: PeerChannel, pcm: bytes) -> None:
         assert media.writer is not None

@@ -934,12 +934,12 @@ async function transferEmergency(c) {
   a.failure = null;
   renderBanner(c);
   try {
-    const id = await ensureCard(c);
-    const card = await api(`/api/cards/${id}/transfer`, { method: "POST", body: { code } });
-    if (card?.emergency_transferred_to !== code) throw new Error(t("em.transfer.failed", { code }));
+    // By the call's key: no card and no database are needed for an emergency transfer (they are recorded after).
+    const done = await api(`/api/live/${encodeURIComponent(c.key)}/transfer`, { method: "POST", body: { code } });
+    if (done?.code !== code) throw new Error(t("em.transfer.failed", { code }));
     a.state = "transferred";
-    a.transferredTo = card.emergency_transferred_to;
-    a.at = card.emergency_transferred_at || new Date().toISOString();
+    a.transferredTo = done.code;
+    a.at = new Date().toISOString();
     if (!c.dirty.has("emergency")) state.combos.emergency.value = code;
   } catch (err) {
     a.state = "failed";
