@@ -10,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,20 @@ def parse_ari_time(value: str | None) -> datetime:
     return datetime.now(UTC)
 
 
+class AriCallPhase(StrEnum):
+    """Where the application is with one caller.
+
+    SETTING_UP -> HANDING_OVER (continue into the operators' context asked: the coming StasisEnd is the hand-over,
+    not a hang-up) -> WITH_OPERATORS (recorded, streamed, handed over) -> ENDED. A caller re-adopted after a
+    restart starts at HANDING_OVER: only its listening chain is set up again.
+    """
+
+    SETTING_UP = "setting_up"
+    HANDING_OVER = "handing_over"
+    WITH_OPERATORS = "with_operators"
+    ENDED = "ended"
+
+
 @dataclass
 class AriCall:
     """What the application tracks of one caller channel."""
@@ -47,10 +62,18 @@ class AriCall:
     name: str
     media_uuid: str
     attempt: int = 0
-    answered: bool = False
-    continuing: bool = False  # continue requested: the coming StasisEnd is the hand-over, not a hang-up
-    setup_done: bool = False
-    ended: bool = False
+    answered: bool = False  # a fact about the channel (state Up), not a step of the application's work
+    phase: AriCallPhase = AriCallPhase.SETTING_UP
+
+    @property
+    def ended(self) -> bool:
+        """The caller is gone (or callcard stopped following it)."""
+        return self.phase is AriCallPhase.ENDED
+
+    @property
+    def handed_over(self) -> bool:
+        """The caller left (or is leaving) Stasis for the operators' context."""
+        return self.phase in (AriCallPhase.HANDING_OVER, AriCallPhase.WITH_OPERATORS)
     setup_task: asyncio.Task[None] | None = None
     helpers: dict[str, str] = field(default_factory=dict)  # channel id -> role
     bridge_id: str | None = None
@@ -235,7 +258,7 @@ class AriApplication:
         call = self.calls.get(cid)
         if call is None or call.ended:
             return
-        if call.continuing:
+        if call.handed_over:
             logger.info("call %s left Stasis for the operators (%s)", cid, self.operators_context)
             # Asterisk drops the implicit subscription at StasisEnd; subscribe (again) to hear the hang-up.
             self._spawn(self._follow(call), f"ari-follow-{cid}")
@@ -307,7 +330,7 @@ class AriApplication:
         """Set a call up; for a caller already handed over (re-adopted after a restart) only the listening chain."""
         uid = call.uniqueid
         ids = call.ids()
-        handed_over = call.continuing
+        handed_over = call.handed_over
         try:
             if not call.answered:
                 await self.client.answer(uid)
@@ -335,15 +358,15 @@ class AriApplication:
             await asyncio.wait_for(asyncio.gather(listen_up.wait(), media_up.wait()), self.helper_timeout)
             await self.client.add_to_bridge(ids["bridge"], [ids[ROLE_LISTEN], ids[ROLE_MEDIA]])
             if not handed_over:
-                call.continuing = True
+                call.phase = AriCallPhase.HANDING_OVER
                 try:
                     await self.client.continue_in_dialplan(
                         uid, context=self.operators_context, extension=self.operators_extension, priority=1
                     )
                 except AriError:
-                    call.continuing = False
+                    call.phase = AriCallPhase.SETTING_UP
                     raise
-            call.setup_done = True
+            call.phase = AriCallPhase.WITH_OPERATORS
             logger.info(
                 "call %s set up: %sstreaming %s, %s",
                 uid,
@@ -412,7 +435,7 @@ class AriApplication:
     async def _end(self, call: AriCall, *, cause: str | None, at: datetime) -> None:
         if call.ended:
             return
-        call.ended = True
+        call.phase = AriCallPhase.ENDED
         task = call.setup_task
         if task is not None and task is not asyncio.current_task() and not task.done():
             task.cancel()
@@ -470,7 +493,7 @@ class AriApplication:
         tag = record_snoop_id[len("callcard-rec-") :]
         call = AriCall(uniqueid=cid, name=str(channel.get("name", "")), media_uuid=str(uuid.uuid4()))
         call.answered = channel.get("state") == "Up"
-        call.continuing = True
+        call.phase = AriCallPhase.HANDING_OVER
         call.last_seen = now
         call.recording_started = recording_since
         suffix = tag[len(cid) :]  # "" or "-<attempt>" of the set-up that created the snoop
@@ -520,7 +543,7 @@ class AriApplication:
             with contextlib.suppress(AriError):
                 await self.client.subscribe(f"channel:{uid}")
             busy = call.setup_task is not None and not call.setup_task.done()
-            if not call.setup_done and not busy and not call.continuing:
+            if call.phase is AriCallPhase.SETTING_UP and not busy:
                 await self._cleanup(call)
                 call.attempt += 1
                 logger.info("call %s: resuming set-up after reconnect (attempt %d)", uid, call.attempt + 1)

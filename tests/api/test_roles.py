@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from api.routes import auth, calls, cards, health, taxonomy, users
+from api.routes import auth, calls, cards, health, taxonomy, transfer, users
 
 ANY = {"operator", "qa", "admin"}
 OPS = {"operator", "admin"}
@@ -43,6 +43,7 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/users", ADMIN),
     ("GET", "/api/users/{user}", ADMIN),
     ("PATCH", "/api/users/{user}", ADMIN),
+    ("POST", "/api/live/{key}/transfer", OPS),  # by the call's key: works while the database is down
 ]
 
 BODIES: dict[tuple[str, str], Any] = {
@@ -55,18 +56,25 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/users"): {"username": "new-user", "role": "operator", "password": "long-enough-1"},
     ("PATCH", "/api/users/{user}"): {"full_name": "Renamed"},
     ("PATCH", "/api/auth/me"): {"ui_language": "kk"},
+    ("POST", "/api/live/{key}/transfer"): {"code": "103"},
 }
 
 
 def test_table_covers_every_foundation_route() -> None:
-    mine = [auth.router, cards.router, calls.router, taxonomy.router, health.router, users.router]
+    mine = [auth.router, cards.router, calls.router, taxonomy.router, health.router, users.router, transfer.router]
     declared = set()
     for router in mine:
         for route in router.routes:
             for method in getattr(route, "methods", set()) - {"HEAD"}:
                 declared.add((method, "/api" + route.path))
     table = {
-        (m, p.replace("{card}", "{card_id}").replace("{call}", "{call_id}").replace("{user}", "{user_id}"))
+        (
+            m,
+            p.replace("{card}", "{card_id}")
+            .replace("{call}", "{call_id}")
+            .replace("{user}", "{user_id}")
+            .replace("{key}", "{call_key}"),
+        )
         for m, p, _ in ROUTES
     }
     assert declared == table
@@ -92,7 +100,7 @@ def test_roles(role: str, client: Any, ctx: Any, auth_headers: Any, make_user: A
         # a fresh card per route, so a state change by one route cannot hide another's permission check
         create = client.post("/api/cards", json={"topic": "heating"}, headers=creator)
         card_id = create.json()["id"]
-        path = template.format(card=card_id, call=call.id, user=target_user.id, number="+77010001122")
+        path = template.format(card=card_id, call=call.id, user=target_user.id, number="+77010001122", key="roles.1")
         answer = client.request(method, path, json=BODIES.get((method, template)), headers=headers)
         outcomes[(method, template)] = answer.status_code
         if role in allowed:
@@ -110,7 +118,7 @@ def test_nothing_written_anonymously(client: Any, ctx: Any) -> None:
     for method, template, allowed in ROUTES:
         if "anonymous" in allowed or method == "GET":
             continue
-        path = template.format(card=1, call=1, user=1, number="1")
+        path = template.format(card=1, call=1, user=1, number="1", key="1.1")
         answer = client.request(method, path, json=BODIES.get((method, template)))
         assert answer.status_code == 401 and "log in" in answer.json()["detail"]
     with ctx.sessionmaker() as s:
@@ -121,5 +129,11 @@ def test_nothing_written_anonymously(client: Any, ctx: Any) -> None:
 def test_openapi_lists_routes(client: Any) -> None:
     spec = client.get("/api/openapi.json").json()
     assert "/api/cards/{card_id}/confirm" in spec["paths"]
+    # The live feed's messages are part of the contract: a union discriminated by "type", every call named by key.
+    live = spec["components"]["schemas"]["LiveMessage"]
+    kinds = set(live["discriminator"]["mapping"])
+    assert {"call_started", "call_stored", "transcript_final", "card_proposed", "emergency_alert", "call_ended"} <= kinds
+    started = spec["components"]["schemas"]["CallStartedMessage"]
+    assert {"call_key", "call_id", "transcription"} <= set(started["properties"])
     assert client.get("/api/docs").status_code == 200
     assert create_app  # the factory others extend

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from telephony.ari import AriClient
-from telephony.ari_app import AriApplication
+from telephony.ari_app import AriApplication, AriCallPhase
 from telephony.audiosocket import AudioSocketServer, MediaDirectory
 from telephony.events import (
     AudioStreamEnded,
@@ -64,7 +64,7 @@ async def test_normal_call(app: AriApplication, ari_peer: AriPeer, collector: Co
     uid = ari_peer.new_call("+77011234567", audio=pcm)
     await collector.wait(lambda: len(collector.audio[uid]) >= len(pcm))
     await collector.wait(lambda: bool(_paths(ari_peer, "POST", "/record") and ari_peer.live_recordings))
-    await collector.wait(lambda: uid in app.calls and app.calls[uid].setup_done)
+    await collector.wait(lambda: uid in app.calls and app.calls[uid].phase is AriCallPhase.WITH_OPERATORS)
     started = collector.of(CallStarted, uid)[0]
     assert (started.caller_number, started.dialled_number, started.source) == ("+77011234567", "109", "ari")
     assert started.channel and started.channel.startswith("PJSIP/")
@@ -215,7 +215,7 @@ async def test_callcard_restart_mid_call_re_adopts_the_caller(
     await asyncio.sleep(0.1)
     pcm = speech_pcm("Жарық жоқ, екі сағат бойы")
     uid = ari_peer.new_call("+77012223344", audio=pcm)
-    await collector.wait(lambda: uid in first.calls and first.calls[uid].setup_done)
+    await collector.wait(lambda: uid in first.calls and first.calls[uid].phase is AriCallPhase.WITH_OPERATORS)
     await collector.wait(lambda: len(collector.audio[uid]) >= len(pcm))
 
     # callcard dies: its WebSocket and its media connections go; Asterisk keeps the call with the operators.
@@ -228,7 +228,7 @@ async def test_callcard_restart_mid_call_re_adopts_the_caller(
 
     second, second_server = await run_callcard(0)
     try:
-        await collector.wait(lambda: uid in second.calls and second.calls[uid].setup_done)
+        await collector.wait(lambda: uid in second.calls and second.calls[uid].phase is AriCallPhase.WITH_OPERATORS)
         await collector.wait(lambda: len(collector.audio[uid]) >= len(pcm))  # the voice flows again
         assert len(collector.of(CallStarted, uid)) == 2  # the registry's get_or_create makes it one call
         assert len(_paths(ari_peer, "POST", f"/channels/{uid}/continue")) == 1  # not handed over twice
