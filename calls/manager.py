@@ -48,9 +48,11 @@ from telephony.events import (
 logger = logging.getLogger(__name__)
 
 BYTES_PER_SECOND = SAMPLE_RATE * SAMPLE_WIDTH
-# Live calls one core decodes in real time with zero dropped audio (bench/calls/bench_capacity.py,
-# docs/benchmarks.md). A node's capacity is this times its cores unless CALLCARD_LIVE_CAPACITY says otherwise.
-LIVE_CALLS_PER_CORE = 3
+# Live calls per core that this node admits. Measured (bench/calls/bench_capacity.py, docs/benchmarks.md): on 2 cores
+# with the Kazakh and Russian models, 6 calls (3 per core) hold with zero dropped audio but queue up to 5 s of it;
+# 4 (2 per core) keep the backlog under 2.5 s and leave a share of the CPU to the API and the database.
+# CALLCARD_LIVE_CAPACITY overrides it.
+LIVE_CALLS_PER_CORE = 2
 
 PostCallHook = Callable[[CallKey], None]
 

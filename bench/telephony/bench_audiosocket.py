@@ -149,11 +149,14 @@ class _StampProcessor:
     def __init__(self, lat: list[int]) -> None:
         self.lat = lat
 
-    async def run(self, frames: asyncio.Queue[bytes | None]) -> None:
-        while (chunk := await frames.get()) is not None:
-            stamp, index = struct.unpack("<qi", chunk[:12])
+    async def run(self, frames: asyncio.Queue[Any]) -> Any:
+        from calls.live import AudioChunk, LiveOutcome
+
+        while isinstance(chunk := await frames.get(), AudioChunk):
+            stamp, index = struct.unpack("<qi", chunk.pcm[:12])
             if index >= WARMUP:
                 self.lat.append(time.monotonic_ns() - stamp)
+        return LiveOutcome()
 
 
 class _Callcard:
@@ -172,7 +175,9 @@ class _Callcard:
         self.engine = make_engine(url)
         self.registry = CallRegistry(make_sessionmaker(self.engine), Spool(workdir / "spool"))
         self.lat: list[int] = []
-        self.manager = CallManager(registry=self.registry, processor_factory=lambda info: _StampProcessor(self.lat))
+        self.manager = CallManager(
+            registry=self.registry, processor_factory=lambda info: _StampProcessor(self.lat), capacity=10_000
+        )
         self.directory = MediaDirectory()
         self.server = AudioSocketServer(
             audio=self.manager, events=self.manager, directory=self.directory, host="127.0.0.1", port=0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import wave
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from calls.hub import CardHub
 from calls.lifecycle import AsrStatus
 from calls.manager import CallManager
 from calls.postcall import FileDecoder, PostCallWorker
+from calls.reconciler import Reconciler
 from calls.registry import CallRegistry
 from calls.session import session_factory
 from calls.spool import Spool
@@ -39,6 +40,7 @@ from core.taxonomy import load_taxonomy
 from models.db import make_engine, make_sessionmaker
 from models.records import Call, Card, Recording, TranscriptSegment
 from telephony.bridge import TelephonyBridge
+from telephony.inventory import TelephonyInventory
 from tests.peers.ari_peer import AriPeer, PeerChannel
 from tests.peers.speech import speech_pcm
 
@@ -51,7 +53,6 @@ TERMINAL = (AsrStatus.COMPLETE, AsrStatus.POSTCALL_DONE)
 # suite needs: segments where the caller spoke, and text for the classifier.
 PHRASE_A = "у нас во дворе прорвало трубу"
 PHRASE_B = "вода течёт прямо на улицу"
-PHRASE_C = "приезжайте пожалуйста быстрее"
 
 
 def silence(seconds: float) -> bytes:
@@ -141,7 +142,7 @@ class TimedSession:
         self._key = key
         self._owner = owner
 
-    async def _timed(self, call: Any) -> Sequence[Segment]:
+    async def _timed(self, request: Callable[[], Awaitable[Sequence[Segment]]]) -> Sequence[Segment]:
         gate = self._owner.gates.get(self._key)
         if gate is not None and not gate.is_set():
             self._owner.held.add(self._key)
@@ -154,19 +155,18 @@ class TimedSession:
             delay = self._owner.slow.get(self._key, 0.0)
             if delay:
                 await asyncio.sleep(delay)
-            result: Sequence[Segment] = await call
-            return result
+            return await request()
         finally:
             self._owner.intervals.live.setdefault(self._key, []).append((started, time.monotonic()))
 
     async def feed(self, pcm: bytes) -> Sequence[Segment]:
-        return await self._timed(self._inner.feed(pcm))
+        return await self._timed(lambda: self._inner.feed(pcm))
 
     async def skip(self, seconds: float) -> Sequence[Segment]:
-        return await self._timed(self._inner.skip(seconds))
+        return await self._timed(lambda: self._inner.skip(seconds))
 
     async def finish(self) -> Sequence[Segment]:
-        return await self._timed(self._inner.finish())
+        return await self._timed(self._inner.finish)
 
     @property
     def gaps(self) -> Sequence[Span]:
@@ -230,6 +230,7 @@ class NodeConfig:
     capacity: int | None = None
     queue_frames: int = 500
     end_timeout: float = 30.0
+    reconcile_interval_s: float = 60.0
 
 
 class Node:
@@ -276,24 +277,37 @@ class Node:
             audiosocket_bind="127.0.0.1:0",
             agi_bind="127.0.0.1:0",
         )
+        self.reconciler = Reconciler(  # ends calls whose channels are gone, from the database's open calls
+            sessions=config.sessions,
+            asterisk=TelephonyInventory(
+                config.recordings_dir, ari_client=self.bridge.ari_client, ari_app=self.bridge.ari_app
+            ),
+            events=self.manager,
+            interval_s=config.reconcile_interval_s,
+        )
+        assert self.bridge.ari_app is not None
+        self.bridge.ari_app.reconnect_hooks.append(self.reconciler.run_once)
         self.started = False
 
     async def start(self) -> Node:
-        """Start as run_services does: registry, post-call worker, telephony; return once ARI is connected."""
+        """Start as run_services does: registry, post-call worker, telephony, reconciler; return once ARI is
+        connected."""
         await self.registry.start()
         await self.postcall.start()
         await self.bridge.start()
         assert self.bridge.audiosocket is not None and self.bridge.ari_app is not None
         self.bridge.ari_app.advertise = f"127.0.0.1:{self.bridge.audiosocket.bound_port}"  # port 0 resolved
+        await self.reconciler.start()
         await until(lambda: self.config.peer.app_registered("callcard"), 10, lambda: "ARI never connected")
         self.started = True
         return self
 
     async def stop(self) -> None:
-        """Stop as run_services does (SIGTERM): telephony, manager, post-call worker, registry."""
+        """Stop as run_services does (SIGTERM): reconciler, telephony, manager, post-call worker, registry."""
         if not self.started:
             return
         self.started = False
+        await self.reconciler.stop()
         await self.bridge.stop()
         await self.manager.stop()
         await self.postcall.stop()
@@ -306,6 +320,7 @@ class Node:
         if not self.started:
             return
         self.started = False
+        await self.reconciler.stop()
         await self.manager.tasks.close()  # the live sessions die without flushing their recognizers
         self.manager.calls.clear()
         await self.bridge.stop()

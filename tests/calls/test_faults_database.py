@@ -8,6 +8,7 @@ recording playable, segments covering the speech without overlap or duplicates, 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,14 @@ def config(outage: Outage, peer: AriPeer, timed: TimedSpeech, proposer: object, 
 @pytest.fixture
 async def node(config: NodeConfig) -> AsyncIterator[Node]:
     n = await Node(config).start()
+    yield n
+    await n.stop()
+
+
+@pytest.fixture
+async def full_node(config: NodeConfig) -> AsyncIterator[Node]:
+    """A node with no live capacity left: every call is transcribed from its recording after hang-up."""
+    n = await Node(replace(config, capacity=0)).start()
     yield n
     await n.stop()
 
@@ -142,3 +151,20 @@ async def test_database_down_across_a_callcard_restart(
         assert got.call.caller_number == "+77015550204"
     finally:
         await again.stop()
+
+
+async def test_database_down_when_post_call_work_is_due(full_node: Node, peer: AriPeer, outage: Outage) -> None:
+    node = full_node
+    timed = node.config.decoder
+    assert isinstance(timed, TimedSpeech)
+    pcm = call_audio()
+    uid = peer.new_call("+77015550205", audio=pcm)
+    await until(lambda: node.received_s(uid) >= _audio_s(pcm))
+    with outage.down():
+        await peer.hangup(uid)
+        await until(lambda: any(r["op"] == "recording" and r["kind"] == "mixed" for r in spooled(node)))
+        await until(lambda: uid in node.postcall.results, 10)  # tried, and put off: the database is down
+        assert timed.intervals.spans(uid) == []  # nothing decoded while the call's state cannot be read
+    await _ends_final(node, uid)
+    assert_final_state(node, uid, pcm, sources=["postcall"])
+    assert timed.intervals.spans(uid) == [None]  # the whole recording, decoded once

@@ -8,6 +8,9 @@ live decoding missed is decoded from the recording after hang-up, with no overla
 
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -76,6 +79,40 @@ async def test_callcard_stopped_mid_call_and_restarted(
         assert len(asked) == 1 and asked[0] is not None
         assert asked[0][0].start == 0.0 and start_s <= asked[0][-1].end < start_s + 1.0, asked
         assert timed.intervals.overlaps(uid) == []
+        assert card_count(sessions, uid) == 1
+    finally:
+        await again.stop()
+
+
+async def test_caller_hangs_up_while_callcard_is_down(
+    sqlite_url: str, tmp_path: Path, peer: AriPeer, timed: TimedSpeech, proposer: CardProposer
+) -> None:
+    config = sqlite_config(sqlite_url, tmp_path, peer, timed, proposer)
+    pcm = call_audio()
+    node = await Node(config).start()
+    try:
+        uid = peer.new_call("+77015550602", audio=pcm)
+        await until(lambda: node.received_s(uid) >= 2.0)
+        spoken_from = time.monotonic() - node.received_s(uid)
+        await node.kill()
+    finally:
+        await node.stop()
+    # The caller finishes and hangs up while no callcard is there: Asterisk stores the recording and nobody
+    # hears the hang-up. (The wait is the rest of the call's own duration.)
+    await asyncio.sleep(max(0.0, spoken_from + len(pcm) / BYTES_PER_S - time.monotonic()))
+    await peer.hangup(uid)
+    hung_up_at = datetime.now(UTC)
+    assert uid not in peer.channels and peer.stored
+    again = await Node(config).start()
+    try:
+        sessions = config.sessions
+        await until(lambda: is_final(sessions, uid), 30, lambda: describe(sessions, uid))
+        got = assert_final_state(again, uid, pcm, statuses=[AsrStatus.POSTCALL_DONE])
+        # Ended when the call really ended (its recording's end), not when callcard came back.
+        ended_at = got.call.ended_at
+        assert ended_at is not None
+        assert abs((ended_at.replace(tzinfo=UTC) - hung_up_at).total_seconds()) < 2.0, (ended_at, hung_up_at)
+        assert not peer.stored  # the stored recording was fetched (and removed from Asterisk)
         assert card_count(sessions, uid) == 1
     finally:
         await again.stop()
