@@ -274,7 +274,7 @@ class CallManager:
                 media_uuid=event.media_uuid,
             )
         )
-        transcription = self._admit(followed)
+        transcription = self._admit(followed, streamed=event.media_uuid is not None)
         self._write(SetTranscriptState(call_key=key, status=_status_at_start(transcription)))
         with_id: int | None = None
         try:  # include the id in the first message when the database answers at once; never wait longer
@@ -310,11 +310,15 @@ class CallManager:
                 followed.task = self.tasks.spawn(self._run(followed, processor.run), f"call-{key}")
         logger.info("call %s started (id %s, from %s, transcription %s)", key, with_id, event.source, transcription)
 
-    def _admit(self, followed: FollowedCall) -> LiveTranscription:
+    def _admit(self, followed: FollowedCall, *, streamed: bool) -> LiveTranscription:
         if self.processor_factory is None:
             followed.phase = CallPhase.RECORDING_ONLY
             followed.not_live_since = followed.info.start_s
             return LiveTranscription.OFF
+        if not streamed:  # a dialplan-only (FastAGI) call: no live audio will come, only its recording
+            followed.phase = CallPhase.RECORDING_ONLY
+            followed.not_live_since = followed.info.start_s
+            return LiveTranscription.AFTER_CALL
         if self.live_count - 1 >= self.capacity:  # this call is already counted
             followed.phase = CallPhase.RECORDING_ONLY
             followed.not_live_since = followed.info.start_s
@@ -360,7 +364,7 @@ class CallManager:
         self.tasks.spawn(self._finish(followed, event), f"call-end-{event.uniqueid}")
 
     def _recording(self, event: RecordingFinished) -> None:
-        self._write(
+        stored = self._write(
             AttachRecording(
                 call_key=event.uniqueid,
                 path=event.path,
@@ -373,8 +377,11 @@ class CallManager:
                 complete=event.complete,
             )
         )
-        if event.kind == "mixed" and self.on_live_finished is not None and event.uniqueid not in self.calls:
-            self.on_live_finished(event.uniqueid)  # live processing is over (or never ran): decode it now
+        if event.kind == "mixed" and self.on_live_finished is not None:
+            # Once the recording is stored (post-call work reads it from the database): decode it now if live
+            # processing is over or never ran; a call still followed is asked for when its processing ends.
+            hook, key = self.on_live_finished, event.uniqueid
+            stored.add_done_callback(lambda _: None if key in self.calls else hook(key))
 
     async def _finish(self, followed: FollowedCall, event: CallEnded) -> None:
         key = followed.key
@@ -395,8 +402,9 @@ class CallManager:
                 lost_s, lost_when = followed.stream_lost  # the call went on without audio until the hang-up
                 gaps.append(Span(lost_s, lost_s + asyncio.get_running_loop().time() - lost_when))
             merged = missed_spans(gaps)
-            if not outcome.decoded:
-                status, merged = AsrStatus.DEFERRED, ()  # decode the whole recording after the call
+            if not outcome.decoded or followed.received_bytes == 0:
+                # No live transcript (no audio ever arrived, or decoding never ran): the whole recording.
+                status, merged = AsrStatus.DEFERRED, ()
             elif merged:
                 status = AsrStatus.INCOMPLETE
             else:

@@ -50,7 +50,7 @@ class JobResult(StrEnum):
 
     DONE = "done"  # the missing spans are decoded and stored
     NOTHING = "nothing"  # the transcript needs nothing (complete, or already done)
-    NO_RECORDING = "no_recording"  # no finished recording yet: asked again when it arrives
+    NO_RECORDING = "no_recording"  # no finished recording (or stored end) yet: looked at again soon, and on arrival
     RETRY = "retry"  # a transient failure: tried again later
     FAILED = "failed"  # given up: marked postcall_failed
 
@@ -173,6 +173,8 @@ class PostCallWorker:
         retry_max_s: float = 300.0,
         max_attempts: int = 8,
         scan_interval_s: float = 60.0,
+        recheck_s: float = 5.0,
+        recheck_times: int = 24,
     ) -> None:
         """Wire the worker; ``live_finished(key)`` returns once the call's live processing is over."""
         self._decoder = decoder
@@ -185,6 +187,9 @@ class PostCallWorker:
         self.retry_max_s = retry_max_s
         self.max_attempts = max_attempts
         self.scan_interval_s = scan_interval_s
+        self.recheck_s = recheck_s
+        self.recheck_times = recheck_times
+        self._waiting: dict[CallKey, int] = {}  # calls whose recording was not there yet: how often looked
         self._queue: asyncio.Queue[CallKey] = asyncio.Queue()
         self._queued: set[CallKey] = set()
         self._tasks = BackgroundTasks("post-call worker")
@@ -245,6 +250,15 @@ class PostCallWorker:
                 attempts = await self._attempts(key)
                 delay = min(self.retry_max_s, self.retry_base_s * 2 ** max(0, attempts - 1))
                 self._tasks.spawn(self._later(key, delay), f"postcall-retry-{key}")
+            elif result is JobResult.NO_RECORDING:
+                # The recording is usually on its way (fetched from Asterisk, or the end still in the spool):
+                # look again soon, for a while; after that the database scan and RecordingFinished take over.
+                waited = self._waiting.get(key, 0) + 1
+                self._waiting[key] = waited
+                if waited <= self.recheck_times:
+                    self._tasks.spawn(self._later(key, self.recheck_s), f"postcall-recheck-{key}")
+            else:
+                self._waiting.pop(key, None)
 
     async def _later(self, key: CallKey, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -280,10 +294,10 @@ class PostCallWorker:
             except Exception:
                 logger.exception("call %s: re-decoding with the big models failed", key)
             return JobResult.NOTHING
-        if state.status is None or not state.status.needs_postcall or not state.ended:
+        if state.status is None or not state.status.needs_postcall:
             return JobResult.NOTHING
-        if state.recording is None:
-            return JobResult.NO_RECORDING
+        if state.recording is None or not state.ended:
+            return JobResult.NO_RECORDING  # on its way (being fetched, or the end still in the spool): looked at again
         if self._decoder is None:
             await self._outcome(key, AsrStatus.NO_MODEL, None)
             return JobResult.NOTHING

@@ -299,8 +299,11 @@ class AriApplication:
         cid = str(event["channel"]["id"])
         call = self.calls.get(cid)
         if call is not None:
-            logger.info("call %s: hang-up requested (cause %s)", cid, event.get("cause"))
-            if isinstance(event.get("cause"), int) and call.hangup_cause is None:
+            soft = bool(event.get("soft"))
+            logger.info("call %s: hang-up requested (%scause %s)", cid, "soft, " if soft else "", event.get("cause"))
+            # Real Asterisk: a soft hang-up request carries Asterisk's internal soft-hangup flag in "cause" (32 for
+            # an ARI DELETE, 4 at shutdown), not a Q.850 cause; the real cause comes in a later, non-soft request.
+            if not soft and isinstance(event.get("cause"), int) and call.hangup_cause is None:
                 call.hangup_cause = int(event["cause"])
 
     async def _on_recording_finished(self, event: Json) -> None:

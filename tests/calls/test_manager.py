@@ -236,7 +236,11 @@ async def test_a_hanging_database_never_holds_up_telephony(pg_url: str, tmp_path
     blocker.execute(text("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE"))
     try:
         started = time.monotonic()
-        await manager.on_event(CallStarted(uniqueid="pg.1", at=datetime.now(UTC), caller_number="+77010000009"))
+        await manager.on_event(
+            CallStarted(
+                uniqueid="pg.1", at=datetime.now(UTC), caller_number="+77010000009", media_uuid=str(uuid.uuid4())
+            )
+        )
         assert time.monotonic() - started < 5  # the lock is held for as long as the test wants
         assert manager.push_audio("pg.1", b"\x01\x00" * 160)  # audio flows while the insert waits
         await manager.on_event(CallEnded(uniqueid="pg.1", at=datetime.now(UTC), cause="Normal Clearing"))
@@ -272,7 +276,8 @@ async def test_post_call_work_waits_for_the_live_transcript(sqlite_url: str, tmp
         seen.append((len(consumer.received), consumer.finished.is_set()))
 
     manager = CallManager(registry=registry, processor_factory=processors, on_live_finished=after_live)
-    await manager.on_event(CallStarted(uniqueid="slow.1", at=datetime.now(UTC), source="agi"))
+    media = str(uuid.uuid4())
+    await manager.on_event(CallStarted(uniqueid="slow.1", at=datetime.now(UTC), source="agi", media_uuid=media))
     for _ in range(50):
         assert manager.push_audio("slow.1", b"\x00\x01" * 160)
     await manager.on_event(CallEnded(uniqueid="slow.1", at=datetime.now(UTC)))
@@ -281,5 +286,29 @@ async def test_post_call_work_waits_for_the_live_transcript(sqlite_url: str, tmp
     await asyncio.wait_for(finished, 10)
     await manager.stop()
     assert seen == [(50 * 320, True)]  # asked once, after the live session consumed everything
+
+
+async def test_a_call_without_a_live_stream_is_transcribed_after_hang_up(sqlite_url: str, tmp_path: Path) -> None:
+    """A dialplan-only (FastAGI) call has no AudioSocket stream: it is recording-only from the start, the desk is
+    told so, and after hang-up its transcript state asks for the whole recording."""
+    engine = make_engine(sqlite_url)
+    registry = CallRegistry(make_sessionmaker(engine), Spool(tmp_path / "spool"))
+    await registry.start()
+    hub = CardHub()
+    asked: list[str] = []
+    manager = CallManager(registry=registry, processor_factory=Processors(), hub=hub, on_live_finished=asked.append)
+    async with hub.subscribe() as sub:
+        await manager.on_event(CallStarted(uniqueid="agi.1", at=datetime.now(UTC), source="agi"))
+        started = await asyncio.wait_for(sub.get(), 5)
+        assert (started.type, getattr(started, "transcription", None)) == ("call_started", "after_call")
+        await manager.on_event(CallEnded(uniqueid="agi.1", at=datetime.now(UTC)))
+        await asyncio.wait_for(manager.live_finished("agi.1"), 10)
+    await manager.stop()
+    with make_sessionmaker(engine)() as s:
+        call = s.scalars(select(Call)).one()
+        assert (call.asr_status, call.asr_gaps) == ("deferred", None)
+    assert asked == ["agi.1"]
+    await registry.stop()
+    engine.dispose()
     await registry.stop()
     engine.dispose()

@@ -421,10 +421,13 @@ class AriPeer:
         if ch is None:
             return
         if request:
-            fields: dict[str, Any] = {"cause": cause}
             if soft:
-                fields["soft"] = True
-            self._emit("ChannelHangupRequest", ch, **fields)
+                # Real Asterisk (22.10.1, checked): an ARI DELETE first sends a soft ChannelHangupRequest whose
+                # "cause" is the internal soft-hangup flag (32), then a normal one with the Q.850 cause (16).
+                self._emit("ChannelHangupRequest", ch, cause=32, soft=True)
+                self._emit("ChannelHangupRequest", ch, cause=cause)
+            else:
+                self._emit("ChannelHangupRequest", ch, cause=cause)
         for snoop in [c for c in self.channels.values() if c.snoop_of == cid]:
             await self._destroy(snoop, 16, "Normal Clearing")
         await self._destroy(ch, cause, cause_txt)
@@ -510,7 +513,7 @@ class AriPeer:
         ch = self.channels.get(cid)
         if ch is None:
             return _error(404, "Channel not found")
-        self._spawn(self.hangup(cid, 32, "Normal Clearing", soft=True))
+        self._spawn(self.hangup(cid, 16, "Normal Clearing", soft=True))
         return Response(status_code=204)
 
     async def _answer(self, request: Request, params: dict, body: Any, cid: str) -> Response:

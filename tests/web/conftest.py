@@ -76,6 +76,7 @@ class Web:
                     channel=f"PJSIP/trunk-{uniqueid[-6:]}",
                     dialled_number="109",
                     source="ari",
+                    media_uuid=str(uuid.uuid4()),  # the caller's voice comes as an AudioSocket stream would
                 )
             )
         )
