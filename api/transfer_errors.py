@@ -16,3 +16,13 @@ def transfer_failed(status: int, code: str, reason: str, detail: str, took: floa
         reason=reason,
         elapsed_s=took,
     )
+
+
+def no_telephony(code: str) -> ApiError:
+    """503: callcard has no connection to Asterisk, so the operator must dial ``code`` by hand."""
+    return ApiError(
+        503,
+        f"Telephony is not connected, so callcard cannot move the call. Dial {code} by hand.",
+        code=code,
+        dial_by_hand=code,
+    )

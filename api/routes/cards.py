@@ -37,7 +37,7 @@ from api.schemas import (
     CardTransfer,
     TransferFailed,
 )
-from api.transfer_errors import transfer_failed
+from api.transfer_errors import no_telephony, transfer_failed
 from api.validation import check_card_changes, check_emergency_code, check_id
 from calls.messages import CardUpdatedMessage
 from models.records import Card, User
@@ -443,12 +443,7 @@ async def transfer_call(card_id: int, body: CardTransfer, ctx: CtxDep, user: Ope
     """
     check_emergency_code(ctx.taxonomy, body.code)
     if ctx.transfer is None:
-        raise ApiError(
-            503,
-            f"Telephony is not connected, so callcard cannot move the call. Dial {body.code} by hand.",
-            code=body.code,
-            dial_by_hand=body.code,
-        )
+        raise no_telephony(body.code)
     uniqueid, _status = await run_in_threadpool(_transfer_target, ctx, card_id)
     await run_in_threadpool(_audit_attempt, ctx, card_id, user, body.code, uniqueid)
     started = clock.monotonic()

@@ -24,7 +24,7 @@ from api.context import ApiContext
 from api.deps import CtxDep, EmergencyCaller, EmergencyUser
 from api.errors import ApiError
 from api.schemas import CardTransfer, TransferFailed
-from api.transfer_errors import transfer_failed
+from api.transfer_errors import no_telephony, transfer_failed
 from api.validation import check_emergency_code
 from calls.apply import apply_write
 from calls.writes import RecordTransfer
@@ -122,12 +122,7 @@ async def transfer_live_call(
     """
     check_emergency_code(ctx.taxonomy, body.code)
     if ctx.transfer is None:
-        raise ApiError(
-            503,
-            f"Telephony is not connected, so callcard cannot move the call. Dial {body.code} by hand.",
-            code=body.code,
-            dial_by_hand=body.code,
-        )
+        raise no_telephony(body.code)
     call_id = await run_in_threadpool(_check_call, ctx, call_key, who)
     record = RecordTransfer(
         call_key=call_key,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from calls.live import AudioItem, CallInfo, EndOfAudio, LiveOutcome
+from classifier.base import CardProposer
 from models.db import make_engine
+from tests.calls.faults import (  # noqa: F401 (the fault suite's fixtures: fault_model, vosk, proposer, peer, timed)
+    Node,
+    TimedSpeech,
+    fault_model_fixture,
+    peer_fixture,
+    proposer_fixture,
+    sqlite_config,
+    timed_fixture,
+    vosk_fixture,
+)
+from tests.peers.ari_peer import AriPeer
 
 
 class RecordingProcessor:
@@ -106,3 +118,13 @@ def outage(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Outag
         shutil.copyfile(db_url.split("///", 1)[1], path)
         return Outage(f"sqlite:///{path}")
     return Outage(db_url, str(request.getfixturevalue("pg_admin_url")))
+
+
+@pytest.fixture
+async def node(
+    sqlite_url: str, tmp_path: Path, peer: AriPeer, timed: TimedSpeech, proposer: CardProposer
+) -> AsyncIterator[Node]:
+    """One callcard node of the fault suite on SQLite, started, stopped afterwards."""
+    n = await Node(sqlite_config(sqlite_url, tmp_path, peer, timed, proposer)).start()
+    yield n
+    await n.stop()

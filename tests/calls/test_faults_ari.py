@@ -8,41 +8,22 @@ each call to its final state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from calls.lifecycle import AsrStatus
-from classifier.base import CardProposer
-from tests.calls.faults import (  # noqa: F401 (fixtures)
+from tests.calls.faults import (
     BYTES_PER_S,
     Node,
-    TimedSpeech,
     assert_final_state,
     call_audio,
     card_count,
     describe,
-    fault_model_fixture,
     is_final,
-    peer_fixture,
-    proposer_fixture,
-    sqlite_config,
-    timed_fixture,
     until,
-    vosk_fixture,
 )
 from tests.peers.ari_peer import AriPeer
-
-
-@pytest.fixture
-async def node(
-    sqlite_url: str, tmp_path: Path, peer: AriPeer, timed: TimedSpeech, proposer: CardProposer
-) -> AsyncIterator[Node]:
-    n = await Node(sqlite_config(sqlite_url, tmp_path, peer, timed, proposer)).start()
-    yield n
-    await n.stop()
 
 
 @pytest.mark.parametrize("hang_up", ["after_reconnect", "while_disconnected"])

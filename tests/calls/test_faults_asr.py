@@ -14,7 +14,7 @@ import pytest
 from asr.engine import VoskSpeechEngine
 from calls.lifecycle import AsrStatus
 from classifier.base import CardProposer
-from tests.calls.faults import (  # noqa: F401 (fixtures)
+from tests.calls.faults import (
     BYTES_PER_S,
     Node,
     TimedSpeech,
@@ -22,10 +22,7 @@ from tests.calls.faults import (  # noqa: F401 (fixtures)
     build_engine,
     call_audio,
     describe,
-    fault_model_fixture,
     is_final,
-    peer_fixture,
-    proposer_fixture,
     sqlite_config,
     until,
 )

@@ -16,7 +16,7 @@ import pytest
 from calls.messages import CallStartedMessage
 from models.db import make_sessionmaker
 from tests.calls.conftest import Outage
-from tests.calls.faults import (  # noqa: F401 (fixtures)
+from tests.calls.faults import (
     BYTES_PER_S,
     Node,
     NodeConfig,
@@ -25,14 +25,9 @@ from tests.calls.faults import (  # noqa: F401 (fixtures)
     call_audio,
     card_count,
     describe,
-    fault_model_fixture,
     is_final,
-    peer_fixture,
-    proposer_fixture,
     spooled,
-    timed_fixture,
     until,
-    vosk_fixture,
 )
 from tests.peers.ari_peer import AriPeer
 

@@ -7,14 +7,9 @@ the caller said after the break is decoded from the recording.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from calls.lifecycle import AsrStatus
-from classifier.base import CardProposer
-from tests.calls.faults import (  # noqa: F401 (fixtures)
+from tests.calls.faults import (
     BYTES_PER_S,
     Node,
     TimedSpeech,
@@ -22,25 +17,10 @@ from tests.calls.faults import (  # noqa: F401 (fixtures)
     call_audio,
     describe,
     drop_media,
-    fault_model_fixture,
     is_final,
-    peer_fixture,
-    proposer_fixture,
-    sqlite_config,
-    timed_fixture,
     until,
-    vosk_fixture,
 )
 from tests.peers.ari_peer import AriPeer
-
-
-@pytest.fixture
-async def node(
-    sqlite_url: str, tmp_path: Path, peer: AriPeer, timed: TimedSpeech, proposer: CardProposer
-) -> AsyncIterator[Node]:
-    n = await Node(sqlite_config(sqlite_url, tmp_path, peer, timed, proposer)).start()
-    yield n
-    await n.stop()
 
 
 async def test_audiosocket_connection_dropped_mid_call(node: Node, peer: AriPeer, timed: TimedSpeech) -> None:

@@ -14,22 +14,17 @@ import pytest
 from calls.lifecycle import AsrStatus, CallPhase
 from calls.messages import CallStartedMessage, LiveTranscription, TranscriptionChangedMessage
 from classifier.base import CardProposer
-from tests.calls.faults import (  # noqa: F401 (fixtures)
+from tests.calls.faults import (
     BYTES_PER_S,
     Node,
     TimedSpeech,
     assert_final_state,
     call_audio,
     describe,
-    fault_model_fixture,
     is_final,
     load_call,
-    peer_fixture,
-    proposer_fixture,
     sqlite_config,
-    timed_fixture,
     until,
-    vosk_fixture,
 )
 from tests.peers.ari_peer import AriPeer
 

@@ -17,7 +17,7 @@ import pytest
 
 from calls.lifecycle import AsrStatus
 from classifier.base import CardProposer
-from tests.calls.faults import (  # noqa: F401 (fixtures)
+from tests.calls.faults import (
     BYTES_PER_S,
     Node,
     TimedSpeech,
@@ -25,15 +25,10 @@ from tests.calls.faults import (  # noqa: F401 (fixtures)
     call_audio,
     card_count,
     describe,
-    fault_model_fixture,
     is_final,
-    peer_fixture,
-    proposer_fixture,
     speech_spans,
     sqlite_config,
-    timed_fixture,
     until,
-    vosk_fixture,
 )
 from tests.peers.ari_peer import AriPeer
 

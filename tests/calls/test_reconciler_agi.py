@@ -20,7 +20,7 @@ from telephony.fastagi import FastAgiServer
 from telephony.inventory import TelephonyInventory
 from tests.peers.agi_peer import agi_call
 from tests.peers.dialplan import Pbx
-from tests.telephony.durable import Durable, wav_seconds
+from tests.telephony.durable import Durable, db_url_fixture, durable_fixture, wav_seconds  # noqa: F401 (fixtures)
 
 TWO_SECONDS = b"\x10\x00" * 16000
 # The sample as it was first shipped: the h extension in the AGI context never runs after Goto(operators,...).
@@ -34,20 +34,6 @@ NO_HANDLER = (
     "exten => s,1,Queue(operators109,t)\n"
     " same => n,Hangup()\n"
 )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
-
-
-@pytest.fixture
-async def durable(db_url: str, tmp_path: Path) -> AsyncIterator[Durable]:
-    d = Durable(db_url, tmp_path / "spool")
-    await d.start()
-    yield d
-    await d.stop()
-    d.dispose()
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 import wave
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -68,3 +69,19 @@ def wav_seconds(path: str | Path) -> float:
     """Python's wave must open the file (a zeroed header is refused); its duration."""
     with wave.open(str(path), "rb") as wav:
         return wav.getnframes() / wav.getframerate()
+
+
+@pytest.fixture(name="db_url", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url_fixture(request: pytest.FixtureRequest) -> str:
+    """Each durability test on SQLite and on PostgreSQL."""
+    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
+
+
+@pytest.fixture(name="durable")
+async def durable_fixture(db_url: str, tmp_path: Path) -> AsyncIterator[Durable]:
+    """The durable path (registry, spool, manager) on the test's database."""
+    d = Durable(db_url, tmp_path / "spool")
+    await d.start()
+    yield d
+    await d.stop()
+    d.dispose()

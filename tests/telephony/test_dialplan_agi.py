@@ -17,24 +17,10 @@ from telephony.audiosocket import MediaDirectory
 from telephony.fastagi import FastAgiServer
 from tests.peers.ari_peer import AriPeer
 from tests.peers.dialplan import Pbx
-from tests.telephony.durable import Durable, wav_seconds
+from tests.telephony.durable import Durable, db_url_fixture, durable_fixture, wav_seconds  # noqa: F401 (fixtures)
 
 SAMPLE = Path(__file__).resolve().parents[2] / "telephony" / "asterisk" / "extensions.conf"
 TWO_SECONDS = b"\x10\x00" * 16000
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
-
-
-@pytest.fixture
-async def durable(db_url: str, tmp_path: Path) -> AsyncIterator[Durable]:
-    d = Durable(db_url, tmp_path / "spool")
-    await d.start()
-    yield d
-    await d.stop()
-    d.dispose()
 
 
 @pytest.fixture
