@@ -111,6 +111,20 @@ async def test_stasis_failing_while_ari_is_down_falls_back_to_fastagi(
     await pbx.close()
 
 
+async def test_with_callcard_unreachable_the_fallback_still_records_the_call(tmp_path: Path) -> None:
+    """Stasis() fails and the FastAGI connection is refused (callcard is down): Asterisk sets AGISTATUS=FAILURE and
+    goes on, and the sample dialplan starts MixMonitor itself, so the caller reaches an operator AND is recorded."""
+    pbx = Pbx(SAMPLE, agi_url="agi://127.0.0.1:9", stasis_registered=lambda app: False)  # nothing listens on 9
+    pbx.globals["CALLCARD_RECORDINGS"] = str(tmp_path)
+    ch = pbx.call("from-trunk", caller="+77015550303", audio=TWO_SECONDS)
+    await pbx.reached(ch, "Queue")
+    assert ch.variables["AGISTATUS"] == "FAILURE"
+    assert ("MixMonitor", "${CALLCARD_RECORDINGS}/callcard-${UNIQUEID}.wav") in ch.apps_run
+    await pbx.hangup(ch, cause=16)
+    assert wav_seconds(tmp_path / f"callcard-{ch.uniqueid}.wav") == 2.0
+    await pbx.close()
+
+
 async def test_peer_registers_a_stasis_app_only_while_its_websocket_is_connected(ari_peer: AriPeer) -> None:
     client = AriClient(ari_peer.url, "callcard", "s3cret", "callcard", backoff_initial=0.1)
 
