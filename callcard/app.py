@@ -156,6 +156,7 @@ def build_services(settings: Settings) -> Services:
         events=manager,
         interval_s=settings.reconcile_interval_s,
         max_age_s=settings.reconcile_max_call_age_s,
+        ready=lambda: not registry.spooling,  # a recording whose call still waits in the spool is no orphan
     )
     if bridge.ari_app is not None:
         bridge.ari_app.reconnect_hooks.append(reconciler.run_once)

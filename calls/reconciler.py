@@ -25,13 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.records import Call, Recording
 from models.repo import calls as calls_repo
 from telephony.events import (
     AsteriskInventory,
     CallEnded,
     CallEventSink,
+    CallStarted,
     ReconciledCause,
     RecordingEvidence,
     RecordingFinished,
@@ -87,14 +90,24 @@ class Reconciler:
         events: CallEventSink,
         interval_s: float = 60.0,
         max_age_s: float = 4 * 3600.0,
+        adopt_after_s: float | None = 600.0,
+        ready: Callable[[], bool] = lambda: True,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """Wire it; nothing runs until ``start`` (periodic) or ``run_once``."""
+        """Wire it; nothing runs until ``start`` (periodic) or ``run_once``.
+
+        ``adopt_after_s``: a recording file that no call row knows, not written for this long, was made while
+        callcard was down (the dialplan's own MixMonitor): it is adopted as a call (None: never). ``ready`` says
+        whether the database holds everything callcard knows (False while writes wait in the spool: a file whose
+        call is still spooled is not an orphan).
+        """
         self.sessions = sessions
         self.asterisk = asterisk
         self.events = events
         self.interval_s = interval_s
         self.max_age_s = max_age_s
+        self.adopt_after_s = adopt_after_s
+        self.ready = ready
         self.clock = clock
         self._lock = asyncio.Lock()
         self._ended: OrderedDict[str, None] = OrderedDict()
@@ -148,7 +161,46 @@ class Reconciler:
                     ended.append(ending)
             if ended:
                 logger.info("reconciliation ended %d of %d open calls", len(ended), len(open_calls))
+            ended.extend(await self._adopt_orphans())
             return Report(open_calls=len(open_calls), ended=tuple(ended), channels_known=channels is not None)
+
+    async def _adopt_orphans(self) -> list[Ending]:
+        """Recordings made while callcard was down become calls: started, ended at the file's last write, recorded."""
+        if self.adopt_after_s is None or not self.ready():
+            return []
+        files = self.asterisk.recorded_calls(idle_s=self.adopt_after_s)
+        if not files:
+            return []
+        try:
+            orphans = await asyncio.to_thread(self._unknown, files)
+        except Exception as exc:
+            logger.warning("orphan recordings not checked: %s", exc)
+            return []
+        adopted: list[Ending] = []
+        for uniqueid in orphans:
+            evidence = await self.asterisk.recording(uniqueid, source="agi", gone=True)
+            if evidence.state is RecordingState.GROWING or not evidence.recordings:
+                continue
+            end = evidence.last_write or self.clock()
+            length = max((r.duration_s or 0.0 for r in evidence.recordings), default=0.0)
+            start = end - timedelta(seconds=length)
+            logger.warning("call %s: recorded while callcard was down; adopted from its recording", uniqueid)
+            await self.events.on_event(CallStarted(uniqueid=uniqueid, at=start, source="agi"))
+            ending = Ending(uniqueid=uniqueid, at=end, cause=ReconciledCause.ADOPTED, recordings=evidence.recordings)
+            await self._emit(ending)
+            adopted.append(ending)
+        return adopted
+
+    def _unknown(self, files: list[tuple[str, str]]) -> list[str]:
+        """The uniqueids of ``files`` that neither a call nor a stored recording of the database knows."""
+        with self.sessions() as session:
+            known_paths = set(
+                session.scalars(select(Recording.path).where(Recording.path.in_([p for _, p in files])))
+            )
+            known_calls = set(
+                session.scalars(select(Call.uniqueid).where(Call.uniqueid.in_([u for u, _ in files])))
+            )
+        return [u for u, p in files if p not in known_paths and u not in known_calls and u not in self._ended]
 
     def _open_calls(self) -> list[OpenCall]:
         with self.sessions() as session:

@@ -116,6 +116,7 @@ class ReconciledCause(StrEnum):
     RECORDING_CLOSED = "recording closed (reconciled)"  # FastAGI: MixMonitor closed its file, no hang-up seen
     RECORDING_STALLED = "recording stalled (reconciled)"  # FastAGI: the file stopped growing, no hang-up seen
     NO_HANGUP_SEEN = "no hang-up seen (reconciled by age)"  # nothing to go by but the call's age
+    ADOPTED = "recorded while callcard was down (adopted)"  # a recording no event of callcard's ever announced
 
 
 class RecordingState(StrEnum):
@@ -145,6 +146,11 @@ class AsteriskInventory(Protocol):
 
     def following(self, uniqueid: str) -> bool:
         """True while telephony itself follows the call (its hang-up will be reported without the reconciler)."""
+        ...
+
+    def recorded_calls(self, *, idle_s: float) -> list[tuple[str, str]]:
+        """(uniqueid, path) of the calls' recording files in callcard's recordings directory that have not been
+        written for ``idle_s`` seconds (candidates for adoption when no call row knows them)."""
         ...
 
     async def recording(self, uniqueid: str, *, source: str, gone: bool) -> RecordingEvidence:

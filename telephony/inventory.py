@@ -95,6 +95,20 @@ class TelephonyInventory:
                 found.append(finished(uniqueid, info, fmt=fmt))
         return found
 
+    def recorded_calls(self, *, idle_s: float) -> list[tuple[str, str]]:
+        """(uniqueid, absolute path) of each ``callcard-<uniqueid>.wav`` in the recordings directory (MixMonitor's and
+        the fetched ARI recordings' naming) not written for ``idle_s`` seconds."""
+        now = time.time()
+        out: list[tuple[str, str]] = []
+        for path in sorted(self.recordings_dir.glob("callcard-*.wav")):
+            try:
+                if now - path.stat().st_mtime < idle_s:
+                    continue
+            except OSError:
+                continue
+            out.append((path.stem[len("callcard-") :], str(path.absolute())))
+        return out
+
     def _mixmonitor(self, uniqueid: str, gone: bool) -> RecordingEvidence:
         path = mixmonitor_path(self.recordings_dir, uniqueid)
         try:

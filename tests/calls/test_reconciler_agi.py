@@ -163,3 +163,66 @@ async def test_periodic_runs_pick_up_a_call_without_being_asked(
     finally:
         await reconciler.stop()
     assert durable.calls()[ch.uniqueid].hangup_cause == "recording closed (reconciled)"
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "telephony" / "asterisk" / "extensions.conf"
+
+
+async def test_a_call_recorded_while_callcard_was_down_is_adopted_when_it_is_back(
+    agi: FastAgiServer, durable: Durable, tmp_path: Path
+) -> None:
+    """callcard entirely down: Stasis() fails, the FastAGI connection is refused, and the sample dialplan records
+    the call itself into callcard's recordings directory. Back, the reconciler finds a recording that no call row
+    knows, and adopts it: the call is stored, ended at the file's last write, and its recording attached (post-call
+    work then transcribes it). Files of known calls are left alone, and a second run adopts nothing."""
+    rec_dir = tmp_path / "rec"
+    pbx = Pbx(SAMPLE, agi_url="agi://127.0.0.1:9", stasis_registered=lambda app: False)  # nothing listens on 9
+    pbx.globals["CALLCARD_RECORDINGS"] = str(rec_dir)
+    ch = pbx.call("from-trunk", caller="+77015550409", audio=TWO_SECONDS)
+    await pbx.reached(ch, "Queue")
+    await pbx.hangup(ch, cause=16)
+    await pbx.close()
+    path = rec_dir / f"callcard-{ch.uniqueid}.wav"
+    closed_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    # A call callcard did register, whose recording is stored: never adopted twice.
+    known = Pbx(SAMPLE, agi_url=f"agi://127.0.0.1:{agi.bound_port}")
+    known._seq = pbx._seq  # the same Asterisk once callcard is back: its uniqueids go on, never repeat
+    other = known.call("from-trunk-agi", caller="+77015550410", audio=TWO_SECONDS)
+    await known.reached(other, "Queue")
+    await known.hangup(other, cause=16)
+    await known.close()
+    await durable.until(lambda: bool((c := durable.calls().get(other.uniqueid)) and c.recordings))
+
+    reconciler = _reconciler(durable, tmp_path, adopt_after_s=0.0)
+    report = await reconciler.run_once()
+    assert [(e.uniqueid, e.cause) for e in report.ended] == [(ch.uniqueid, ReconciledCause.ADOPTED)]
+    await durable.until(lambda: bool((c := durable.calls().get(ch.uniqueid)) and c.ended_at and c.recordings))
+    call = durable.calls()[ch.uniqueid]
+    assert (call.state, call.source) == ("ended", "agi")
+    assert call.hangup_cause == "recorded while callcard was down (adopted)"
+    assert call.ended_at is not None and abs((call.ended_at - closed_at).total_seconds()) < 0.01
+    assert abs((call.ended_at - call.started_at).total_seconds() - 2.0) < 0.01  # as long as its recording
+    assert call.asr_status == "deferred"  # recording-only: decoded after the call
+    (rec,) = call.recordings
+    assert rec.complete and wav_seconds(rec.path) == 2.0
+    assert (await reconciler.run_once()).ended == ()
+    assert len(durable.calls()) == 2
+
+
+async def test_nothing_is_adopted_while_the_database_still_waits_for_spooled_writes(
+    durable: Durable, tmp_path: Path
+) -> None:
+    rec_dir = tmp_path / "rec"
+    rec_dir.mkdir()
+    import wave
+
+    with wave.open(str(rec_dir / "callcard-1796650000.7.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(TWO_SECONDS)
+    spooling = _reconciler(durable, tmp_path, adopt_after_s=0.0, ready=lambda: False)
+    assert (await spooling.run_once()).ended == ()
+    assert (await _reconciler(durable, tmp_path, adopt_after_s=3600.0).run_once()).ended == ()  # too fresh
+    adopted = await _reconciler(durable, tmp_path, adopt_after_s=0.0).run_once()
+    assert [e.uniqueid for e in adopted.ended] == ["1796650000.7"]
