@@ -428,11 +428,17 @@ class AriPeer:
                 self._emit("ChannelHangupRequest", ch, cause=cause)
             else:
                 self._emit("ChannelHangupRequest", ch, cause=cause)
+        # Real Asterisk (22.10.1, checked): at the caller's hang-up the order is the caller's StasisEnd, then each
+        # snoop's RecordingFinished and StasisEnd -- a snoop gets no ChannelDestroyed -- then the caller's
+        # ChannelDestroyed (to an app subscribed to it).
+        if ch.app:
+            self._emit("StasisEnd", ch)
+            ch.app = None
         for snoop in [c for c in self.channels.values() if c.snoop_of == cid]:
-            await self._destroy(snoop, 16, "Normal Clearing")
+            await self._destroy(snoop, 16, "Normal Clearing", announce=False)
         await self._destroy(ch, cause, cause_txt)
 
-    async def _destroy(self, ch: PeerChannel, cause: int, cause_txt: str) -> None:
+    async def _destroy(self, ch: PeerChannel, cause: int, cause_txt: str, *, announce: bool = True) -> None:
         for name, rec in list(self.live_recordings.items()):
             if rec["channel"] == ch.id:
                 self._finish_recording(name, rec)
@@ -443,7 +449,8 @@ class AriPeer:
         if ch.app:
             self._emit("StasisEnd", ch)
             ch.app = None
-        self._emit("ChannelDestroyed", ch, app=ch.created_by, cause=cause, cause_txt=cause_txt)
+        if announce:
+            self._emit("ChannelDestroyed", ch, app=ch.created_by, cause=cause, cause_txt=cause_txt)
         self.channels.pop(ch.id, None)
         await self._close_media(ch)
         for ids in self.subscriptions.values():
@@ -483,7 +490,7 @@ class AriPeer:
             format=rec["format"],
             state="done",
             target_uri=f"channel:{rec['channel']}",
-            duration=int(round(len(pcm) / 16000)),
+            duration=len(pcm) // 16000,  # Real Asterisk: whole seconds, truncated (2.5 s of audio says 2)
         )
         if snoop is not None:
             self._emit("RecordingFinished", None, app=snoop.app, recording=event)
