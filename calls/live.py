@@ -28,11 +28,6 @@ class CallInfo:
     started_at: datetime
     start_s: float = 0.0
 
-    @property
-    def uniqueid(self) -> str:
-        """Asterisk's uniqueid of the caller's channel (the call key)."""
-        return self.key
-
 
 @dataclass(frozen=True, slots=True)
 class AudioChunk:

@@ -62,8 +62,8 @@ class Processors:
         self.made: dict[str, RecordingProcessor] = {}
 
     def __call__(self, info: CallInfo) -> RecordingProcessor:
-        proc = RecordingProcessor(info, **{**self.options, **self.per_call.get(info.uniqueid, {})})
-        self.made[info.uniqueid] = proc
+        proc = RecordingProcessor(info, **{**self.options, **self.per_call.get(info.key, {})})
+        self.made[info.key] = proc
         return proc
 
 
