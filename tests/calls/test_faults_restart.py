@@ -53,10 +53,15 @@ async def test_callcard_stopped_mid_call_and_restarted(
         await node.stop()
     again = await Node(config).start()
     try:
-        await until(lambda: uid in again.manager.calls, 10, lambda: "the call was not re-adopted")
+        await until(lambda: uid in again.manager.calls, 20, lambda: "the call was not re-adopted")
         start_s = again.manager.calls[uid].info.start_s
         assert first_phrase.end < start_s < second_phrase.start, start_s  # the new stream is on the call's clock
-        await until(lambda: again.clock_s(uid) >= len(pcm) / BYTES_PER_S - 0.3, 15)
+        # The rest of the caller's audio arrives in real time (a deadline, not a speed test: 2 loaded cores).
+        await until(
+            lambda: again.clock_s(uid) >= len(pcm) / BYTES_PER_S - 0.3,
+            40,
+            lambda: f"audio clock {again.clock_s(uid):.2f} s of {len(pcm) / BYTES_PER_S:.2f} s",
+        )
         await peer.hangup(uid)
         sessions = config.sessions
         await until(lambda: is_final(sessions, uid), 30, lambda: describe(sessions, uid))
