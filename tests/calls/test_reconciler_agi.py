@@ -14,13 +14,18 @@ from pathlib import Path
 import pytest
 
 from calls.reconciler import Reconciler
-from telephony.audiosocket import MediaDirectory
 from telephony.events import ReconciledCause
 from telephony.fastagi import FastAgiServer
 from telephony.inventory import TelephonyInventory
 from tests.peers.agi_peer import agi_call
 from tests.peers.dialplan import Pbx
-from tests.telephony.durable import Durable, db_url_fixture, durable_fixture, wav_seconds  # noqa: F401 (fixtures)
+from tests.telephony.durable import (  # noqa: F401 (fixtures)
+    Durable,
+    agi_fixture,
+    db_url_fixture,
+    durable_fixture,
+    wav_seconds,
+)
 
 TWO_SECONDS = b"\x10\x00" * 16000
 # The sample as it was first shipped: the h extension in the AGI context never runs after Goto(operators,...).
@@ -34,22 +39,6 @@ NO_HANDLER = (
     "exten => s,1,Queue(operators109,t)\n"
     " same => n,Hangup()\n"
 )
-
-
-@pytest.fixture
-async def agi(durable: Durable, tmp_path: Path) -> AsyncIterator[FastAgiServer]:
-    server = FastAgiServer(
-        events=durable.manager,
-        directory=MediaDirectory(),
-        recordings_dir=tmp_path / "rec",
-        host="127.0.0.1",
-        port=0,
-        call_ids=durable.manager,
-        recording_timeout=3,
-    )
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from calls.registry import CallRegistry
 from calls.spool import Spool
 from models.db import make_engine, make_sessionmaker
 from models.records import Call
+from telephony.audiosocket import MediaDirectory
+from telephony.fastagi import FastAgiServer
 from tests.calls.conftest import Processors
 
 
@@ -85,3 +87,20 @@ async def durable_fixture(db_url: str, tmp_path: Path) -> AsyncIterator[Durable]
     yield d
     await d.stop()
     d.dispose()
+
+
+@pytest.fixture(name="agi")
+async def agi_fixture(durable: Durable, tmp_path: Path) -> AsyncIterator[FastAgiServer]:
+    """callcard's FastAGI server on a free port, recording into ``tmp_path/rec``, reporting to the durable path."""
+    server = FastAgiServer(
+        events=durable.manager,
+        directory=MediaDirectory(),
+        recordings_dir=tmp_path / "rec",
+        host="127.0.0.1",
+        port=0,
+        call_ids=durable.manager,
+        recording_timeout=5,
+    )
+    await server.start()
+    yield server
+    await server.stop()

@@ -7,36 +7,22 @@ failing while callcard's ARI is down, and the fallback into the FastAGI variant)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
 from telephony.ari import AriClient
-from telephony.audiosocket import MediaDirectory
 from telephony.fastagi import FastAgiServer
 from tests.peers.ari_peer import AriPeer
 from tests.peers.dialplan import Pbx
-from tests.telephony.durable import Durable, db_url_fixture, durable_fixture, wav_seconds  # noqa: F401 (fixtures)
+from tests.telephony.durable import (  # noqa: F401 (fixtures)
+    Durable,
+    agi_fixture,
+    db_url_fixture,
+    durable_fixture,
+    wav_seconds,
+)
 
 SAMPLE = Path(__file__).resolve().parents[2] / "telephony" / "asterisk" / "extensions.conf"
 TWO_SECONDS = b"\x10\x00" * 16000
-
-
-@pytest.fixture
-async def agi(durable: Durable, tmp_path: Path) -> AsyncIterator[FastAgiServer]:
-    server = FastAgiServer(
-        events=durable.manager,
-        directory=MediaDirectory(),
-        recordings_dir=tmp_path / "rec",
-        host="127.0.0.1",
-        port=0,
-        call_ids=durable.manager,
-        recording_timeout=5,
-    )
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def _pbx(agi: FastAgiServer, conf: Path = SAMPLE, **options: object) -> Pbx:
