@@ -1,21 +1,24 @@
-"""create_app: the FastAPI application over an ApiContext: routers, JSON errors, body limit, OpenAPI."""
+"""create_app: the FastAPI application over an ApiContext: routers, JSON errors, input guards, OpenAPI."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from api.context import ApiContext
 from api.errors import install_error_handlers
+from api.input_guard import InputGuard
 from api.limits import BodySizeLimit
-from api.routes import auth, calls, cards, health, live, qa, stats, taxonomy, transfer, users
-from api.security import LoginThrottle
+from api.openapi import build_openapi
+from api.routes import auth, calls, cards, claim, health, live, qa, stats, taxonomy, transfer, users
+from api.throttle import LoginLimits
+from api.web import docs as api_docs
 from api.web import mount_web
 from calls.messages import message_schema
 
+API_PREFIX = "/api"
 # Routers mounted under /api. Add new resources here (the web helper's live, stats, QA routers too).
 API_ROUTERS: list[APIRouter] = [
     auth.router,
@@ -25,12 +28,14 @@ API_ROUTERS: list[APIRouter] = [
     health.router,
     users.router,
     live.router,
+    claim.router,
     transfer.router,
     stats.router,
     qa.router,
 ]
 # Routers mounted at the root (HTML pages, static files are mounted by whoever owns them).
-PAGE_ROUTERS: list[APIRouter] = []
+# Routers mounted at the root: the OpenAPI docs page, served with its assets from the package (no CDN).
+PAGE_ROUTERS: list[APIRouter] = [api_docs.router]
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -46,36 +51,31 @@ def create_app(ctx: ApiContext) -> FastAPI:
         summary="Registry and live operator desk of a city's 109 hotline",
         version="0.1.0",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # api.web.docs serves /api/docs from vendored assets under the pages' CSP
         redoc_url=None,
         generate_unique_id_function=_operation_id,
     )
     app.state.ctx = ctx
-    app.state.login_throttle = LoginThrottle()
+    app.state.login_throttle = LoginLimits()  # the rules; the counts are in the database (api/throttle.py)
     install_error_handlers(app)
+    # The last middleware added runs first: the size limit, then the input guard (NUL, non-JSON bodies).
+    app.add_middleware(InputGuard)
     app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_body_bytes)
     for router in API_ROUTERS:
-        app.include_router(router, prefix="/api")
+        app.include_router(router, prefix=API_PREFIX)
     for router in PAGE_ROUTERS:
         app.include_router(router)
     mount_web(app)
-    app.openapi = lambda: _openapi_with_live_messages(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi_document(app, ctx)  # type: ignore[method-assign]
     return app
 
 
-def _openapi_with_live_messages(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, with the live WebSocket's message union (``LiveMessage``) in its components."""
+def _openapi_document(app: FastAPI, ctx: ApiContext) -> dict[str, Any]:
+    """The OpenAPI document (api.openapi.build_openapi), built once, with the live WebSocket's message union
+    (``LiveMessage``) in its components."""
     if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            summary=app.summary,
-            routes=app.routes,
-        )
         live = message_schema()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for name, definition in live.pop("$defs", {}).items():
-            components.setdefault(name, definition)
-        components["LiveMessage"] = live
-        app.openapi_schema = schema
+        extra: dict[str, Any] = live.pop("$defs", {})
+        extra["LiveMessage"] = live
+        app.openapi_schema = build_openapi(app, API_ROUTERS, API_PREFIX, ctx.taxonomy, extra)
     return app.openapi_schema

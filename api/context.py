@@ -32,12 +32,12 @@ class TransferOutcome(Protocol):
 
     @property
     def destination(self) -> str:
-        """"context,exten,priority"."""
+        """ "context,exten,priority"."""
         ...
 
     @property
     def method(self) -> str:
-        """"continue", "redirect", or "" when Asterisk was not asked to move the caller."""
+        """ "continue", "redirect", or "" when Asterisk was not asked to move the caller."""
         ...
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -15,9 +15,12 @@ from sqlalchemy.orm import Session
 
 from api.context import ApiContext
 from api.errors import ApiError
-from api.security import InvalidToken, decode_access_token, password_stamp
+from api.login_sessions import session_refusal
+from api.policy import ROLE_RULES, Action
+from api.security import InvalidToken, decode_access_token
 from calls.messages import LiveMessage
 from models.records import User
+from models.repo import sessions
 from models.repo.cards import Actor
 
 logger = logging.getLogger(__name__)
@@ -60,25 +63,79 @@ def end_reads(session: Session) -> None:
     session.commit()
 
 
-def user_from_token(ctx: ApiContext, session: Session, token: str | None) -> User:
-    """The active user a token names; ApiError 401 otherwise (also used by WebSockets with ?token=)."""
+_REFUSED = {"WWW-Authenticate": "Bearer"}
+PASSWORD_CHANGE_REQUIRED = "password_change_required"  # the "code" of the 403 a pending password change gets
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A request's user and the login session (``sid``) its token names."""
+
+    user: User
+    session_id: str
+
+
+def _signed_in(ctx: ApiContext, session: Session, token: str | None, *, password_change_pending_ok: bool) -> SignedIn:
+    """The user and login session a token names: ApiError 401 unless the token is signed by us and unexpired,
+    names an open login session of an active user; 403 (code ``password_change_required``) while the user must
+    change their password, unless ``password_change_pending_ok``. The role is the database's, not the token's."""
     if not token:
-        raise ApiError(401, f"You need to log in: {LOGIN_HINT}.", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, f"You need to log in: {LOGIN_HINT}.", headers=_REFUSED)
     try:
         claims = decode_access_token(token, secret=ctx.settings.secret_key)
     except InvalidToken as exc:
-        raise ApiError(401, f"{str(exc)[:1].upper()}{str(exc)[1:]}.", headers={"WWW-Authenticate": "Bearer"}) from exc
-    user = session.get(User, int(claims["sub"]))
+        raise ApiError(401, f"{str(exc)[:1].upper()}{str(exc)[1:]}.", headers=_REFUSED) from exc
+    session_id = claims.get("sid")
+    if not isinstance(session_id, str) or not session_id:
+        raise ApiError(
+            401,
+            "This access token names no login session (it is from an older version); log in again.",
+            headers=_REFUSED,
+        )
+    user_id = int(claims["sub"])
+    user = session.get(User, user_id)
+    login = sessions.get_session(session, session_id=session_id[:64])
     # End the read transaction now: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE), and a
     # route may hand work to other sessions (threads) while this one would otherwise sit idle in a transaction.
     session.commit()
+    refusal = session_refusal(login, user_id=user_id)
+    if refusal is not None:
+        raise ApiError(401, refusal, headers=_REFUSED)
     if user is None or not user.active:
+        raise ApiError(401, "This account does not exist or is disabled; log in again.", headers=_REFUSED)
+    if user.must_change_password and not password_change_pending_ok:
         raise ApiError(
-            401, "This account does not exist or is disabled; log in again.", headers={"WWW-Authenticate": "Bearer"}
+            403,
+            "You must change your password before you can do anything else: send PATCH /api/auth/me with "
+            "current_password and a new password.",
+            code=PASSWORD_CHANGE_REQUIRED,
         )
-    if "pws" in claims and claims["pws"] != password_stamp(user.password_hash):
-        raise ApiError(401, "Your password was changed; log in again.", headers={"WWW-Authenticate": "Bearer"})
-    return user
+    return SignedIn(user=user, session_id=session_id)
+
+
+def user_from_token(ctx: ApiContext, session: Session, token: str | None) -> User:
+    """The active user a token names; ApiError 401 otherwise, 403 while they must change their password (also
+    used by WebSockets with ?token=)."""
+    return _signed_in(ctx, session, token, password_change_pending_ok=False).user
+
+
+def request_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The request's bearer token. GET/HEAD requests may carry it in the same-site ``callcard_token`` cookie
+    instead (set by the login page), so an <audio> element's Range requests for a recording are signed in."""
+    token = credentials.credentials if credentials else None
+    if token is None and request.method in ("GET", "HEAD"):
+        token = request.cookies.get("callcard_token") or None
+    return token
+
+
+def get_signed_in(
+    request: Request,
+    ctx: CtxDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> SignedIn:
+    """The logged-in user and session, also while a password change is pending (for /api/auth/me and logout)."""
+    return _signed_in(ctx, session, request_token(request, credentials), password_change_pending_ok=True)
 
 
 def get_current_user(
@@ -87,37 +144,17 @@ def get_current_user(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The logged-in user (401 without a valid bearer token).
-
-    GET/HEAD requests may carry the token in the same-site ``callcard_token`` cookie instead (set by the
-    login page), so an <audio> element's Range requests for a recording are signed in.
-    """
-    token = credentials.credentials if credentials else None
-    if token is None and request.method in ("GET", "HEAD"):
-        token = request.cookies.get("callcard_token") or None
-    return user_from_token(ctx, session, token)
+    """The logged-in user: 401 without a valid bearer token (or cookie, see ``request_token``), 403 with
+    ``"code": "password_change_required"`` until a user who must change their password has done so."""
+    return user_from_token(ctx, session, request_token(request, credentials))
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+SignedInDep = Annotated[SignedIn, Depends(get_signed_in)]
 
 
-def require_role(*roles: str) -> Callable[..., User]:
-    """A dependency that lets through users of ``roles`` (admins always), 403 for everyone else."""
-
-    def check(user: CurrentUser) -> User:
-        if user.role == "admin" or user.role in roles:
-            return user
-        allowed = " or ".join([*roles, "admin"])
-        raise ApiError(403, f"Your role ({user.role}) may not do this; it needs {allowed}.")
-
-    check.__name__ = f"require_{'_'.join(roles) or 'admin'}"
-    return check
-
-
-OperatorUser = Annotated[User, Depends(require_role("operator"))]
-QaUser = Annotated[User, Depends(require_role("qa"))]
-AdminUser = Annotated[User, Depends(require_role())]
-StaffUser = Annotated[User, Depends(require_role("operator", "qa"))]
+# Who may move a live caller to an emergency service (api.policy: Action.TRANSFER_CALL).
+TRANSFER_ROLES = frozenset(str(role) for role in ROLE_RULES[Action.TRANSFER_CALL])
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +180,7 @@ def emergency_caller(
     token = credentials.credentials if credentials is not None else None
     try:
         with ctx.sessionmaker() as session:
-            user = user_from_token(ctx, session, token)
+            user = _signed_in(ctx, session, token, password_change_pending_ok=True).user
         who = EmergencyCaller(user.id, user.username, user.role, verified=True)
     except SQLAlchemyError as exc:
         try:
@@ -158,8 +195,8 @@ def emergency_caller(
             who.user_id,
             who.role,
         )
-    if who.role not in ("operator", "admin"):
-        raise ApiError(403, f"Your role ({who.role}) may not do this; it needs operator or admin.")
+    if who.role not in TRANSFER_ROLES:
+        raise ApiError(403, f"Your role ({who.role}) may not do this; it needs {' or '.join(sorted(TRANSFER_ROLES))}.")
     return who
 
 

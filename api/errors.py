@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import TaxonomyError
@@ -16,6 +18,7 @@ from models.repo.errors import DuplicateRecord, InvalidTransition, RecordNotFoun
 
 logger = logging.getLogger(__name__)
 
+RETRY_AFTER_S = 2  # how long a client should wait after a 503 (the database did not answer)
 STATUS_SENTENCES = {
     400: "The request is not valid.",
     401: "You need to log in first.",
@@ -30,6 +33,31 @@ STATUS_SENTENCES = {
     500: "Something went wrong on the server.",
     503: "The service is not available right now.",
 }
+
+
+class FieldProblem(BaseModel):
+    """One field a 422 refused: where it is (``loc``, e.g. ["body", "address", "district"]), why, and the kind."""
+
+    loc: list[str | int] = Field(description="Where the value is: body/query/path, then field names and indexes")
+    msg: str = Field(description="What is wrong with it, in English")
+    type: str | None = Field(default=None, description="The kind of problem, e.g. missing, string_too_long")
+
+
+class ApiErrorBody(BaseModel):
+    """Every error the API answers with: a sentence for people in ``detail``, sometimes with fields that help.
+
+    422 answers to malformed input list each refused field in ``errors``; answers about one field name it in
+    ``field`` (with the ids it accepts in ``allowed``); 500 answers give the log reference ``ref``.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str = Field(description="A sentence for people saying what went wrong and, where it can, what to do")
+    errors: list[FieldProblem] | None = Field(default=None, description="Each refused field (422)")
+    field: str | None = Field(default=None, description="The field the answer is about")
+    allowed: list[str] | None = Field(default=None, description="The values that field accepts")
+    code: str | None = Field(default=None, description="A code the answer is about, e.g. an emergency service")
+    ref: str | None = Field(default=None, description="Reference of the server's log entry (500)")
 
 
 class ApiError(Exception):
@@ -88,7 +116,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")} for e in exc.errors()
+            {
+                "loc": [part if isinstance(part, int) else str(part) for part in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "value_error")),
+            }
+            for e in exc.errors()
         ]
         return _json(422, _validation_sentence(list(exc.errors())), errors=errors)
 
@@ -107,6 +140,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for kind in statuses:
         app.add_exception_handler(kind, domain_error)
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        return _json(
+            503, "The database did not answer; try again in a moment.", headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> JSONResponse:

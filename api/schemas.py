@@ -7,9 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.params import MAX_ID
 from models.records import Call, Card, Recording, TranscriptSegment, User
 
-Role = Literal["operator", "qa", "admin"]
+Role = Literal["operator", "supervisor", "qa", "admin"]
 LanguageCode = Literal["ru", "kk", "mixed"]
 UiLanguage = Literal["ru", "kk"]
 CardStatusName = Literal["draft", "confirmed", "routed", "resolved", "closed"]
@@ -17,9 +18,10 @@ ADDRESS_FIELDS = ("street", "house", "building", "apartment", "district", "landm
 
 
 class Strict(BaseModel):
-    """Inputs refuse unknown fields, so a typo is a 422, not a silent no-op."""
+    """Inputs refuse unknown fields, so a typo is a 422, not a silent no-op, and numbers that are not finite
+    (JSON's Infinity, -Infinity and NaN, which Python's parser accepts), which no field can store or send back."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------------------------------------- auth, users
@@ -41,6 +43,8 @@ class UserPublic(BaseModel):
     role: Role
     ui_language: str
     active: bool = True
+    # True until the user has replaced a password someone else chose; only /api/auth/me and logout answer them.
+    must_change_password: bool = False
     created_at: datetime | None = None
 
     @classmethod
@@ -53,6 +57,7 @@ class UserPublic(BaseModel):
             role=user.role,  # type: ignore[arg-type]
             ui_language=user.ui_language,
             active=user.active,
+            must_change_password=bool(user.must_change_password),
             created_at=user.created_at,
         )
 
@@ -142,7 +147,7 @@ class CardEdits(Strict):
     address: AddressIn | None = None
     summary: str | None = Field(default=None, max_length=5000)
     language: LanguageCode | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_ID)
 
     def changes(self) -> dict[str, Any]:
         """The fields sent, flattened to card column names (address parts become street, house, ...)."""
@@ -159,7 +164,7 @@ class CardEdits(Strict):
 class CardCreate(CardEdits):
     """A manual card, optionally for a call that has no card yet."""
 
-    call_id: int | None = Field(default=None, ge=1)
+    call_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     caller_number: str | None = Field(default=None, max_length=64, pattern=r"^\+?[0-9]{1,20}$")
 
     def changes(self) -> dict[str, Any]:
@@ -178,7 +183,7 @@ class CardRoute(Strict):
     """Routing to a service (default: the card's service)."""
 
     service: str | None = Field(default=None, max_length=64)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class CardResolve(Strict):
@@ -186,14 +191,14 @@ class CardResolve(Strict):
 
     resolution: str = Field(min_length=1, max_length=5000)
     first_call_resolution: bool | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class CardClose(Strict):
     """Closing, with an optional reason."""
 
     reason: str | None = Field(default=None, max_length=5000)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class CardTransfer(Strict):
@@ -218,7 +223,7 @@ class CardDismissEmergency(Strict):
     """Why the emergency alert is wrong."""
 
     reason: str = Field(min_length=1, max_length=2000)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class Proposed(BaseModel):

@@ -29,8 +29,10 @@ from calls.session import session_factory
 from calls.spool import Spool
 from classifier.base import CardProposer
 from core.config import Settings, split_hostport
+from core.file_modes import private_dir, tree, wider_than_private
 from core.taxonomy import Taxonomy, load_taxonomy
-from models.db import make_engine, make_sessionmaker
+from models.db import make_engine, make_sessionmaker, sqlite_path
+from telephony.allowlist import PeerAllowList, parse_allow_list
 from telephony.bridge import TelephonyBridge
 from telephony.inventory import TelephonyInventory
 
@@ -88,8 +90,59 @@ def load_speech(settings: Settings) -> SpeechEngine | None:
     )
 
 
+WIDE_PATHS_NAMED = 20  # the start-up warning names this many paths, then counts the rest
+
+
+def private_paths(settings: Settings) -> list[Path]:
+    """Every path callcard keeps private data in: the data folder, keys, the SQLite files, recordings, spool."""
+    paths = [settings.data_dir, settings.data_dir / "secret_key", settings.data_dir / "initial-admin.txt"]
+    database = sqlite_path(settings.database_url)
+    if database is not None:
+        paths += [database.parent, *(database.with_name(database.name + s) for s in ("", "-wal", "-shm", "-journal"))]
+    for root in (settings.recordings_path, settings.spool_path):
+        paths += tree(root)
+    return list(dict.fromkeys(paths))
+
+
+def prepare_private_folders(settings: Settings) -> None:
+    """Create the data, recordings and spool folders 0700 (folders that exist keep their mode)."""
+    for folder in (settings.data_dir, settings.recordings_path, settings.spool_path):
+        private_dir(folder)
+
+
+def warn_about_wide_paths(settings: Settings) -> list[tuple[Path, int]]:
+    """Log a warning naming each private path that group or others may read; return them."""
+    wide = wider_than_private(private_paths(settings))
+    for path, mode in wide[:WIDE_PATHS_NAMED]:
+        kind = "folder" if path.is_dir() else "file"
+        logger.warning(
+            "%s %s is mode %04o: group or others may use it; it holds private data (chmod %s it)",
+            kind,
+            path,
+            mode,
+            "700" if kind == "folder" else "600",
+        )
+    if len(wide) > WIDE_PATHS_NAMED:
+        logger.warning("%d more private paths are readable by group or others", len(wide) - WIDE_PATHS_NAMED)
+    return wide
+
+
+def apply_telephony_allow_list(settings: Settings, bridge: TelephonyBridge) -> None:
+    """Give the FastAGI and AudioSocket servers the Asterisk addresses they may accept (CALLCARD_TELEPHONY_ALLOW)."""
+    networks = parse_allow_list(settings.telephony_allow)
+    for server in (bridge.fastagi, bridge.audiosocket):
+        if server is not None:
+            server.allow = PeerAllowList(networks, bound_host=server.host)
+
+
 def build_services(settings: Settings) -> Services:
-    """Wire the parts. Nothing listens or connects until ``run_services``."""
+    """Wire the parts. Nothing listens or connects until ``run_services``.
+
+    First the start-up checks: private folders are made 0700, and every private path that is wider is named in
+    a warning.
+    """
+    prepare_private_folders(settings)
+    warn_about_wide_paths(settings)
     taxonomy = load_taxonomy(settings.taxonomy_path, settings.deadlines_path)
     db = make_engine(settings.database_url)
     sessions = make_sessionmaker(db)
@@ -134,6 +187,7 @@ def build_services(settings: Settings) -> Services:
         agi_enabled=settings.agi_enabled,
         agi_bind=settings.agi_bind,
     )
+    apply_telephony_allow_list(settings, bridge)
     ctx = ApiContext(
         settings=settings,
         sessionmaker=sessions,
@@ -261,7 +315,7 @@ async def run_services(services: Services, *, stop: asyncio.Event | None = None)
         host, port = split_hostport(settings.api_bind, 8000)
         config = uvicorn.Config(
             services.api, host=host, port=port, log_level=settings.log_level.lower(), lifespan="on",
-            log_config=None,
+            log_config=None, ws_max_size=settings.ws_max_message_bytes,
         )
         server = _EmbeddedServer(config)
         server_task = asyncio.create_task(server.serve(), name="api")

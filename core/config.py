@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
@@ -59,6 +60,13 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     token_ttl_minutes: int = 12 * 60
     max_body_bytes: int = 1_000_000
+    # The operators' live WebSocket (WS /api/live): how often an open socket re-checks its user and token (so
+    # deactivation, a role or password change and logout close it), how many sockets one user may hold open
+    # on this process, and the largest message a client may send (the desk sends only small pings; uvicorn
+    # refuses larger frames with close code 1009 before buffering them).
+    live_recheck_interval_s: float = 5.0
+    live_max_sockets_per_user: int = 5
+    ws_max_message_bytes: int = 4096
     local_timezone: str = "Asia/Almaty"  # the city's clock: registration years and due dates are counted in it
 
     api_enabled: bool = True
@@ -80,6 +88,10 @@ class Settings(BaseSettings):
 
     agi_enabled: bool = True
     agi_bind: str = "127.0.0.1:4573"
+    # Asterisk addresses and networks that may connect to FastAGI and AudioSocket (neither protocol has any
+    # authentication), e.g. "10.0.0.5,10.0.0.0/24". Empty: loopback only when bound to loopback; a server
+    # bound wider without a list takes anyone, with a warning at start.
+    telephony_allow: str = ""
 
     # The reconciler ends calls whose channels are gone (after every start and ARI reconnection, and periodically).
     reconcile_interval_s: float = 60.0
@@ -88,6 +100,17 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     extra_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("telephony_allow")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for item in (i.strip() for i in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"CALLCARD_TELEPHONY_ALLOW: {item!r} is not an IP address or network") from exc
+        return value
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:

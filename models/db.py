@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,38 @@ def _casefold(value: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file a ``sqlite:///`` URL names; None for other databases and for in-memory SQLite."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    if not path or path == ":memory:" or path.startswith("file::memory:"):
+        return None
+    return Path(path.split("?", 1)[0])
+
+
+def create_private_sqlite_file(path: Path) -> None:
+    """Create the SQLite file ``path`` (an empty file is an empty database) readable by its owner alone, 0600,
+    in a 0700 folder if the folder is new. SQLite gives its -wal and -shm files the database file's mode, so
+    they are private too. An existing file is left as it is (the start-up check warns when it is wider)."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout so writers queue instead of failing."""
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout so writers queue instead of failing.
+
+    A new SQLite file is created 0600 (create_private_sqlite_file) before SQLite opens it.
+    """
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            create_private_sqlite_file(path)
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("timeout", 30)
         connect_args.setdefault("check_same_thread", False)

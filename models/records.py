@@ -1,4 +1,5 @@
-"""The records: Call, Recording, TranscriptSegment, Card, RegistrationCounter, User, AuditEvent."""
+"""The records: Call, Recording, TranscriptSegment, Card, RegistrationCounter, User, AuditEvent, AuthSession,
+LoginThrottle."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from models.base import Base, UTCDateTime, utcnow
 # Enum values are stored as plain strings guarded by CHECK constraints, so models/ imports nothing of ours.
 CALL_STATES = ("ringing", "live", "ended", "failed")
 CARD_STATUSES = ("draft", "confirmed", "routed", "resolved", "closed")
-ROLES = ("operator", "qa", "admin")
+ROLES = ("operator", "supervisor", "qa", "admin")
+# Why a login session ended early (auth_sessions.revoked_reason).
+REVOKE_REASONS = ("logout", "password_changed", "deactivated", "role_changed", "admin")
 SPEAKERS = ("caller", "operator")
 LANGUAGES = ("ru", "kk", "mixed")
 SEGMENT_SOURCES = ("live", "postcall", "redecode", "qa")
@@ -35,13 +38,18 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 class User(Base):
-    """A person who logs in: operator, QA reviewer or admin."""
+    """A person who logs in: operator, supervisor, QA reviewer or admin."""
 
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # The username's confusable skeleton (NFKC, casefolded, look-alike letters mapped): two users whose names a
+    # person could mistake for each other ("admin" and a Cyrillic "аdmin") cannot both exist.
+    username_key: Mapped[str] = mapped_column(String(128), unique=True)
+    # Set for a password someone else chose (the first admin's, an admin's reset): the next login must change it.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     full_name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -249,3 +257,35 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(32))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AuthSession(Base):
+    """One login: every access token names its session, so a logout or an admin's change ends it at once."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (
+        CheckConstraint("revoked_reason IS NULL OR " + _in("revoked_reason", REVOKE_REASONS), name="revoked_reason"),
+        Index("ix_auth_sessions_user_id", "user_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, carried as the token's "sid"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    client: Mapped[str | None] = mapped_column(String(64))  # the address the login came from
+
+
+class LoginThrottle(Base):
+    """Failed logins counted per key ("user:<name>", "client:<address>", "pair:<name>|<address>").
+
+    ``next_try_at`` is when the key may be tried again: a short delay that grows with the failures.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

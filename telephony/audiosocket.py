@@ -7,6 +7,7 @@ import contextlib
 import logging
 import struct
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from core.errors import ProtocolError
 from core.types import SAMPLE_RATE
+from telephony.allowlist import Network, PeerAllowList
 from telephony.events import (
     AudioSink,
     AudioStreamEnded,
@@ -155,8 +157,10 @@ class AudioSocketServer:
         first_frame_timeout: float = 10.0,
         idle_timeout: float = 60.0,
         burst: int = 8,
+        allow: Sequence[Network] = (),
     ) -> None:
-        """Configure the server; ``caller_recordings_dir`` (optional) keeps a WAV of each caller leg."""
+        """Configure the server; ``caller_recordings_dir`` (optional) keeps a WAV of each caller leg; ``allow``:
+        the Asterisk addresses that may connect (telephony.allowlist; none: loopback when bound to loopback)."""
         self.audio = audio
         self.events = events
         self.directory = directory
@@ -166,6 +170,7 @@ class AudioSocketServer:
         self.first_frame_timeout = first_frame_timeout
         self.idle_timeout = idle_timeout
         self.burst = burst
+        self.allow = PeerAllowList(allow, bound_host=host)
         self._server: asyncio.Server | None = None
         self._streams: set[_AudioSocketStream] = set()
         self._watchdog: asyncio.Task[None] | None = None
@@ -184,6 +189,7 @@ class AudioSocketServer:
         self._server = await loop.create_server(lambda: _AudioSocketStream(self), self.host, self.port)
         self._watchdog = asyncio.create_task(self._watch_idle(), name="audiosocket-idle")
         logger.info("AudioSocket server listening on %s:%d", self.host, self.bound_port)
+        self.allow.warn_if_open("AudioSocket", f"{self.host}:{self.bound_port}")
 
     async def stop(self) -> None:
         """Stop listening and close every open stream (each ends with reason "shutdown")."""
@@ -253,6 +259,10 @@ class _AudioSocketStream(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.peer = transport.get_extra_info("peername")
+        if not self.server.allow.admit("AudioSocket", self.peer):
+            self.reason = "refused"
+            transport.abort()  # closed at once: nothing is read from a host that is not Asterisk
+            return
         self.server._streams.add(self)
 
     def data_received(self, data: bytes) -> None:

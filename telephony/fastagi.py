@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from telephony.agi_protocol import (
     AgiSession,
     read_env,
 )
+from telephony.allowlist import Network, PeerAllowList
 from telephony.audiosocket import MediaDirectory
 from telephony.causes import cause_name
 from telephony.events import (
@@ -74,8 +76,10 @@ class FastAgiServer:
         command_timeout: float = 10.0,
         recording_timeout: float = 30.0,
         call_id_timeout: float = 5.0,
+        allow: Sequence[Network] = (),
     ) -> None:
-        """Configure the server; ``recordings_dir`` must be the same path on the Asterisk host."""
+        """Configure the server; ``recordings_dir`` must be the same path on the Asterisk host; ``allow``: the
+        Asterisk addresses that may connect (telephony.allowlist; none: loopback when bound to loopback)."""
         self.events = events
         self.directory = directory
         self.recordings_dir = recordings_dir
@@ -86,6 +90,7 @@ class FastAgiServer:
         self.command_timeout = command_timeout
         self.recording_timeout = recording_timeout
         self.call_id_timeout = call_id_timeout
+        self.allow = PeerAllowList(allow, bound_host=host)
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
         self._stopping = False
@@ -105,6 +110,7 @@ class FastAgiServer:
             self._serve, self.host, self.port, limit=MAX_LINE + 1, reuse_address=True, backlog=256
         )
         logger.info("FastAGI server listening on %s:%d", self.host, self.bound_port)
+        self.allow.warn_if_open("FastAGI", f"{self.host}:{self.bound_port}")
 
     async def stop(self) -> None:
         """Stop accepting, end open connections and finish pending recording work."""
@@ -130,6 +136,10 @@ class FastAgiServer:
         assert task is not None
         self._connections[task] = writer
         addr = writer.get_extra_info("peername")
+        if not self.allow.admit("FastAGI", addr):
+            self._connections.pop(task, None)
+            writer.transport.abort()  # closed at once: nothing is read from a host that is not Asterisk
+            return
         try:
             try:
                 env = await read_env(reader, within=self.env_timeout)

@@ -18,8 +18,9 @@ API (SQLite by default; parametrise ``api_db`` indirectly with "postgres" to run
     make_ctx       make_ctx(transfer=None, **settings_overrides) -> api.context.ApiContext on the test database.
     ctx            make_ctx() with no telephony.
     client         fastapi TestClient on api.app.create_app(ctx) (a context manager, so lifespan runs).
-    make_user      make_user(role="operator", username=None, password="pw-<role>-123") -> models User (committed).
-    token_for      token_for(user) -> bearer token string (api.security.create_access_token).
+    make_user      make_user(role="operator", username=None, password="pw-<role>-123", **create_user_kwargs)
+                   -> models User (committed; e.g. must_change_password=True).
+    token_for      token_for(user) -> bearer token of a new login session (api.login_sessions.start_session).
     auth_headers   auth_headers(role) -> {"Authorization": "Bearer ..."} for a fresh user of that role;
     operator_headers, qa_headers, admin_headers: ready-made headers for one user of each role.
 """
@@ -340,17 +341,12 @@ def make_user(ctx: Any, password_hashes: dict[str, str]) -> Callable[..., Any]:
 
 @pytest.fixture
 def token_for(ctx: Any) -> Callable[[Any], str]:
-    """token_for(user) -> a bearer token signed with the test settings."""
-    from api.security import create_access_token
+    """token_for(user) -> a bearer token of a new login session of ``user`` (api.login_sessions.start_session)."""
+    from api.login_sessions import start_session
 
     def build(user: Any) -> str:
-        return create_access_token(
-            user_id=user.id,
-            role=user.role,
-            secret=ctx.settings.secret_key,
-            ttl_minutes=60,
-            password_hash=user.password_hash,
-        )
+        with ctx.sessionmaker() as s:
+            return start_session(s, user=user, settings=ctx.settings, client="testclient")
 
     return build
 

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
+from datetime import UTC, datetime
+from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from api.deps import CtxDep, SessionDep, StaffUser, end_reads
+from api.access import CallReader, enforce, registry_view, viewer
+from api.deps import CtxDep, SessionDep, end_reads
 from api.errors import ApiError
+from api.params import Offset, OptionalRecordId, RecordId
+from api.policy import Action, listable_cards, readable_calls, readable_cards
 from api.routes.cards import parse_when, to_public, to_public_list
 from api.schemas import CallDetail, CallPublic, CallsPublic, CardsPublic, RecordingPublic, SegmentPublic
-from models.records import CALL_STATES, Call, Recording, User
+from models.records import CALL_STATES, Call, Card, Recording, User
 from models.repo import calls, cards
 
 router = APIRouter(tags=["calls"])
@@ -28,30 +32,29 @@ def _visible_call(session: SessionDep, call_id: int, user: User) -> Call:
     call = session.get(Call, call_id)
     if call is None:
         raise ApiError(404, f"Call {call_id} does not exist.")
-    if user.role == "operator" and not calls.operator_may_see(session, call_id=call_id, user_id=user.id):
-        raise ApiError(403, "Operators may open only live calls and the calls they handle; ask QA for others.")
+    enforce(user, Action.READ_CALL, call=call)
     return call
 
 
 @router.get("/calls", response_model=CallsPublic)
 def list_calls(
     session: SessionDep,
-    user: StaffUser,
+    user: CallReader,
     state: CallState = None,
     caller: Annotated[str | None, Query(max_length=64)] = None,
     date_from: Annotated[str | None, Query(max_length=40)] = None,
     date_to: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CallsPublic:
-    """Calls, newest first (operators see live calls and their own)."""
+    """Calls, newest first (operators: the live calls nobody has taken and the calls they took)."""
     rows, total = calls.list_calls(
         session,
         state=state,
         caller=caller,
         date_from=parse_when(date_from, name="date_from"),
         date_to=parse_when(date_to, name="date_to", end=True),
-        visible_to_operator=user.id if user.role == "operator" else None,
+        visible=readable_calls(viewer(user), datetime.now(UTC)),
         limit=limit,
         offset=offset,
     )
@@ -60,7 +63,7 @@ def list_calls(
 
 
 @router.get("/calls/{call_id}", response_model=CallDetail)
-def get_call(call_id: int, session: SessionDep, user: StaffUser) -> CallDetail:
+def get_call(call_id: RecordId, session: SessionDep, user: CallReader) -> CallDetail:
     """A call with its recordings, transcript segments (live and QA corrections) and card."""
     call = _visible_call(session, call_id, user)
     card = calls.find_card_of_call(session, call_id=call.id)
@@ -77,15 +80,34 @@ def get_call(call_id: int, session: SessionDep, user: StaffUser) -> CallDetail:
 
 @router.get("/callers/{number}/history", response_model=CardsPublic)
 def caller_history(
-    number: str,
+    number: Annotated[str, Path(min_length=1, max_length=64)],
     session: SessionDep,
-    _user: StaffUser,
-    exclude_card_id: int | None = None,
+    user: CallReader,
+    exclude_card_id: OptionalRecordId = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> CardsPublic:
-    """Earlier cards of a caller number, newest first (so an operator sees a repeat caller's history)."""
-    rows = cards.caller_history(session, caller_number=number, exclude_card_id=exclude_card_id, limit=limit)
-    return CardsPublic(data=to_public_list(session, rows), count=len(rows))
+    """Earlier cards of a caller number, newest first, so an operator sees a repeat caller's history.
+
+    An operator may ask only about the number of a call they may open (the caller they are talking to), and
+    sees other operators' cards by their registry fields only.
+    """
+    now = datetime.now(UTC)
+    who = viewer(user)
+    if not who.sees_every_call:
+        own = session.scalar(select(Call.id).where(Call.caller_number == number, readable_calls(who, now)).limit(1))
+        if own is None:
+            end_reads(session)
+            raise ApiError(403, "Operators may look up the history of the caller they are handling only.")
+    rows = cards.caller_history(
+        session,
+        caller_number=number,
+        exclude_card_id=exclude_card_id,
+        limit=limit,
+        visible=listable_cards(who, now),
+    )
+    full = set(session.scalars(select(Card.id).where(Card.id.in_([c.id for c in rows]), readable_cards(who, now))))
+    data = [p if p.id in full else registry_view(p) for p in to_public_list(session, rows)]
+    return CardsPublic(data=data, count=len(data))
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -109,15 +131,15 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise ValueError("empty suffix range")
         return max(0, size - suffix), size - 1
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
-        return None
-    if start >= size:
-        raise ValueError("range starts after the end of the file")
-    return start, min(end, size - 1)
+    if last and int(last) < start:
+        return None  # "bytes=9-3" is not a valid range: ignored, like any malformed one
+    if start >= size:  # "bytes=N-" and "bytes=N-M" with N at or past the end: nothing of the file is left
+        raise ValueError("range starts at or after the end of the file")
+    end = min(int(last), size - 1) if last else size - 1
+    return start, end
 
 
-def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
+def _read(path: FilePath, start: int, length: int) -> Iterator[bytes]:
     with path.open("rb") as fh:
         fh.seek(start)
         left = length
@@ -129,18 +151,19 @@ def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
             yield chunk
 
 
+@router.head("/calls/{call_id}/audio", response_class=StreamingResponse, include_in_schema=False)
 @router.get(
     "/calls/{call_id}/audio",
     response_class=StreamingResponse,
     responses={200: {"content": {"audio/wav": {}}}, 206: {"description": "Partial content"}, 416: {}},
 )
 def call_audio(
-    call_id: int,
+    call_id: RecordId,
     request: Request,
     ctx: CtxDep,
     session: SessionDep,
-    user: StaffUser,
-    recording_id: int | None = None,
+    user: CallReader,
+    recording_id: OptionalRecordId = None,
 ) -> StreamingResponse:
     """The call's recording (WAV); honours ``Range: bytes=...`` (206, or 416 outside the file)."""
     call = _visible_call(session, call_id, user)
@@ -151,7 +174,7 @@ def call_audio(
     rec = next((r for r in recs if r.kind == "mixed"), recs[0] if recs else None)
     if rec is None:
         raise ApiError(404, f"Call {call_id} has no recording" + (f" {recording_id}." if recording_id else "."))
-    path = Path(rec.path)
+    path = FilePath(rec.path)
     if not path.is_absolute():
         path = ctx.settings.recordings_path / path
     try:

@@ -18,9 +18,12 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.access import CardExporter, CardReader, DeskUser, enforce, registry_view, viewer
 from api.context import ApiContext, TransferOutcome
-from api.deps import CtxDep, OperatorUser, SessionDep, StaffUser, actor_of, end_reads, publish
+from api.deps import CtxDep, SessionDep, actor_of, end_reads, publish
 from api.errors import ApiError
+from api.params import Offset, RecordId
+from api.policy import Action, Outcome, listable_cards, readable_cards
 from api.schemas import (
     AuditEventPublic,
     AuditEventsPublic,
@@ -40,7 +43,7 @@ from api.schemas import (
 from api.transfer_errors import no_telephony, transfer_failed
 from api.validation import check_card_changes, check_emergency_code, check_id
 from calls.messages import CardUpdatedMessage
-from models.records import Card, User
+from models.records import Call, Card, User
 from models.repo import audit, cards
 from models.repo.cards import Actor
 
@@ -84,7 +87,11 @@ CSV_COLUMNS = (
 
 
 def parse_when(value: str | None, *, name: str, end: bool = False) -> datetime | None:
-    """An ISO date or date-time from the query string, in UTC (naive: UTC; a bare date as ``end``: through it)."""
+    """An ISO date or date-time from the query string, in UTC (naive: UTC; a bare date as ``end``: through it).
+
+    ApiError 422 for text that is not one, and for moments that have no UTC date-time (e.g. 9999-12-31 as the
+    end, or 0001-01-01T00:00+05:00), so the edges of the calendar never reach the database as an overflow.
+    """
     if value is None or not value.strip():
         return None
     text = value.strip()
@@ -93,11 +100,14 @@ def parse_when(value: str | None, *, name: str, end: bool = False) -> datetime |
             day = date.fromisoformat(text)
             return datetime.combine(day, time.min, tzinfo=UTC) + (timedelta(days=1) if end else timedelta())
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as exc:
+        sentence = f"{name} is at the very edge of the calendar; use a date between 0001-01-02 and 9999-12-30."
+        raise ApiError(422, sentence, field=name) from exc
     except ValueError as exc:
         raise ApiError(
             422, f"{name} must be a date (2026-05-04) or a date and time (2026-05-04T10:30:00Z).", field=name
         ) from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def card_filters(
@@ -187,23 +197,64 @@ def _local_year(ctx: ApiContext, at: datetime) -> int:
         return at.year
 
 
+def _guard(user: User, action: Action) -> Callable[[Card], None]:
+    """The access policy's check of ``user`` doing ``action``, run on the locked card before the change."""
+
+    def check(card: Card) -> None:
+        enforce(user, action, card=card)
+
+    return check
+
+
 @router.get("", response_model=CardsPublic)
 def list_cards(
     session: SessionDep,
-    _user: StaffUser,
+    user: CardReader,
     filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CardsPublic:
-    """Cards, newest first, filtered; ``q`` searches summary, address, registration number and transcript."""
-    rows, total = cards.list_cards(session, limit=limit, offset=offset, **filters)
-    return CardsPublic(data=to_public_list(session, rows), count=total)
+    """Cards, newest first, filtered; ``q`` searches summary, address, registration number and transcript.
+
+    Operators find the cards of the calls they handle in full and other registered appeals by their registry
+    fields only; their text search looks into transcripts and proposals only of the calls they may open.
+    """
+    now = datetime.now(UTC)
+    who = viewer(user)
+    rows, total = cards.list_cards(
+        session,
+        limit=limit,
+        offset=offset,
+        visible=listable_cards(who, now),
+        deep=readable_cards(who, now),
+        **filters,
+    )
+    return CardsPublic(data=_as_seen_by(session, user, rows, now), count=total)
+
+
+def _as_seen_by(session: Session, user: User, rows: list[Card], now: datetime) -> list[CardPublic]:
+    """The cards as ``user`` may read them: in full, or (someone else's appeal, for an operator) registry fields."""
+    who = viewer(user)
+    if who.sees_every_call or not rows:
+        return to_public_list(session, rows)
+    ids = [c.id for c in rows]
+    full = set(session.scalars(select(Card.id).where(Card.id.in_(ids), readable_cards(who, now))))
+    return [p if p.id in full else registry_view(p) for p in to_public_list(session, rows)]
 
 
 @router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def export_csv(session: SessionDep, _user: StaffUser, filters: Filters) -> Response:
+def export_csv(session: SessionDep, user: CardExporter, filters: Filters) -> Response:
     """The filtered cards as CSV (UTF-8 with BOM, so spreadsheet programs read Kazakh and Russian)."""
-    rows, total = cards.list_cards(session, limit=EXPORT_LIMIT, offset=0, **filters)
+    now = datetime.now(UTC)
+    who = viewer(user)
+    rows, total = cards.list_cards(
+        session,
+        limit=EXPORT_LIMIT,
+        offset=0,
+        visible=listable_cards(who, now),
+        deep=readable_cards(who, now),
+        **filters,
+    )
     names = _usernames(session, {c.confirmed_by_id for c in rows})
     end_reads(session)
     out = io.StringIO()
@@ -230,9 +281,16 @@ def export_csv(session: SessionDep, _user: StaffUser, filters: Filters) -> Respo
 
 
 @router.post("", response_model=CardPublic, status_code=status.HTTP_201_CREATED)
-def create_card(body: CardCreate, ctx: CtxDep, session: SessionDep, user: OperatorUser) -> CardPublic:
-    """A manual card (a call without a proposal, a walk-in, a letter); optionally tied to a call."""
+def create_card(body: CardCreate, ctx: CtxDep, session: SessionDep, user: DeskUser) -> CardPublic:
+    """A manual card (a call without a proposal, a walk-in, a letter); optionally tied to a call the operator
+    handles."""
     changes = check_card_changes(ctx.taxonomy, body.changes())
+    if body.call_id is not None:
+        call = session.get(Call, body.call_id)
+        if call is None:
+            raise ApiError(404, f"Call {body.call_id} does not exist.")
+        enforce(user, Action.CREATE_CARD, call=call)
+    end_reads(session)
     card = _unprocessable(
         lambda: cards.create_card(session, actor=actor_of(user), values=changes, call_id=body.call_id)
     )
@@ -241,35 +299,43 @@ def create_card(body: CardCreate, ctx: CtxDep, session: SessionDep, user: Operat
 
 
 @router.get("/{card_id}", response_model=CardPublic)
-def get_card(card_id: int, session: SessionDep, _user: StaffUser) -> CardPublic:
-    """One card."""
-    return to_public(session, cards.get_card(session, card_id=card_id))
+def get_card(card_id: RecordId, session: SessionDep, user: CardReader) -> CardPublic:
+    """One card (for an operator, someone else's registered appeal shows its registry fields only)."""
+    card = cards.get_card(session, card_id=card_id)
+    decision = enforce(user, Action.READ_CARD, card=card)
+    public = to_public(session, card)
+    return registry_view(public) if decision.outcome is Outcome.REGISTRY_ONLY else public
 
 
 @router.get("/{card_id}/audit", response_model=AuditEventsPublic)
 def card_audit(
-    card_id: int,
+    card_id: RecordId,
     session: SessionDep,
-    _user: StaffUser,
+    user: CardReader,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AuditEventsPublic:
     """Every change of the card: who, what, before, after, when (newest first)."""
-    cards.get_card(session, card_id=card_id)
+    enforce(user, Action.READ_CARD_AUDIT, card=cards.get_card(session, card_id=card_id))
     rows, total = audit.list_events(session, entity="card", entity_id=card_id, limit=limit, offset=offset)
     end_reads(session)
     return AuditEventsPublic(data=[AuditEventPublic.model_validate(e) for e in rows], count=total)
 
 
 @router.patch("/{card_id}", response_model=CardPublic)
-def update_card(card_id: int, body: CardEdits, ctx: CtxDep, session: SessionDep, user: OperatorUser) -> CardPublic:
+def update_card(card_id: RecordId, body: CardEdits, ctx: CtxDep, session: SessionDep, user: DeskUser) -> CardPublic:
     """Edit a draft (or a confirmed card's working fields). Send ``version`` to refuse stale edits (409)."""
     changes = check_card_changes(ctx.taxonomy, body.changes())
     if not changes:
         raise ApiError(422, "Nothing to change: send at least one card field.")
     card = _unprocessable(
         lambda: cards.update_card(
-            session, card_id=card_id, actor=actor_of(user), changes=changes, expected_version=body.version
+            session,
+            card_id=card_id,
+            actor=actor_of(user),
+            changes=changes,
+            expected_version=body.version,
+            guard=_guard(user, Action.EDIT_CARD),
         )
     )
     _announce(ctx, card)
@@ -278,10 +344,10 @@ def update_card(card_id: int, body: CardEdits, ctx: CtxDep, session: SessionDep,
 
 @router.post("/{card_id}/confirm", response_model=CardPublic)
 def confirm_card(
-    card_id: int,
+    card_id: RecordId,
     ctx: CtxDep,
     session: SessionDep,
-    user: OperatorUser,
+    user: DeskUser,
     body: Annotated[CardConfirm | None, Body()] = None,
 ) -> CardPublic:
     """Confirm a draft with optional last edits: it gets its registration number 109-YYYY-NNNNNN and due date."""
@@ -299,6 +365,7 @@ def confirm_card(
             now=now,
             year=_local_year(ctx, now),
             default_service=ctx.taxonomy.service_for,
+            guard=_guard(user, Action.EDIT_CARD),
         )
     )
     _announce(ctx, card)
@@ -307,24 +374,29 @@ def confirm_card(
 
 @router.post("/{card_id}/route", response_model=CardPublic)
 def route_card(
-    card_id: int,
+    card_id: RecordId,
     ctx: CtxDep,
     session: SessionDep,
-    user: OperatorUser,
+    user: DeskUser,
     body: Annotated[CardRoute | None, Body()] = None,
 ) -> CardPublic:
     """Send a confirmed card to its service (or to ``service``)."""
     edits = body or CardRoute()
     check_id(ctx.taxonomy, "service", edits.service)
     card = cards.route_card(
-        session, card_id=card_id, actor=actor_of(user), service=edits.service, expected_version=edits.version
+        session,
+        card_id=card_id,
+        actor=actor_of(user),
+        service=edits.service,
+        expected_version=edits.version,
+        guard=_guard(user, Action.HANDLE_CARD),
     )
     _announce(ctx, card)
     return to_public(session, card)
 
 
 @router.post("/{card_id}/resolve", response_model=CardPublic)
-def resolve_card(card_id: int, body: CardResolve, ctx: CtxDep, session: SessionDep, user: OperatorUser) -> CardPublic:
+def resolve_card(card_id: RecordId, body: CardResolve, ctx: CtxDep, session: SessionDep, user: DeskUser) -> CardPublic:
     """Record what was done for a confirmed or routed card."""
     card = _unprocessable(
         lambda: cards.resolve_card(
@@ -334,6 +406,7 @@ def resolve_card(card_id: int, body: CardResolve, ctx: CtxDep, session: SessionD
             resolution=body.resolution,
             first_call_resolution=body.first_call_resolution,
             expected_version=body.version,
+            guard=_guard(user, Action.HANDLE_CARD),
         )
     )
     _announce(ctx, card)
@@ -342,16 +415,21 @@ def resolve_card(card_id: int, body: CardResolve, ctx: CtxDep, session: SessionD
 
 @router.post("/{card_id}/close", response_model=CardPublic)
 def close_card(
-    card_id: int,
+    card_id: RecordId,
     ctx: CtxDep,
     session: SessionDep,
-    user: OperatorUser,
+    user: DeskUser,
     body: Annotated[CardClose | None, Body()] = None,
 ) -> CardPublic:
     """Close a card (a draft closed this way never gets a registration number)."""
     edits = body or CardClose()
     card = cards.close_card(
-        session, card_id=card_id, actor=actor_of(user), reason=edits.reason, expected_version=edits.version
+        session,
+        card_id=card_id,
+        actor=actor_of(user),
+        reason=edits.reason,
+        expected_version=edits.version,
+        guard=_guard(user, Action.HANDLE_CARD),
     )
     _announce(ctx, card)
     return to_public(session, card)
@@ -359,30 +437,32 @@ def close_card(
 
 @router.post("/{card_id}/dismiss-emergency", response_model=CardPublic)
 def dismiss_emergency(
-    card_id: int, body: CardDismissEmergency, ctx: CtxDep, session: SessionDep, user: OperatorUser
+    card_id: RecordId, body: CardDismissEmergency, ctx: CtxDep, session: SessionDep, user: DeskUser
 ) -> CardPublic:
     """The emergency alert was wrong: the card's emergency becomes "none" and the reason is kept."""
     card = _unprocessable(
         lambda: cards.dismiss_emergency(
-            session, card_id=card_id, actor=actor_of(user), reason=body.reason, expected_version=body.version
+            session,
+            card_id=card_id,
+            actor=actor_of(user),
+            reason=body.reason,
+            expected_version=body.version,
+            guard=_guard(user, Action.EDIT_CARD),
         )
     )
     _announce(ctx, card)
     return to_public(session, card)
 
 
-def _transfer_target(ctx: ApiContext, card_id: int) -> tuple[str, str]:
+def _transfer_target(ctx: ApiContext, card_id: int, user: User) -> tuple[str, str]:
     """(uniqueid of the live call, card status) or an ApiError saying why the caller cannot be moved."""
     with ctx.sessionmaker() as session:
         card = cards.get_card(session, card_id=card_id)
         if card.status not in cards.TRANSITIONS["transfer"]:
             raise ApiError(409, f"Card {card_id} is {card.status}; its caller can no longer be transferred.")
-        call = card.call
-        if call is None:
-            raise ApiError(409, f"Card {card_id} has no call, so there is no caller to transfer.")
-        if call.state not in ("ringing", "live"):
-            raise ApiError(409, f"The call of card {card_id} has ended; call the caller back instead.")
-        return call.uniqueid, card.status
+        enforce(user, Action.TRANSFER_CALL, card=card)
+        assert card.call is not None  # the policy refuses a card without a call
+        return card.call.uniqueid, card.status
 
 
 def _audit_attempt(ctx: ApiContext, card_id: int, user: User, code: str, uniqueid: str) -> None:
@@ -434,7 +514,7 @@ def _record_failure(
         504: {"model": TransferFailed, "description": "No outcome within the deadline: dial the service by hand."},
     },
 )
-async def transfer_call(card_id: int, body: CardTransfer, ctx: CtxDep, user: OperatorUser) -> CardPublic:
+async def transfer_call(card_id: RecordId, body: CardTransfer, ctx: CtxDep, user: DeskUser) -> CardPublic:
     """Move the live caller to emergency service ``code`` (101..104) and answer once the caller was SEEN there.
 
     Answers 200 with the card only when Asterisk showed the caller's channel at the emergency destination; the
@@ -444,7 +524,7 @@ async def transfer_call(card_id: int, body: CardTransfer, ctx: CtxDep, user: Ope
     check_emergency_code(ctx.taxonomy, body.code)
     if ctx.transfer is None:
         raise no_telephony(body.code)
-    uniqueid, _status = await run_in_threadpool(_transfer_target, ctx, card_id)
+    uniqueid, _status = await run_in_threadpool(_transfer_target, ctx, card_id, user)
     await run_in_threadpool(_audit_attempt, ctx, card_id, user, body.code, uniqueid)
     started = clock.monotonic()
     try:

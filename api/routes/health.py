@@ -1,25 +1,34 @@
-"""Liveness (the process answers) and readiness (database, taxonomy, wired components)."""
+"""Liveness (the process answers) and readiness (database, taxonomy, wired components).
+
+Readiness is open to anyone (load balancers, monitoring), but its details (file paths, bind addresses, model
+versions, error texts) are for admins: an admin's bearer token gets the full report, anyone else the overall
+status and each part's status word.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.context import ApiContext, StatusProbe
-from api.deps import CtxDep
+from api.deps import CtxDep, user_from_token
+from api.errors import ApiError
 from api.schemas import Health, Ready
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 PROBE_TIMEOUT_S = 2.0  # a probe that asks over the network (ARI) must not hang readiness
+_optional_bearer = HTTPBearer(auto_error=False, description="An admin's token shows the full report")
 
 
 @router.get("/health", response_model=Health)
@@ -54,11 +63,34 @@ async def _probe(name: str, probe: StatusProbe) -> dict[str, Any]:
         return {"status": "error", "error": str(exc)}
 
 
+def _is_admin(ctx: ApiContext, token: str | None) -> bool:
+    """Whether ``token`` is a valid token of an active admin; never raises (no token, a bad one or an
+    unreachable database all mean: not an admin)."""
+    if not token:
+        return False
+    try:
+        with ctx.sessionmaker() as session:
+            return user_from_token(ctx, session, token).role == "admin"
+    except (ApiError, SQLAlchemyError):
+        return False
+
+
+def _status_only(part: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may see of a part: its status word."""
+    return {"status": part.get("status", "unknown")}
+
+
 @router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
-async def ready(ctx: CtxDep) -> Any:
+async def ready(
+    ctx: CtxDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_optional_bearer)]
+) -> Any:
     """Whether the service can work: database reachable, taxonomy loaded; ASR/classifier status as wired, and
     for telephony whether ARI is connected now and the dialplan has callcard's contexts (checked through ARI,
-    cached briefly)."""
+    cached briefly).
+
+    Open to anyone, who sees ``ready`` and each part's ``status``; with an admin's bearer token, every detail.
+    """
+    admin = await run_in_threadpool(_is_admin, ctx, credentials.credentials if credentials else None)
     database = await run_in_threadpool(_database, ctx)
     tax = ctx.taxonomy
     taxonomy = {
@@ -85,6 +117,9 @@ async def ready(ctx: CtxDep) -> Any:
             base = {}
         components[name] = {**base, **answer}
     is_ready = database["status"] == "ok"
+    if not admin:
+        database, taxonomy = _status_only(database), _status_only(taxonomy)
+        components = {name: _status_only(part) for name, part in components.items()}
     body = Ready(ready=is_ready, database=database, taxonomy=taxonomy, components=components)
     if is_ready:
         return body

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body
 from fastapi.responses import StreamingResponse
 from pydantic import Field, model_validator
 
-from api.deps import CtxDep, QaUser, SessionDep, actor_of
+from api.access import QaCorrector, QaReviewer
+from api.deps import CtxDep, SessionDep, actor_of
 from api.errors import ApiError
+from api.params import OptionalMoment, RecordId
 from api.routes.cards import to_public
 from api.schemas import CardPublic, SegmentPublic, Strict
 from models.repo import cards, qa
@@ -52,14 +53,10 @@ class SegmentCorrection(Strict):
     words: list[WordIn] | None = Field(default=None, max_length=2000)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 @router.post("/segments/{segment_id}/corrections", response_model=SegmentPublic, status_code=201)
-def correct_segment(segment_id: int, body: SegmentCorrection, session: SessionDep, user: QaUser) -> SegmentPublic:
+def correct_segment(
+    segment_id: RecordId, body: SegmentCorrection, session: SessionDep, user: QaCorrector
+) -> SegmentPublic:
     """Store a corrected transcript beside the original segment (never overwriting it); audited.
 
     Correcting a correction corrects the same original, so ``corrects_id`` always names the live segment.
@@ -77,9 +74,9 @@ def correct_segment(segment_id: int, body: SegmentCorrection, session: SessionDe
 
 @router.post("/cards/{card_id}/qa-marks", response_model=CardPublic)
 def mark_card(
-    card_id: int,
+    card_id: RecordId,
     session: SessionDep,
-    user: QaUser,
+    user: QaCorrector,
     marks: Annotated[dict[str, MarkNote], Body(examples=[{"topic": "should be heating"}])],
 ) -> CardPublic:
     """Mark classification errors on a card: {field: note}; merged with earlier marks (an empty note clears
@@ -105,9 +102,9 @@ def mark_card(
 def training_export(
     ctx: CtxDep,
     session: SessionDep,
-    _user: QaUser,
-    date_from: Annotated[datetime | None, Query()] = None,
-    date_to: Annotated[datetime | None, Query()] = None,
+    _user: QaReviewer,
+    date_from: OptionalMoment = None,
+    date_to: OptionalMoment = None,
 ) -> StreamingResponse:
     """Confirmed cards with their transcript (QA-corrected where corrected) as classifier training lines:
     {"text","topic","emergency","emergency_also","language","address","source":"operator"} per line."""
@@ -118,7 +115,7 @@ def training_export(
     def lines() -> Iterator[bytes]:
         count = 0
         with ctx.sessionmaker() as session:
-            for row in qa.training_rows(session, date_from=_utc(date_from), date_to=_utc(date_to)):
+            for row in qa.training_rows(session, date_from=date_from, date_to=date_to):
                 count += 1
                 yield (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
         logger.info("training export: %d lines", count)

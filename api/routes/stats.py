@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.deps import CtxDep, SessionDep, StaffUser, end_reads
+from api.access import DashboardUser
+from api.deps import CtxDep, SessionDep, end_reads
 from models.records import Call, Card
 
 logger = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ def _first_call_resolution(session: Session, cards: list[Card], now: datetime) -
 def dashboard(
     ctx: CtxDep,
     session: SessionDep,
-    _user: StaffUser,
+    _user: DashboardUser,
     days: Annotated[int, Query(ge=1, le=92)] = 7,
 ) -> Dashboard:
     """Calls and cards per hour (last 24 h) and per day (last ``days`` local days), top topics, how often

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.context import ApiContext
 from api.deps import CtxDep, EmergencyCaller, EmergencyUser
 from api.errors import ApiError
+from api.policy import Action, CallFacts, Outcome, Role, Viewer, decide
 from api.schemas import CardTransfer, TransferFailed
 from api.transfer_errors import no_telephony, transfer_failed
 from api.validation import check_emergency_code
@@ -35,7 +36,6 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
 
 TRANSFER_BUDGET_S = 1.8  # the operator sees the outcome within 2 s
-LIVE_STATES = ("ringing", "live")
 
 CallKeyPath = Annotated[
     str,
@@ -64,19 +64,21 @@ def _check_call(ctx: ApiContext, key: str, who: EmergencyCaller) -> int | None:
     """The call's id when the database answers (409 if it ended or another operator has it); None otherwise."""
     try:
         with ctx.sessionmaker() as session:
-            row = session.execute(
-                select(Call.id, Call.state, Call.operator_id).where(Call.uniqueid == key)
-            ).first()
+            row = session.execute(select(Call.id, Call.state, Call.operator_id).where(Call.uniqueid == key)).first()
     except SQLAlchemyError as exc:
         logger.warning("call %s: database unreachable (%s); transferring without checking it", key, exc)
         return None
     if row is None:
         return None  # the database has not taken the call yet (its start is spooled): Asterisk is the judge
     call_id, state, operator_id = row
-    if state not in LIVE_STATES:
-        raise ApiError(409, f"Call {key} has ended; call the caller back instead.")
-    if who.role == "operator" and operator_id not in (None, who.user_id):
-        raise ApiError(409, f"Call {key} is being handled by another operator.")
+    decision = decide(
+        Viewer(who.user_id, Role(who.role)),
+        Action.TRANSFER_CALL,
+        now=datetime.now(UTC),
+        call=CallFacts(state=state, operator_id=operator_id, ended_at=None),
+    )
+    if not decision.allowed:
+        raise ApiError(409 if decision.outcome is Outcome.CONFLICT else 403, f"Call {key}: {decision.reason}")
     return int(call_id)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,6 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.context import ApiContext
 from api.deps import user_from_token
 from api.errors import ApiError
+from api.web.next_path import safe_next
+
+__all__ = ["CSP", "HEADERS", "PAGE_ROLES", "router", "safe_next"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +46,17 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-# Pages only some roles may open (checked here when the browser sends its token cookie, and again by the API).
-PAGE_ROLES = {"qa.html": ("qa", "admin")}
+# Which roles may open each signed-in page (checked here when the browser sends its token cookie, again by the
+# page's script, and by the API behind it). A supervisor (monitoring department, shift lead) reads every call and
+# card and edits and routes cards, but does not correct transcripts (QA) or manage users. Each role's start
+# page is homeFor() in static/js/api.js: operator the desk, supervisor and qa the registry, admin the dashboard.
+EVERY_ROLE = ("operator", "supervisor", "qa", "admin")
+PAGE_ROLES: dict[str, tuple[str, ...]] = {
+    "desk.html": EVERY_ROLE,
+    "registry.html": EVERY_ROLE,
+    "dashboard.html": EVERY_ROLE,
+    "qa.html": ("qa", "admin"),
+}
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,7 +70,7 @@ def _refused(request: Request, name: str) -> bool:
     """True when the browser's token cookie names a user whose role may not open page ``name``."""
     roles = PAGE_ROLES.get(name)
     token = request.cookies.get(TOKEN_COOKIE)
-    if roles is None or not token:
+    if roles is None or roles == EVERY_ROLE or not token:
         return False
     ctx: ApiContext = request.app.state.ctx
     try:
@@ -68,45 +81,56 @@ def _refused(request: Request, name: str) -> bool:
     return user.role not in roles and user.role != "admin"
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", response_class=HTMLResponse, methods=["GET", "HEAD"])
 def index() -> HTMLResponse:
     """Sends a signed-in person to their role's start page, anyone else to the login."""
     return _page("index.html")
 
 
-@router.get("/login", response_class=HTMLResponse)
-def login() -> HTMLResponse:
-    """The login form."""
-    return _page("login.html")
-
-
-@router.get("/desk", response_class=HTMLResponse)
-def desk() -> HTMLResponse:
-    """The operator desk: live calls, transcript and card."""
-    return _page("desk.html")
-
-
-@router.get("/registry", response_class=HTMLResponse)
-def registry() -> HTMLResponse:
-    """The registry of cards."""
-    return _page("registry.html")
-
-
-@router.get("/dashboard", response_class=HTMLResponse)
-def dashboard() -> HTMLResponse:
-    """The dashboard."""
-    return _page("dashboard.html")
-
-
-@router.get("/qa/{call_id}", response_class=HTMLResponse)
-def qa_review(call_id: int, request: Request) -> HTMLResponse:
-    """QA review of one call (qa, admin): an operator's browser gets 403 here and from the API."""
-    if _refused(request, "qa.html"):
+def _role_page(request: Request, name: str) -> HTMLResponse:
+    """Page ``name``, or the "access refused" page for a signed-in role that may not open it."""
+    if _refused(request, name):
         return _page("forbidden.html", status_code=403)
-    return _page("qa.html")
+    return _page(name)
 
 
-@router.get("/favicon.ico")
+@router.api_route("/login", response_class=HTMLResponse, methods=["GET", "HEAD"])
+def login(request: Request) -> Response:
+    """The login form (and the forced password change). It is only ever served with a safe ``next``: any other
+    ``next`` (an outside address, "/\\host", tabs, several values) is dropped by a redirect to plain /login."""
+    wanted = request.query_params.getlist("next")
+    if not wanted or (len(wanted) == 1 and safe_next(wanted[0]) == wanted[0]):
+        return _page("login.html")
+    target = safe_next(wanted[0]) if len(wanted) == 1 else "/"
+    query = "" if target == "/" else "?" + urlencode({"next": target})
+    return RedirectResponse(f"/login{query}", status_code=303, headers=HEADERS)
+
+
+@router.api_route("/desk", response_class=HTMLResponse, methods=["GET", "HEAD"])
+def desk(request: Request) -> HTMLResponse:
+    """The operator desk: live calls, transcript and card."""
+    return _role_page(request, "desk.html")
+
+
+@router.api_route("/registry", response_class=HTMLResponse, methods=["GET", "HEAD"])
+def registry(request: Request) -> HTMLResponse:
+    """The registry of cards."""
+    return _role_page(request, "registry.html")
+
+
+@router.api_route("/dashboard", response_class=HTMLResponse, methods=["GET", "HEAD"])
+def dashboard(request: Request) -> HTMLResponse:
+    """The dashboard."""
+    return _role_page(request, "dashboard.html")
+
+
+@router.api_route("/qa/{call_id}", response_class=HTMLResponse, methods=["GET", "HEAD"])
+def qa_review(call_id: int, request: Request) -> HTMLResponse:
+    """QA review of one call (qa, admin): an operator's or supervisor's browser gets 403 here and from the API."""
+    return _role_page(request, "qa.html")
+
+
+@router.api_route("/favicon.ico", methods=["GET", "HEAD"])
 def favicon() -> Response:
     """Browsers ask for /favicon.ico; point them at the SVG icon."""
     return RedirectResponse("/static/favicon.svg", status_code=308)

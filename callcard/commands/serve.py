@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -24,8 +25,31 @@ def local_secret(data_dir: Path) -> str:
     return key
 
 
+INITIAL_ADMIN_NOTE = "initial-admin.txt"
+
+
+def settle_usernames(settings: Settings) -> None:
+    """Give every user today's look-alike-proof username key (users from before migration 0003 have a
+    provisional one until then)."""
+    from models.db import make_engine, make_sessionmaker
+    from models.repo import users
+
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            changed = users.settle_username_keys(session)
+    finally:
+        engine.dispose()
+    if changed:
+        logging.getLogger("callcard").info("%d username keys recomputed", changed)
+
+
 def ensure_first_admin(settings: Settings) -> str | None:
-    """Create user "admin" with a random password when the database has no users; return the password."""
+    """Create user "admin" with a random password when the database has no users; return the password.
+
+    The admin must change that password at the first login (``must_change_password``); the note in data_dir
+    that holds it is deleted once they have (``forget_spent_admin_note``).
+    """
     from api.security import hash_password
     from models.db import make_engine, make_sessionmaker
     from models.repo import users
@@ -36,17 +60,52 @@ def ensure_first_admin(settings: Settings) -> str | None:
             if users.count_users(session) > 0:
                 return None
             password = secrets.token_urlsafe(12)
-            users.create_user(
+            admin = users.create_user(
                 session, username="admin", role="admin", password_hash=hash_password(password),
                 full_name="Administrator", actor="system:serve",
             )
+            admin.must_change_password = True
+            session.add(admin)
+            session.commit()
     finally:
         engine.dispose()
-    note = settings.data_dir / "initial-admin.txt"
+    note = settings.data_dir / INITIAL_ADMIN_NOTE
     fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(f"username: admin\npassword: {password}\n")
     return password
+
+
+def forget_spent_admin_note(settings: Settings) -> bool:
+    """Delete data_dir/initial-admin.txt once the admin it names no longer must change that password (changed
+    through the API or the CLI) or no longer exists; say so in the log. True when it was deleted."""
+    import logging
+
+    from models.db import make_engine, make_sessionmaker
+    from models.repo import users
+
+    note = settings.data_dir / INITIAL_ADMIN_NOTE
+    try:
+        text = note.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    username = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("username:")), "")
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            admin = users.find_by_username(session, username=username) if username else None
+            spent = admin is None or not admin.must_change_password
+    finally:
+        engine.dispose()
+    if not spent:
+        return False
+    note.unlink(missing_ok=True)
+    logging.getLogger("callcard").info(
+        "deleted %s: the password it held is no longer in use (%s)",
+        note,
+        f"user {username!r} has changed it" if admin is not None else f"there is no user {username!r}",
+    )
+    return True
 
 
 @click.command()
@@ -61,8 +120,12 @@ def serve(api: bool | None, ari: bool | None, audiosocket: bool | None, agi: boo
     import logging
 
     from callcard.app import build_services, run_services
+    from core.file_modes import restrict_umask
     from core.logging import setup_logging
     from models import migrations
+    from models.db import create_private_sqlite_file, sqlite_path
+
+    restrict_umask()  # first: every file and folder callcard creates from here on is private (0600/0700)
 
     overrides: dict[str, object] = {}
     for name, value in (("api_enabled", api), ("ari_enabled", ari), ("audiosocket_enabled", audiosocket),
@@ -75,18 +138,23 @@ def serve(api: bool | None, ari: bool | None, audiosocket: bool | None, agi: boo
     if settings.secret_key == PLACEHOLDER_SECRET:
         settings.secret_key = local_secret(settings.data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = sqlite_path(settings.database_url)
+    if database is not None:
+        create_private_sqlite_file(database)
     try:
         migrations.upgrade(settings.database_url)
     except Exception as exc:
         raise click.ClickException(f"the database could not be prepared: {exc}") from exc
+    settle_usernames(settings)
     password = ensure_first_admin(settings)
+    forget_spent_admin_note(settings)
     host, _, port = settings.api_bind.rpartition(":")
     shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
     if password:
         click.echo(
             f"\nFirst start: log in at http://{shown}:{port}/login as 'admin' with password: {password}\n"
-            f"(also saved in {settings.data_dir / 'initial-admin.txt'}; add operators with "
-            f"`callcard users add NAME --role operator`)\n"
+            f"(you will be asked to change it at that login; until then it is also saved in "
+            f"{settings.data_dir / INITIAL_ADMIN_NOTE}. Add operators with `callcard users add NAME --role operator`)\n"
         )
     else:
         click.echo(f"callcard: open http://{shown}:{port}/login")

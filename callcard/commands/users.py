@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-ROLES = ("operator", "qa", "admin")
+ROLES = ("operator", "supervisor", "qa", "admin")  # models.records.ROLES (not imported: keeps the CLI quick to start)
 
 
 def _sessionmaker(url: str | None):  # type: ignore[no-untyped-def]
@@ -37,12 +37,14 @@ def add(
     if_missing: bool,
 ) -> None:
     """Add USERNAME with a role; prints the generated password when none is given."""
+    from api.passwords import password_problem
     from api.security import generate_password, hash_password
     from models.repo import DuplicateRecord
     from models.repo import users as repo
 
-    if password is not None and len(password) < 8:
-        raise click.BadParameter("use at least 8 characters", param_hint="--password")
+    problem = password_problem(password, username=username) if password is not None else None
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="--password")
     secret = password or generate_password()
     maker = _sessionmaker(url)
     with maker() as session:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -387,23 +387,6 @@ def save_proposal(session: Session, *, call_id: int, proposal: Mapping[str, Any]
 LIVE_STATES = ("ringing", "live")
 
 
-def _visible_to(user_id: int) -> Any:
-    """Calls an operator may read: live ones, ones they handle, and ones whose card they made or confirmed."""
-    handled_card = (
-        select(Card.id)
-        .where(Card.call_id == Call.id, or_(Card.confirmed_by_id == user_id, Card.created_by_id == user_id))
-        .correlate_except(Card)
-        .exists()
-    )
-    return or_(Call.state.in_(LIVE_STATES), Call.operator_id == user_id, handled_card)
-
-
-def operator_may_see(session: Session, *, call_id: int, user_id: int) -> bool:
-    """True when an operator may read this call (live, handled by them, or their card)."""
-    stmt = select(Call.id).where(Call.id == call_id, _visible_to(user_id))
-    return session.scalar(stmt) is not None
-
-
 def list_calls(
     session: Session,
     *,
@@ -411,12 +394,12 @@ def list_calls(
     caller: str | None = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-    visible_to_operator: int | None = None,
+    visible: ColumnElement[bool] | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[tuple[Call, int | None]], int]:
-    """Calls newest first with their card id; returns (page, total). ``visible_to_operator`` limits to one
-    operator's calls (see operator_may_see)."""
+    """Calls newest first with their card id; returns (page, total). ``visible`` (a WHERE clause on Call, from
+    the access policy) limits them to the calls the asker may open."""
     stmt = select(Call, Card.id).outerjoin(Card, Card.call_id == Call.id)
     if state is not None:
         stmt = stmt.where(Call.state == state)
@@ -426,8 +409,8 @@ def list_calls(
         stmt = stmt.where(Call.started_at >= date_from)
     if date_to is not None:
         stmt = stmt.where(Call.started_at < date_to)
-    if visible_to_operator is not None:
-        stmt = stmt.where(_visible_to(visible_to_operator))
+    if visible is not None:
+        stmt = stmt.where(visible)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.execute(stmt.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit).offset(offset))
     return [(call, card_id) for call, card_id in rows.all()], int(total)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -33,6 +33,10 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "dismiss_emergency": ("draft", "confirmed", "routed"),
     "qa_marks": ("draft", "confirmed", "routed", "resolved", "closed"),
 }
+
+
+# A check of the locked card before a change; it raises to refuse the change.
+Guard = Callable[[Card], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +109,18 @@ def _change(
     expected_version: int | None = None,
     transition: str | None = None,
     note: Mapping[str, Any] | None = None,
+    guard: Guard | None = None,
 ) -> Card:
     """Load and lock the card, check state and version, apply ``mutate``, audit the difference, commit.
 
     ``note`` adds facts that are not card fields to the audit event's ``after`` (e.g. a transfer's outcome).
+    ``guard`` sees the locked card first and raises to refuse the change (the access policy's check, made on the
+    row as it is now, so a claim or hand-over racing the change cannot slip between check and write).
     """
     try:
         card = get_card(session, card_id=card_id, lock=True)
+        if guard is not None:
+            guard(card)
         _check_transition(card, transition or action)
         _check_version(card, expected_version)
         before = audit.card_snapshot(card)
@@ -168,7 +177,13 @@ def create_card(session: Session, *, actor: Actor, values: Mapping[str, Any], ca
 
 
 def update_card(
-    session: Session, *, card_id: int, actor: Actor, changes: Mapping[str, Any], expected_version: int | None = None
+    session: Session,
+    *,
+    card_id: int,
+    actor: Actor,
+    changes: Mapping[str, Any],
+    expected_version: int | None = None,
+    guard: Guard | None = None,
 ) -> Card:
     """Edit working fields of a draft or confirmed card."""
     clean = _clean_changes(changes)
@@ -179,6 +194,7 @@ def update_card(
         action="edit",
         expected_version=expected_version,
         mutate=lambda card: _apply(card, clean),
+        guard=guard,
     )
 
 
@@ -220,6 +236,7 @@ def confirm_card(
     changes: Mapping[str, Any] | None = None,
     due_hours: int | Callable[[str], int],
     expected_version: int | None = None,
+    guard: Guard | None = None,
     now: datetime | None = None,
     year: int | None = None,
     default_service: Callable[[str], str] | None = None,
@@ -255,7 +272,13 @@ def confirm_card(
         card.due_at = at + timedelta(hours=hours)
 
     return _change(
-        session, card_id=card_id, actor=actor, action="confirm", expected_version=expected_version, mutate=mutate
+        session,
+        card_id=card_id,
+        actor=actor,
+        action="confirm",
+        expected_version=expected_version,
+        mutate=mutate,
+        guard=guard,
     )
 
 
@@ -266,6 +289,7 @@ def route_card(
     actor: Actor,
     service: str | None = None,
     expected_version: int | None = None,
+    guard: Guard | None = None,
     now: datetime | None = None,
 ) -> Card:
     """Send a confirmed card to its service (optionally another service than the confirmed one)."""
@@ -277,7 +301,13 @@ def route_card(
         card.routed_at = now or utcnow()
 
     return _change(
-        session, card_id=card_id, actor=actor, action="route", expected_version=expected_version, mutate=mutate
+        session,
+        card_id=card_id,
+        actor=actor,
+        action="route",
+        expected_version=expected_version,
+        mutate=mutate,
+        guard=guard,
     )
 
 
@@ -289,6 +319,7 @@ def resolve_card(
     resolution: str,
     first_call_resolution: bool | None = None,
     expected_version: int | None = None,
+    guard: Guard | None = None,
     now: datetime | None = None,
 ) -> Card:
     """Record how a confirmed or routed card was resolved."""
@@ -303,7 +334,13 @@ def resolve_card(
             card.first_call_resolution = first_call_resolution
 
     return _change(
-        session, card_id=card_id, actor=actor, action="resolve", expected_version=expected_version, mutate=mutate
+        session,
+        card_id=card_id,
+        actor=actor,
+        action="resolve",
+        expected_version=expected_version,
+        mutate=mutate,
+        guard=guard,
     )
 
 
@@ -314,6 +351,7 @@ def close_card(
     actor: Actor,
     reason: str | None = None,
     expected_version: int | None = None,
+    guard: Guard | None = None,
     now: datetime | None = None,
 ) -> Card:
     """Close a card (a draft closed this way never gets a registration number)."""
@@ -325,7 +363,13 @@ def close_card(
             card.resolution = reason
 
     return _change(
-        session, card_id=card_id, actor=actor, action="close", expected_version=expected_version, mutate=mutate
+        session,
+        card_id=card_id,
+        actor=actor,
+        action="close",
+        expected_version=expected_version,
+        mutate=mutate,
+        guard=guard,
     )
 
 
@@ -401,7 +445,13 @@ def record_transfer(
 
 
 def dismiss_emergency(
-    session: Session, *, card_id: int, actor: Actor, reason: str, expected_version: int | None = None
+    session: Session,
+    *,
+    card_id: int,
+    actor: Actor,
+    reason: str,
+    expected_version: int | None = None,
+    guard: Guard | None = None,
 ) -> Card:
     """The operator judged the emergency alert wrong: emergency becomes "none", the reason is kept."""
     if not reason.strip():
@@ -418,6 +468,7 @@ def dismiss_emergency(
         action="dismiss_emergency",
         expected_version=expected_version,
         mutate=mutate,
+        guard=guard,
     )
 
 
@@ -454,6 +505,8 @@ def _filtered(
     q: str | None = None,
     caller: str | None = None,
     created_by_id: int | None = None,
+    visible: ColumnElement[bool] | None = None,
+    deep: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
     for column, value in (
         (Card.status, status),
@@ -470,10 +523,17 @@ def _filtered(
         stmt = stmt.where(Card.created_at >= date_from)
     if date_to is not None:
         stmt = stmt.where(Card.created_at < date_to)
+    if visible is not None:
+        stmt = stmt.where(visible)
     if q:
         needle = q.strip()
         transcript = exists().where(
             TranscriptSegment.call_id == Card.call_id, _like(session, TranscriptSegment.text, needle)
+        )
+        # The proposal and the transcript are searched only where the asker may read them (``deep``): a search
+        # must not answer yes or no about words in calls they may not open.
+        hidden = or_(
+            _like(session, Card.proposed_summary, needle), _like(session, Card.proposed_street, needle), transcript
         )
         stmt = stmt.where(
             or_(
@@ -482,9 +542,7 @@ def _filtered(
                 _like(session, Card.house, needle),
                 _like(session, Card.landmark, needle),
                 _like(session, Card.reg_number, needle),
-                _like(session, Card.proposed_summary, needle),
-                _like(session, Card.proposed_street, needle),
-                transcript,
+                hidden if deep is None else and_(deep, hidden),
             )
         )
     return stmt
@@ -494,7 +552,9 @@ def list_cards(session: Session, *, limit: int = 50, offset: int = 0, **filters:
     """Cards matching the filters, newest first; returns (page, total).
 
     Filters: status, topic, service, emergency, district, date_from, date_to (created_at, [from, to)),
-    q (summary, address, registration number and transcript text), caller (exact number).
+    q (summary, address, registration number and transcript text), caller (exact number); ``visible`` (a WHERE
+    clause on Card: the cards the asker may find) and ``deep`` (the cards whose proposal and transcript their
+    text search may look into), both from the access policy.
     """
     stmt = _filtered(session, select(Card), **filters)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
@@ -503,10 +563,17 @@ def list_cards(session: Session, *, limit: int = 50, offset: int = 0, **filters:
 
 
 def caller_history(
-    session: Session, *, caller_number: str, exclude_card_id: int | None = None, limit: int = 20
+    session: Session,
+    *,
+    caller_number: str,
+    exclude_card_id: int | None = None,
+    limit: int = 20,
+    visible: ColumnElement[bool] | None = None,
 ) -> list[Card]:
-    """Earlier cards of the same caller number, newest first."""
+    """Earlier cards of the same caller number, newest first (only ``visible`` ones, when given)."""
     stmt = select(Card).where(Card.caller_number == caller_number)
+    if visible is not None:
+        stmt = stmt.where(visible)
     if exclude_card_id is not None:
         stmt = stmt.where(Card.id != exclude_card_id)
     return list(session.scalars(stmt.order_by(Card.created_at.desc(), Card.id.desc()).limit(limit)).all())

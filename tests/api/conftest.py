@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.api.ari_thread import ThreadedPeer
+from tests.calls.conftest import Outage
 
 
 @pytest.fixture
@@ -17,3 +20,16 @@ def ari() -> Iterator[ThreadedPeer]:
         yield threaded
     finally:
         threaded.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Outage:
+    """A database the test can take down and bring back (Outage), on a copy of the test's SQLite database or on
+    the test's PostgreSQL one."""
+    if request.param == "sqlite":
+        folder = tmp_path / "db"
+        folder.mkdir()
+        source = str(request.getfixturevalue("sqlite_url")).split("///", 1)[1]
+        shutil.copyfile(source, folder / "callcard.db")
+        return Outage(f"sqlite:///{folder / 'callcard.db'}")
+    return Outage(str(request.getfixturevalue("pg_url")), str(request.getfixturevalue("pg_admin_url")))

@@ -97,21 +97,24 @@ def test_operator_sees_only_live_and_own_calls(
     with ctx.sessionmaker() as s:
         live, _ = calls.get_or_create_call(s, uniqueid="live.1")
         calls.mark_answered(s, uniqueid="live.1", at=datetime.now(UTC))
-    # an ended call nobody of them handled: refused; a live call: allowed
+    # an ended call nobody of them handled: refused; a live call nobody has taken: allowed
     refused = client.get(f"/api/calls/{call_id}", headers=ha)
     assert refused.status_code == 403 and "Operators may open only" in refused.json()["detail"]
     assert client.get(f"/api/calls/{call_id}/audio", headers=ha).status_code == 403
     assert client.get(f"/api/calls/{live.id}", headers=ha).status_code == 200
     assert [c["id"] for c in client.get("/api/calls", headers=ha).json()["data"]] == [live.id]
-    # alice confirms the ended call's card: now it is hers, not bob's
+    # confirming the ended call's card is refused, and opens nothing (it used to grant the transcript and audio)
     card_id = client.get(
         f"/api/calls/{call_id}", headers={"Authorization": f"Bearer {token_for(make_user('qa'))}"}
     ).json()["card"]["id"]
-    assert client.post(f"/api/cards/{card_id}/confirm", headers=ha).status_code == 200
-    assert client.get(f"/api/calls/{call_id}", headers=ha).status_code == 200
-    assert client.get(f"/api/calls/{call_id}/audio", headers=ha).status_code == 200
-    assert client.get(f"/api/calls/{call_id}", headers=hb).status_code == 403
-    assert {c["id"] for c in client.get("/api/calls", headers=ha).json()["data"]} == {live.id, call_id}
+    assert client.post(f"/api/cards/{card_id}/confirm", headers=ha).status_code == 403
+    assert client.get(f"/api/calls/{call_id}", headers=ha).status_code == 403
+    # alice takes the live call: it is hers, no longer bob's to open
+    assert client.post(f"/api/calls/{live.id}/claim", headers=ha).status_code == 200
+    assert client.get(f"/api/calls/{live.id}", headers=ha).status_code == 200
+    assert client.get(f"/api/calls/{live.id}", headers=hb).status_code == 403
+    assert [c["id"] for c in client.get("/api/calls", headers=hb).json()["data"]] == []
+    assert {c["id"] for c in client.get("/api/calls", headers=ha).json()["data"]} == {live.id}
 
 
 def test_missing_recording_file(client: Any, ctx: Any, qa_headers: Any) -> None:
@@ -125,16 +128,17 @@ def test_missing_recording_file(client: Any, ctx: Any, qa_headers: Any) -> None:
     assert none.status_code == 404 and "no recording" in none.json()["detail"]
 
 
-def test_readiness_reports_components(make_ctx: Any) -> None:
+def test_readiness_reports_components(make_ctx: Any, make_user: Any, token_for: Any) -> None:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
 
     ctx = make_ctx()
+    admin = {"Authorization": f"Bearer {token_for(make_user('admin'))}"}  # details are for admins only
     ctx.components["asr"] = lambda: {"status": "ok", "ru": "ok", "kk": "missing"}
     ctx.components["classifier"] = lambda: (_ for _ in ()).throw(RuntimeError("artifact unreadable"))
     with TestClient(create_app(ctx)) as client:
-        ready = client.get("/api/ready")
+        ready = client.get("/api/ready", headers=admin)
         assert client.get("/api/health").json() == {"status": "ok"}
     body = ready.json()
     assert ready.status_code == 200 and body["ready"] is True

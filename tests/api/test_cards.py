@@ -64,6 +64,7 @@ def live_call(ctx: Any) -> Any:
 
 
 def test_card_life_with_audit_and_hub(client: Any, ctx: Any, operator_headers: Any, live_call: Any) -> None:
+    assert client.post(f"/api/calls/{live_call.id}/claim", headers=operator_headers).status_code == 200
     listed = client.get("/api/cards", headers=operator_headers).json()
     assert listed["count"] == 1
     card = listed["data"][0]
@@ -163,8 +164,11 @@ def test_taxonomy_checks_every_id(client: Any, ctx: Any, operator_headers: Any) 
     assert client.get("/api/cards", headers=operator_headers).json()["count"] == 0
 
 
-def test_search_filters_paging_and_csv(client: Any, ctx: Any, operator_headers: Any, live_call: Any) -> None:
+def test_search_filters_paging_and_csv(
+    client: Any, ctx: Any, operator_headers: Any, auth_headers: Any, live_call: Any
+) -> None:
     h = operator_headers
+    supervisor = auth_headers("supervisor")
     client.post(
         "/api/cards",
         json={
@@ -192,19 +196,24 @@ def test_search_filters_paging_and_csv(client: Any, ctx: Any, operator_headers: 
     page = client.get("/api/cards?limit=2&offset=2", headers=h).json()
     assert page["count"] == 3 and len(page["data"]) == 1
 
-    exported = client.get("/api/cards/export.csv?status=draft", headers=h)
+    assert client.get("/api/cards/export.csv?status=draft", headers=h).status_code == 403  # operators: no bulk export
+    exported = client.get("/api/cards/export.csv?status=draft", headers=supervisor)
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert len(rows) == 3 and {r["summary"] for r in rows} >= {"Қар тазаланбаған", "Мусор не вывозят"}
     assert {r["caller_number"] for r in rows} >= {"'+77015550101"}  # shown as text, not run as a formula
 
-    history = client.get("/api/callers/+77015550101/history", headers=h).json()
+    assert client.get("/api/callers/+77015550101/history", headers=h).status_code == 403  # not their caller
+    history = client.get("/api/callers/+77015550101/history", headers=supervisor).json()
     assert history["count"] == 1 and history["data"][0]["topic"] == "snow_ice"
 
 
 def test_manual_card_for_a_call(client: Any, ctx: Any, operator_headers: Any) -> None:
     with ctx.sessionmaker() as s:
         call, _ = calls.get_or_create_call(s, uniqueid="m.1", caller_number="+77001112233")
+    refused = client.post("/api/cards", json={"call_id": call.id, "topic": "elevator"}, headers=operator_headers)
+    assert refused.status_code == 403 and "Take the call first" in refused.json()["detail"]
+    assert client.post(f"/api/calls/{call.id}/claim", headers=operator_headers).status_code == 200
     made = client.post("/api/cards", json={"call_id": call.id, "topic": "elevator"}, headers=operator_headers)
     assert made.status_code == 201 and made.json()["caller_number"] == "+77001112233"
     assert made.json()["service"] == "housing_inspection"
@@ -392,6 +401,7 @@ def test_every_card_change_leaves_one_audit_event(
         call, _ = calls.get_or_create_call(s, uniqueid=uid, caller_number="+77019990000")
         calls.mark_answered(s, uniqueid=uid, at=datetime.now(UTC))
     with TestClient(create_app(ctx)) as client:
+        assert client.post(f"/api/calls/{call.id}/claim", headers=h).status_code == 200
         made = client.post(
             "/api/cards", json={"call_id": call.id, "topic": "gas_supply", "emergency": "104"}, headers=h
         )

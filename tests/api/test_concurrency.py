@@ -36,7 +36,8 @@ def test_fifty_operators_confirm_at_once_over_http(make_ctx: Any, make_user: Any
             assert time.monotonic() < deadline, "uvicorn did not start"
             time.sleep(0.02)
         base = f"http://127.0.0.1:{port}"
-        operators = [make_user("operator") for _ in range(5)]
+        # supervisors: the monitoring department confirms any draft (operators only those of the calls they hold)
+        operators = [make_user("supervisor") for _ in range(5)]
         headers = [{"Authorization": f"Bearer {token_for(op)}"} for op in operators]
         with httpx.Client(base_url=base, timeout=60) as http:
             ids = [

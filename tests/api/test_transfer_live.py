@@ -6,7 +6,6 @@ during an outage is recorded once the database is back."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from api.context import ApiContext
+from api.login_sessions import start_session
 from api.security import create_access_token, hash_password
 from calls.registry import CallRegistry
 from calls.spool import Spool
@@ -28,17 +28,6 @@ from tests.api.ari_thread import ThreadedPeer
 from tests.calls.conftest import Outage
 
 SECRET = "test-secret-key-with-enough-length-0123456789"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Outage:
-    if request.param == "sqlite":
-        folder = tmp_path / "db"
-        folder.mkdir()
-        source = str(request.getfixturevalue("sqlite_url")).split("///", 1)[1]
-        shutil.copyfile(source, folder / "callcard.db")
-        return Outage(f"sqlite:///{folder / 'callcard.db'}")
-    return Outage(str(request.getfixturevalue("pg_url")), str(request.getfixturevalue("pg_admin_url")))
 
 
 @pytest.fixture
@@ -85,8 +74,7 @@ def _caller(ari: ThreadedPeer, ctx: ApiContext, number: str) -> tuple[str, dict[
         calls.get_or_create_call(s, uniqueid=uid, caller_number=number)
         calls.mark_answered(s, uniqueid=uid, at=datetime.now(UTC))
         user = users.create_user(s, username=f"op-{uid[-4:]}", role="operator", password_hash=hash_password("pw-1"))
-        token = create_access_token(user_id=user.id, role="operator", secret=SECRET, ttl_minutes=60,
-                                    password_hash=user.password_hash)
+        token = start_session(s, user=user, settings=ctx.settings, client="test")
     return uid, {"Authorization": f"Bearer {token}"}
 
 
@@ -146,7 +134,7 @@ def test_a_transfer_during_a_database_outage_happens_and_is_recorded_after(
         assert registry.spooling
         # A forged token is still refused: only a validly signed one stands in for the database.
         forged = create_access_token(user_id=1, role="operator", secret="another-secret-0123456789-0123456789",
-                                     ttl_minutes=5)
+                                     ttl_minutes=5, session_id="0" * 32)
         bad = client.post(f"/api/live/{uid}/transfer", json={"code": "103"},
                           headers={"Authorization": f"Bearer {forged}"})
         assert bad.status_code == 401

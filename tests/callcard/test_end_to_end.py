@@ -93,13 +93,22 @@ async def test_a_demo_call_fills_a_card_the_operator_confirms(service: Services)
         async with websockets.connect(f"ws://{settings.api_bind}/api/live?token={token}") as ws:
             agi_host, agi_port = settings.agi_bind.split(":")
             as_host, as_port = settings.audiosocket_bind.split(":")
-            demo = await run_demo_call(
+            # At the caller's pace, so the operator takes the call while it is live, as the desk does (the access
+            # policy lets an operator change only the card of a call they took).
+            playing = asyncio.create_task(run_demo_call(
                 wav, caller="+77015550101", agi_host=agi_host, agi_port=int(agi_port),
-                audiosocket_host=as_host, audiosocket_port=int(as_port), realtime=False,
-            )
+                audiosocket_host=as_host, audiosocket_port=int(as_port), realtime=True,
+            ))
+            claimed = None
+            headers = {"Authorization": f"Bearer {token}"}
             async with asyncio.timeout(60):
                 while not any(m.get("type") == "call_ended" for m in seen):
                     seen.append(json.loads(await ws.recv()))
+                    if claimed is None and seen[-1].get("call_id") is not None:
+                        claimed = await client.post(f"/api/calls/{seen[-1]['call_id']}/claim", headers=headers)
+                        assert claimed.status_code == 200, claimed.text
+            demo = await playing
+            assert claimed is not None
         kinds = [m["type"] for m in seen]
         assert kinds[0] in ("call_started", "snapshot") or "call_started" in kinds
         assert "transcript_final" in kinds, kinds

@@ -7,10 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from tests.callcard.serving import wait_until_serving
 
 
 def _port() -> int:
@@ -33,25 +34,30 @@ def test_serve_starts_empty_lets_the_admin_in_and_stops_on_sigterm(tmp_path: Pat
     proc = subprocess.Popen([str(cli), "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "serve exited"
-            try:
-                if httpx.get(f"http://{api}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "serve did not come up within 60 s"
-            time.sleep(0.2)
+        wait_until_serving(proc, api)
         note = (tmp_path / "var" / "initial-admin.txt").read_text(encoding="utf-8")
         password = note.split("password:")[1].strip()
         assert oct((tmp_path / "var" / "initial-admin.txt").stat().st_mode & 0o777) == "0o600"
         login = httpx.post(f"http://{api}/api/auth/login", json={"username": "admin", "password": password})
         assert login.status_code == 200, login.text
+        assert login.json()["user"]["must_change_password"] is True
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        forced = httpx.get(f"http://{api}/api/cards?status=draft", headers=headers)
+        assert forced.status_code == 403 and forced.json()["code"] == "password_change_required"
+        changed = httpx.patch(
+            f"http://{api}/api/auth/me",
+            json={"current_password": password, "password": "Kenesary-45-Astana"},
+            headers=headers,
+        )
+        assert changed.status_code == 200, changed.text
+        assert not (tmp_path / "var" / "initial-admin.txt").exists()  # the first password is spent: forgotten
+        login = httpx.post(
+            f"http://{api}/api/auth/login", json={"username": "admin", "password": "Kenesary-45-Astana"}
+        )
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         queue = httpx.get(f"http://{api}/api/cards?status=draft", headers=headers)
         assert queue.status_code == 200 and queue.json() == {"data": [], "count": 0}
-        ready = httpx.get(f"http://{api}/api/ready").json()
+        ready = httpx.get(f"http://{api}/api/ready", headers=headers).json()
         assert ready["ready"] and ready["components"]["classifier"]["status"] == "ok"
         assert ready["components"]["asr"]["status"] == "off"
         assert httpx.get(f"http://{api}/login").status_code == 200

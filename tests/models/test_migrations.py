@@ -25,6 +25,8 @@ TABLES = {
     "cards",
     "registration_counters",
     "audit_events",
+    "auth_sessions",
+    "login_throttle",
     "alembic_version",
 }
 

@@ -69,21 +69,68 @@ def directory() -> MediaDirectory:
 
 
 @pytest.fixture
-async def audiosocket(
+async def make_audiosocket(
     collector: Collector, directory: MediaDirectory, tmp_path: Path
-) -> AsyncIterator[AudioSocketServer]:
-    server = AudioSocketServer(
-        audio=collector,
-        events=collector,
-        directory=directory,
-        host="127.0.0.1",
-        port=0,
-        caller_recordings_dir=tmp_path / "caller",
-        first_frame_timeout=3,
-    )
-    await server.start()
-    yield server
-    await server.stop()
+) -> AsyncIterator[Callable[..., Any]]:
+    """make_audiosocket(**overrides): a started AudioSocket server on 127.0.0.1, port 0, delivering to the
+    collector (stopped at the end of the test)."""
+    started: list[AudioSocketServer] = []
+
+    async def make(**overrides: Any) -> AudioSocketServer:
+        options: dict[str, Any] = {
+            "audio": collector,
+            "events": collector,
+            "directory": directory,
+            "host": "127.0.0.1",
+            "port": 0,
+            "caller_recordings_dir": tmp_path / "caller",
+            "first_frame_timeout": 3,
+        }
+        server = AudioSocketServer(**{**options, **overrides})
+        await server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        await server.stop()
+
+
+@pytest.fixture
+async def audiosocket(make_audiosocket: Callable[..., Any]) -> AudioSocketServer:
+    server: AudioSocketServer = await make_audiosocket()
+    return server
+
+
+@pytest.fixture
+async def make_fastagi(
+    collector: Collector, directory: MediaDirectory, tmp_path: Path
+) -> AsyncIterator[Callable[..., Any]]:
+    """make_fastagi(**overrides): a started FastAGI server on 127.0.0.1, port 0, reporting to the collector
+    (stopped at the end of the test)."""
+    from telephony.fastagi import FastAgiServer
+
+    started: list[FastAgiServer] = []
+
+    async def make(**overrides: Any) -> FastAgiServer:
+        options: dict[str, Any] = {
+            "events": collector,
+            "directory": directory,
+            "recordings_dir": tmp_path / "rec",
+            "host": "127.0.0.1",
+            "port": 0,
+            "call_ids": collector,
+            "env_timeout": 3,
+            "recording_timeout": 2,
+        }
+        server = FastAgiServer(**{**options, **overrides})
+        await server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        await server.stop()
 
 
 @pytest.fixture

@@ -7,13 +7,15 @@ import os
 import subprocess
 import sys
 import wave
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from core.errors import TelephonyError
-from telephony.audiosocket import AudioSocketServer, MediaDirectory
+from telephony.audiosocket import AudioSocketServer
 from telephony.demo import load_wav_as_slin, split_frames
 from telephony.events import AudioStreamEnded, CallEnded, CallStarted, RecordingFinished
 from telephony.fastagi import FastAgiServer
@@ -40,49 +42,37 @@ def test_any_pcm_wav_becomes_8k_mono_s16(tmp_path: Path) -> None:
 
 
 async def test_demo_call_command_plays_a_wav_through_the_real_path(
-    collector: Collector, directory: MediaDirectory, audiosocket: AudioSocketServer, tmp_path: Path
+    collector: Collector, make_fastagi: Callable[..., Any], audiosocket: AudioSocketServer, tmp_path: Path
 ) -> None:
-    agi = FastAgiServer(
-        events=collector,
-        directory=directory,
-        recordings_dir=tmp_path / "rec",
-        host="127.0.0.1",
-        port=0,
-        call_ids=collector,
-        recording_timeout=5,
+    agi: FastAgiServer = await make_fastagi(recording_timeout=5)
+    wav = speech_wav("Здравствуйте, это демонстрационный звонок в сто девять", "ru")
+    env = {**os.environ, "CALLCARD_API_BIND": "127.0.0.1:9", "CALLCARD_DATA_DIR": str(tmp_path / "var")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "callcard.cli",
+        "demo-call",
+        str(wav),
+        "--caller",
+        "+77019998877",
+        "--agi",
+        f"127.0.0.1:{agi.bound_port}",
+        "--audiosocket",
+        f"127.0.0.1:{audiosocket.bound_port}",
+        "--fast",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    await agi.start()
-    try:
-        wav = speech_wav("Здравствуйте, это демонстрационный звонок в сто девять", "ru")
-        env = {**os.environ, "CALLCARD_API_BIND": "127.0.0.1:9", "CALLCARD_DATA_DIR": str(tmp_path / "var")}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "callcard.cli",
-            "demo-call",
-            str(wav),
-            "--caller",
-            "+77019998877",
-            "--agi",
-            f"127.0.0.1:{agi.bound_port}",
-            "--audiosocket",
-            f"127.0.0.1:{audiosocket.bound_port}",
-            "--fast",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode == 0, err.decode()
-        assert "hung up" in out.decode()
-        await collector.wait(lambda: len(collector.of(RecordingFinished)) == 2)
-        started = collector.of(CallStarted)[0]
-        assert (started.source, started.caller_number) == ("agi", "+77019998877")
-        pcm = load_wav_as_slin(wav)
-        assert bytes(collector.audio[started.uniqueid]).startswith(pcm)
-        assert collector.of(AudioStreamEnded)[0].reason == "hangup"
-        assert collector.of(CallEnded)[0].uniqueid == started.uniqueid
-        kinds = sorted(r.kind for r in collector.of(RecordingFinished))
-        assert kinds == ["caller", "mixed"]
-    finally:
-        await agi.stop()
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "hung up" in out.decode()
+    await collector.wait(lambda: len(collector.of(RecordingFinished)) == 2)
+    started = collector.of(CallStarted)[0]
+    assert (started.source, started.caller_number) == ("agi", "+77019998877")
+    pcm = load_wav_as_slin(wav)
+    assert bytes(collector.audio[started.uniqueid]).startswith(pcm)
+    assert collector.of(AudioStreamEnded)[0].reason == "hangup"
+    assert collector.of(CallEnded)[0].uniqueid == started.uniqueid
+    kinds = sorted(r.kind for r in collector.of(RecordingFinished))
+    assert kinds == ["caller", "mixed"]

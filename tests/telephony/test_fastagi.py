@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -19,20 +19,9 @@ from tests.telephony.conftest import Collector
 
 
 @pytest.fixture
-async def agi(collector: Collector, directory: MediaDirectory, tmp_path: Path) -> AsyncIterator[FastAgiServer]:
-    server = FastAgiServer(
-        events=collector,
-        directory=directory,
-        recordings_dir=tmp_path / "rec",
-        host="127.0.0.1",
-        port=0,
-        call_ids=collector,
-        env_timeout=3,
-        recording_timeout=2,
-    )
-    await server.start()
-    yield server
-    await server.stop()
+async def agi(make_fastagi: Callable[..., Any]) -> FastAgiServer:
+    server: FastAgiServer = await make_fastagi()
+    return server
 
 
 async def test_incoming_registers_records_and_sets_the_call_id(

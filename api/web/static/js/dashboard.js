@@ -2,7 +2,7 @@
 
 import { api } from "./api.js";
 import { applyI18n, fmtPct, fmtTime, lang, t } from "./i18n.js";
-import { h, startPage, taxonomy, toast } from "./shell.js";
+import { EVERY_ROLE, h, startPage, taxonomy, toast } from "./shell.js";
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
@@ -95,7 +95,7 @@ async function load() {
 }
 
 async function main() {
-  const user = await startPage({ page: "/dashboard", roles: ["operator", "qa", "admin"] });
+  const user = await startPage({ page: "/dashboard", roles: EVERY_ROLE });
   if (!user) return;
   tax = await taxonomy();
   $("days").addEventListener("change", load);

@@ -3,7 +3,7 @@
 import { api, ApiError, token } from "./api.js";
 import { Combobox } from "./combobox.js";
 import { applyI18n, fmtDateTime, fmtOffset, fmtTime, lang, t } from "./i18n.js";
-import { confBadge, emergencyLabel, h, ICONS, startPage, statusBadge, taxonomy, toast } from "./shell.js";
+import { confBadge, emergencyLabel, EVERY_ROLE, h, ICONS, startPage, statusBadge, taxonomy, toast } from "./shell.js";
 
 const TEXT_FIELDS = ["street", "house", "building", "apartment", "landmark", "summary"];
 const ADDRESS = ["street", "house", "building", "apartment", "district", "landmark"];
@@ -90,6 +90,15 @@ function connect() {
     setConn("closed");
     if (ev.code === 4401 || ev.code === 1008) {
       location.replace(`/login?next=${encodeURIComponent(location.pathname)}`);
+      return;
+    }
+    if (ev.code === 4403) {
+      location.reload(); // the user's role changed: what this page shows depends on it
+      return;
+    }
+    if (ev.code === 4429) {
+      toast(t("desk.too_many"), { error: true }); // this user already has the most live sockets the server allows
+      setTimeout(connect, 15_000);
       return;
     }
     const delay = Math.min(10_000, 500 * 2 ** state.wsRetry++);
@@ -282,7 +291,7 @@ function renderQueue() {
 function autoOpen() {
   const open = cur();
   if (open && !(open.endedAt && open.status !== "draft")) return;
-  if (open && state.user.role !== "operator") return; // qa and admin choose for themselves once watching
+  if (open && state.user.role !== "operator") return; // supervisor, qa and admin choose for themselves
   const waiting = visibleCalls()
     .filter((c) => c.key !== state.current && c.startedAt && !c.endedAt && c.status === "draft")
     .filter((c) => !c.claimedBy || c.claimedBy === state.user.id)
@@ -1048,7 +1057,7 @@ function buildForm() {
 }
 
 async function main() {
-  const user = await startPage({ page: "/desk", roles: ["operator", "qa", "admin"] });
+  const user = await startPage({ page: "/desk", roles: EVERY_ROLE });
   if (!user) return;
   state.user = user;
   state.tax = await taxonomy();

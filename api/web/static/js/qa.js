@@ -2,7 +2,7 @@
 
 import { api, ApiError } from "./api.js";
 import { applyI18n, fmtDateTime, fmtOffset, t } from "./i18n.js";
-import { emergencyLabel, h, showForbidden, startPage, statusBadge, taxonomy, toast } from "./shell.js";
+import { emergencyLabel, h, QA_ROLES, showForbidden, startPage, statusBadge, taxonomy, toast } from "./shell.js";
 
 const LOW_CONF = 0.6;
 const MARK_FIELDS = ["topic", "service", "emergency", "emergency_also", "district", "address", "summary", "language"];
@@ -253,7 +253,7 @@ function renderHead() {
 }
 
 async function main() {
-  const user = await startPage({ page: "/qa", roles: ["qa", "admin"] });
+  const user = await startPage({ page: "/qa", roles: QA_ROLES });
   if (!user) return;
   state.tax = await taxonomy();
   try {

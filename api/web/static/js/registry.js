@@ -2,7 +2,7 @@
 
 import { api, download } from "./api.js";
 import { applyI18n, fmtDateTime, t } from "./i18n.js";
-import { emergencyLabel, h, startPage, statusBadge, taxonomy, toast } from "./shell.js";
+import { emergencyLabel, EVERY_ROLE, EXPORT_ROLES, h, QA_ROLES, startPage, statusBadge, taxonomy, toast } from "./shell.js";
 
 const PAGE = 25;
 const FIELDS = ["q", "status", "topic", "service", "district", "emergency", "caller", "date_from", "date_to"];
@@ -89,7 +89,7 @@ async function load() {
           h("td", { class: "sum", title: c.summary || "" }, c.summary || ""),
           h("td", { class: "mono" }, c.caller_number || ""),
           h("td", {}, fmtDateTime(c.due_at)),
-          h("td", {}, c.call_id && user.role !== "operator" ? h("a", { href: `/qa/${c.call_id}`, class: "btn btn-sm" }, t("reg.review")) : null),
+          h("td", {}, c.call_id && QA_ROLES.includes(user.role) ? h("a", { href: `/qa/${c.call_id}`, class: "btn btn-sm" }, t("reg.review")) : null),
         ),
       ),
     );
@@ -104,8 +104,9 @@ async function load() {
 }
 
 async function main() {
-  user = await startPage({ page: "/registry", roles: ["operator", "qa", "admin"] });
+  user = await startPage({ page: "/registry", roles: EVERY_ROLE });
   if (!user) return;
+  $("export").hidden = !EXPORT_ROLES.includes(user.role);
   tax = await taxonomy();
   fillSelects();
   fromUrl();

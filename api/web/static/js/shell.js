@@ -1,6 +1,6 @@
 // What every signed-in page shares: the top bar, the role guard, the taxonomy, toasts and a DOM helper.
 
-import { api, ApiError, clearSession, currentUser } from "./api.js";
+import { api, ApiError, currentUser, logout as endSession, PASSWORD_CHANGE_REQUIRED } from "./api.js";
 import { applyI18n, lang, LANGS, setLang, t } from "./i18n.js";
 
 /** Build an element: h("button", {class: "btn", onclick}, "text", child...). */
@@ -40,10 +40,15 @@ export function toast(message, { error = false } = {}) {
   box._timer = setTimeout(() => { box.hidden = true; }, error ? 7000 : 2500);
 }
 
+// Who may open which page: the same table as PAGE_ROLES in api/web/pages.py.
+export const EVERY_ROLE = ["operator", "supervisor", "qa", "admin"];
+export const QA_ROLES = ["qa", "admin"];
+export const EXPORT_ROLES = ["supervisor", "qa", "admin"]; // the registry's CSV export (api/policy.py)
+
 const NAV = [
-  { href: "/desk", key: "nav.desk", roles: ["operator", "qa", "admin"] },
-  { href: "/registry", key: "nav.registry", roles: ["operator", "qa", "admin"] },
-  { href: "/dashboard", key: "nav.dashboard", roles: ["operator", "qa", "admin"] },
+  { href: "/desk", key: "nav.desk", roles: EVERY_ROLE },
+  { href: "/registry", key: "nav.registry", roles: EVERY_ROLE },
+  { href: "/dashboard", key: "nav.dashboard", roles: EVERY_ROLE },
 ];
 
 function renderTopbar(user, page) {
@@ -82,14 +87,15 @@ function renderTopbar(user, page) {
   right.push(switcher);
   if (user) {
     right.push(
-      h("button", { type: "button", class: "btn btn-sm btn-ghost", onclick: logout }, t("logout")),
+      h("button", { type: "button", id: "logout", class: "btn btn-sm btn-ghost", onclick: logout }, t("logout")),
     );
   }
   bar.append(brand, nav, h("div", { class: "spacer" }), ...right);
 }
 
-export function logout() {
-  clearSession();
+/** Log out: the server ends the session, this browser forgets the token, the login page opens. */
+export async function logout() {
+  await endSession();
   location.replace("/login");
 }
 
@@ -119,6 +125,7 @@ export async function startPage({ page, roles }) {
     user = await currentUser();
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return null;
+    if (err instanceof ApiError && err.body?.code === PASSWORD_CHANGE_REQUIRED) return null; // on its way to the form
     toast(err.message, { error: true });
     return null;
   }

@@ -1,0 +1,297 @@
+"""Who may see and do what: the one access policy every route, socket, export and search follows.
+
+The table in docs/access.md is this module in words; tests/api/test_roles.py and tests/api/test_policy.py hold
+each route to it. Two kinds of rule:
+
+- role rules: which roles may ask at all (``ROLE_RULES``, enforced by ``api.deps.allow``);
+- record rules: for an operator, which calls and cards: ``decide`` for one record, and ``readable_calls`` /
+  ``readable_cards`` / ``listable_cards`` / ``searchable_calls`` for lists, searches and exports (the same rules as
+  SQL, so a search can never answer about what the user may not open).
+
+An operator works on the calls they hold: a live call nobody holds yet (to take it), and the calls they took,
+while live and for ``OPERATOR_READ_HOURS`` after the hang-up (wrap-up and call-backs within the shift). Of other
+appeals they read the registry fields needed to answer "what about my application" (status, registration
+number, due date, topic, service, address, summary), never another call's transcript or recording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+
+from models.records import Call, Card
+from models.repo.calls import LIVE_STATES
+
+OPERATOR_READ_HOURS = 12
+
+
+class Role(StrEnum):
+    """The roles a user can have (models.records.ROLES)."""
+
+    OPERATOR = "operator"  # answers calls at the desk
+    SUPERVISOR = "supervisor"  # shift lead / monitoring department: every call and card, routing, deadlines
+    QA = "qa"  # listens, reviews, corrects transcripts, marks classification errors
+    ADMIN = "admin"  # everything, and users
+
+
+class Action(StrEnum):
+    """Everything the API lets someone do, by name."""
+
+    LIVE_FEED = "live_feed"
+    CLAIM_CALL = "claim_call"
+    LIST_CALLS = "list_calls"
+    READ_CALL = "read_call"  # the call's transcript and recording
+    CALLER_HISTORY = "caller_history"
+    LIST_CARDS = "list_cards"
+    READ_CARD = "read_card"
+    READ_CARD_AUDIT = "read_card_audit"
+    EXPORT_CARDS = "export_cards"
+    CREATE_CARD = "create_card"
+    EDIT_CARD = "edit_card"  # edit, confirm, dismiss an emergency alert
+    HANDLE_CARD = "handle_card"  # route, resolve, close
+    TRANSFER_CALL = "transfer_call"  # the emergency transfer of a live caller
+    QA_REVIEW = "qa_review"  # QA queue and training export
+    QA_CORRECT = "qa_correct"  # transcript corrections and classification marks
+    DASHBOARD = "dashboard"
+    TAXONOMY = "taxonomy"
+    ADMIN_USERS = "admin_users"
+
+
+_ALL = frozenset(Role)
+_DESK = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
+_REVIEW = frozenset({Role.SUPERVISOR, Role.QA, Role.ADMIN})
+
+# Which roles may ask at all. Record rules (below) narrow it down for operators.
+ROLE_RULES: dict[Action, frozenset[Role]] = {
+    Action.LIVE_FEED: _ALL,
+    Action.CLAIM_CALL: _DESK,
+    Action.LIST_CALLS: _ALL,
+    Action.READ_CALL: _ALL,
+    Action.CALLER_HISTORY: _ALL,
+    Action.LIST_CARDS: _ALL,
+    Action.READ_CARD: _ALL,
+    Action.READ_CARD_AUDIT: _ALL,
+    Action.EXPORT_CARDS: _REVIEW,
+    Action.CREATE_CARD: _DESK,
+    Action.EDIT_CARD: _DESK,
+    Action.HANDLE_CARD: _DESK,
+    Action.TRANSFER_CALL: _DESK,
+    Action.QA_REVIEW: _REVIEW,
+    Action.QA_CORRECT: frozenset({Role.QA, Role.ADMIN}),
+    Action.DASHBOARD: _ALL,
+    Action.TAXONOMY: _ALL,
+    Action.ADMIN_USERS: frozenset({Role.ADMIN}),
+}
+
+# Roles whose access is not narrowed to their own calls.
+SEES_EVERY_CALL = frozenset({Role.SUPERVISOR, Role.QA, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who asks: a user's id and role."""
+
+    user_id: int
+    role: Role
+
+    @classmethod
+    def of(cls, user: Any) -> Viewer:
+        """From a models.records.User (or anything with ``id`` and ``role``)."""
+        return cls(int(user.id), Role(user.role))
+
+    @property
+    def sees_every_call(self) -> bool:
+        return self.role in SEES_EVERY_CALL
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What the policy needs to know of a call."""
+
+    state: str
+    operator_id: int | None
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, call: Call) -> CallFacts:
+        return cls(call.state, call.operator_id, call.ended_at)
+
+
+@dataclass(frozen=True, slots=True)
+class CardFacts:
+    """What the policy needs to know of a card (and of its call, if it has one)."""
+
+    status: str
+    created_by_id: int | None
+    call: CallFacts | None
+
+    @classmethod
+    def of(cls, card: Card) -> CardFacts:
+        return cls(card.status, card.created_by_id, CallFacts.of(card.call) if card.call is not None else None)
+
+
+class Outcome(StrEnum):
+    """How a decision came out."""
+
+    ALLOWED = "allowed"
+    REGISTRY_ONLY = "registry_only"  # a card of someone else's appeal: its registry fields, no transcript or audio
+    FORBIDDEN = "forbidden"  # not for who asks (403)
+    CONFLICT = "conflict"  # not in the record's current state (409)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome, and the sentence that says why not (for the 403/409 answer)."""
+
+    outcome: Outcome
+    reason: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome in (Outcome.ALLOWED, Outcome.REGISTRY_ONLY)
+
+
+ALLOW = Decision(Outcome.ALLOWED)
+REGISTRY = Decision(Outcome.REGISTRY_ONLY)
+
+
+def _forbid(reason: str) -> Decision:
+    return Decision(Outcome.FORBIDDEN, reason)
+
+
+def _conflict(reason: str) -> Decision:
+    return Decision(Outcome.CONFLICT, reason)
+
+
+def role_allows(role: Role, action: Action) -> bool:
+    """True when ``role`` may ask for ``action`` at all."""
+    return role in ROLE_RULES[action]
+
+
+def _holds(viewer: Viewer, call: CallFacts, now: datetime) -> bool:
+    """The operator holds the call: took it, and it is live or ended within the read window."""
+    if call.operator_id != viewer.user_id:
+        return False
+    return call.ended_at is None or call.ended_at >= now - timedelta(hours=OPERATOR_READ_HOURS)
+
+
+def _open_to_take(call: CallFacts) -> bool:
+    return call.state in LIVE_STATES and call.operator_id is None
+
+
+def _may_read_call(viewer: Viewer, call: CallFacts, now: datetime) -> bool:
+    return viewer.sees_every_call or _open_to_take(call) or _holds(viewer, call, now)
+
+
+def _works_on_card(viewer: Viewer, card: CardFacts, now: datetime) -> bool:
+    """The operator's own card: of a call they hold, or made by hand by them without a call."""
+    if card.call is None:
+        return card.created_by_id == viewer.user_id
+    return _holds(viewer, card.call, now)
+
+
+NOT_YOUR_CALL = (
+    f"Operators may open only live calls nobody has taken and the calls they took (until {OPERATOR_READ_HOURS} h "
+    "after the hang-up); ask a supervisor or QA for others."
+)
+
+
+def decide(
+    viewer: Viewer,
+    action: Action,
+    *,
+    now: datetime,
+    call: CallFacts | None = None,
+    card: CardFacts | None = None,
+) -> Decision:
+    """May ``viewer`` do ``action`` on this call or card now? Role rules first, then the record rules.
+
+    ``call`` is the call acted on (for card actions: the card's call, if it has one).
+    """
+    if not role_allows(viewer.role, action):
+        return _forbid(f"Your role ({viewer.role}) may not do this.")
+    if card is not None and call is None:
+        call = card.call
+    if action is Action.CLAIM_CALL:
+        assert call is not None
+        if call.state not in LIVE_STATES:
+            return _conflict("This call has ended; it can no longer be taken.")
+        if call.operator_id not in (None, viewer.user_id):
+            return _conflict("This call is already being handled by another operator.")
+        return ALLOW
+    if action is Action.TRANSFER_CALL:
+        if call is None:
+            return _conflict("This card has no call, so there is no caller to transfer.")
+        if call.state not in LIVE_STATES:
+            return _conflict("This call has ended; call the caller back instead.")
+        if not viewer.sees_every_call and call.operator_id not in (None, viewer.user_id):
+            return _forbid("This call is being handled by another operator.")
+        return ALLOW
+    if viewer.sees_every_call:
+        return ALLOW
+    # An operator, from here on.
+    if action in (Action.READ_CALL, Action.CALLER_HISTORY):
+        assert call is not None
+        return ALLOW if _may_read_call(viewer, call, now) else _forbid(NOT_YOUR_CALL)
+    if action in (Action.READ_CARD, Action.READ_CARD_AUDIT):
+        assert card is not None
+        if (call is not None and _may_read_call(viewer, call, now)) or _works_on_card(viewer, card, now):
+            return ALLOW
+        if action is Action.READ_CARD and card.status != "draft":
+            return REGISTRY
+        return _forbid("Operators may open only the cards of the calls they handle.")
+    if action is Action.CREATE_CARD:
+        if call is None or _holds(viewer, call, now):  # a card by hand (a walk-in, a letter), or their call's
+            return ALLOW
+        return _forbid("Take the call first: operators make cards only for the calls they handle.")
+    if action in (Action.EDIT_CARD, Action.HANDLE_CARD):
+        assert card is not None
+        if _works_on_card(viewer, card, now):
+            return ALLOW
+        if call is not None and _open_to_take(call):
+            return _forbid("Take the call first: its card is edited by the operator who handles it.")
+        return _forbid("Only the operator handling this call (or a supervisor) may change its card.")
+    return ALLOW
+
+
+# ------------------------------------------------------------------------------- the same rules, as SQL
+
+
+def _holds_sql(user_id: int, now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Call.operator_id == user_id,
+        or_(Call.ended_at.is_(None), Call.ended_at >= now - timedelta(hours=OPERATOR_READ_HOURS)),
+    )
+
+
+def readable_calls(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
+    """A WHERE clause on ``Call``: the calls ``viewer`` may open (READ_CALL)."""
+    if viewer.sees_every_call:
+        return true()
+    if not role_allows(viewer.role, Action.READ_CALL):
+        return false()
+    return or_(and_(Call.state.in_(LIVE_STATES), Call.operator_id.is_(None)), _holds_sql(viewer.user_id, now))
+
+
+def readable_cards(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
+    """A WHERE clause on ``Card``: the cards ``viewer`` may read in full (their call's transcript included)."""
+    if viewer.sees_every_call:
+        return true()
+    calls = select(Call.id).where(readable_calls(viewer, now))
+    return or_(Card.call_id.in_(calls), and_(Card.call_id.is_(None), Card.created_by_id == viewer.user_id))
+
+
+def listable_cards(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
+    """A WHERE clause on ``Card``: the cards ``viewer`` may find at all (in full, or by registry fields)."""
+    if viewer.sees_every_call:
+        return true()
+    return or_(readable_cards(viewer, now), Card.status != "draft")
+
+
+def searchable_calls(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
+    """A WHERE clause on ``Call``: the calls whose transcripts ``viewer``'s text search may look into."""
+    return readable_calls(viewer, now)
