@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "serve": "callcard.commands.serve:serve",
     "db": "callcard.commands.db:db",
     "users": "callcard.commands.users:users",
+    "orgs": "callcard.commands.orgs:orgs",
     "models": "callcard.commands.models:models",
     "transcribe": "callcard.commands.transcribe:transcribe",
     "classify": "callcard.commands.classify:classify",

@@ -252,7 +252,7 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor: Mapped[str] = mapped_column(String(64))  # username, or "system:<component>"
-    entity: Mapped[str] = mapped_column(String(32))  # card | transcript | call | user
+    entity: Mapped[str] = mapped_column(String(32))  # card | transcript | call | user | organisation | routing_rule
     entity_id: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(32))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)

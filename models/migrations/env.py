@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
+import models.handover  # noqa: F401  (registers the second line's tables)
 import models.records  # noqa: F401  (registers every table on Base.metadata)
 from models.base import Base
 

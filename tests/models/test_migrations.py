@@ -27,6 +27,8 @@ TABLES = {
     "audit_events",
     "auth_sessions",
     "login_throttle",
+    "organisations",
+    "routing_rules",
     "alembic_version",
 }
 
