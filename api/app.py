@@ -12,7 +12,7 @@ from api.errors import install_error_handlers
 from api.input_guard import InputGuard
 from api.limits import BodySizeLimit
 from api.openapi import build_openapi
-from api.routes import auth, calls, cards, claim, health, live, qa, stats, taxonomy, transfer, users
+from api.routes import auth, calls, cards, claim, health, live, organisations, qa, stats, taxonomy, transfer, users
 from api.throttle import LoginLimits
 from api.web import docs as api_docs
 from api.web import mount_web
@@ -32,6 +32,7 @@ API_ROUTERS: list[APIRouter] = [
     transfer.router,
     stats.router,
     qa.router,
+    organisations.router,
 ]
 # Routers mounted at the root (HTML pages, static files are mounted by whoever owns them).
 # Routers mounted at the root: the OpenAPI docs page, served with its assets from the package (no CDN).

@@ -58,6 +58,7 @@ class Action(StrEnum):
     QA_CORRECT = "qa_correct"  # transcript corrections and classification marks
     DASHBOARD = "dashboard"
     TAXONOMY = "taxonomy"
+    READ_ORGANISATIONS = "read_organisations"  # the active organisations, for the desk's choice
     ADMIN_USERS = "admin_users"
 
 
@@ -84,6 +85,7 @@ ROLE_RULES: dict[Action, frozenset[Role]] = {
     Action.QA_CORRECT: frozenset({Role.QA, Role.ADMIN}),
     Action.DASHBOARD: _ALL,
     Action.TAXONOMY: _ALL,
+    Action.READ_ORGANISATIONS: _ALL,
     Action.ADMIN_USERS: frozenset({Role.ADMIN}),
 }
 

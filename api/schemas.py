@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.params import MAX_ID
+from models.handover import Organisation
 from models.records import Call, Card, Recording, TranscriptSegment, User
 
 Role = Literal["operator", "supervisor", "qa", "admin"]
@@ -137,7 +138,7 @@ class Address(BaseModel):
     landmark: str | None = None
 
 
-class CardEdits(Strict):
+class CardFields(Strict):
     """Working fields a person may set; only the fields sent are changed. ``version`` guards against races."""
 
     topic: str | None = Field(default=None, max_length=64)
@@ -152,7 +153,7 @@ class CardEdits(Strict):
     def changes(self) -> dict[str, Any]:
         """The fields sent, flattened to card column names (address parts become street, house, ...)."""
         out: dict[str, Any] = {}
-        for name in self.model_fields_set - {"address", "version", "call_id", "caller_number"}:
+        for name in self.model_fields_set - {"address", "version", "call_id", "caller_number", "organisation_id"}:
             value = getattr(self, name)
             out[name] = [] if name == "emergency_also" and value is None else value
         if self.address is not None:
@@ -161,7 +162,25 @@ class CardEdits(Strict):
         return out
 
 
-class CardCreate(CardEdits):
+OrganisationId = Field(
+    default=None,
+    ge=1,
+    le=MAX_ID,
+    description="The organisation the card goes to (GET /api/organisations); null: the routing rules decide.",
+)
+
+
+class CardEdits(CardFields):
+    """Working fields and the organisation a person chose; only the fields sent are changed."""
+
+    organisation_id: int | None = OrganisationId
+
+    def choice(self) -> dict[str, Any]:
+        """``{"organisation_id": id or None}`` when it was sent (a choice, or null to withdraw one), else ``{}``."""
+        return {"organisation_id": self.organisation_id} if "organisation_id" in self.model_fields_set else {}
+
+
+class CardCreate(CardFields):
     """A manual card, optionally for a call that has no card yet."""
 
     call_id: int | None = Field(default=None, ge=1, le=MAX_ID)
@@ -180,9 +199,11 @@ class CardConfirm(CardEdits):
 
 
 class CardRoute(Strict):
-    """Routing to a service (default: the card's service)."""
+    """Routing to a service (default: the card's service) and to an organisation (default: the card's, or the
+    routing rules' when it has none that serves the service)."""
 
     service: str | None = Field(default=None, max_length=64)
+    organisation_id: int | None = OrganisationId
     version: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
@@ -242,6 +263,48 @@ class Proposed(BaseModel):
     proposed_at: datetime | None = None
 
 
+class OrganisationRef(BaseModel):
+    """An organisation as a card names it."""
+
+    id: int
+    code: str
+    name_kk: str
+    name_ru: str
+
+    @classmethod
+    def of(cls, org: Organisation) -> OrganisationRef:
+        """From a record."""
+        return cls(id=org.id, code=org.code, name_kk=org.name_kk, name_ru=org.name_ru)
+
+
+class OrganisationPublic(OrganisationRef):
+    """An active organisation, for the desk's choice: its names and the taxonomy services it serves."""
+
+    services: list[str]
+
+    @classmethod
+    def of(cls, org: Organisation) -> OrganisationPublic:
+        """From a record."""
+        return cls(id=org.id, code=org.code, name_kk=org.name_kk, name_ru=org.name_ru, services=list(org.services))
+
+
+class OrganisationsPublic(BaseModel):
+    """Organisations, by code."""
+
+    data: list[OrganisationPublic]
+    count: int
+
+
+class RoutingPreview(BaseModel):
+    """Where a card would go now: the organisation (null: none found, the monitoring department routes it by
+    hand), the rule that chose it (null for a person's choice), and the reason as a sentence."""
+
+    organisation: OrganisationRef | None
+    routing_rule: str | None
+    routing_reason: str
+    chosen: bool = Field(description="True when it is a person's choice rather than the routing rules'")
+
+
 class CardPublic(BaseModel):
     """A card as the API shows it."""
 
@@ -266,6 +329,9 @@ class CardPublic(BaseModel):
     closed_at: datetime | None
     resolution: str | None
     first_call_resolution: bool | None
+    organisation: OrganisationRef | None = None
+    routing_rule: str | None = None
+    routing_reason: str | None = None
     emergency_transferred_to: str | None
     emergency_transferred_at: datetime | None
     emergency_dismissed_reason: str | None
@@ -276,8 +342,8 @@ class CardPublic(BaseModel):
     version: int
 
     @classmethod
-    def of(cls, card: Card, confirmed_by: str | None = None) -> CardPublic:
-        """From a record (``confirmed_by``: the confirming user's username)."""
+    def of(cls, card: Card, confirmed_by: str | None = None, organisation: Organisation | None = None) -> CardPublic:
+        """From a record (``confirmed_by``: the confirming user's username; ``organisation``: the card's)."""
         proposed = None
         if card.proposed_at is not None:
             proposed = Proposed(
@@ -315,6 +381,9 @@ class CardPublic(BaseModel):
             closed_at=card.closed_at,
             resolution=card.resolution,
             first_call_resolution=card.first_call_resolution,
+            organisation=OrganisationRef.of(organisation) if organisation is not None else None,
+            routing_rule=card.routing_rule,
+            routing_reason=card.routing_reason,
             emergency_transferred_to=card.emergency_transferred_to,
             emergency_transferred_at=card.emergency_transferred_at,
             emergency_dismissed_reason=card.emergency_dismissed_reason,

@@ -215,6 +215,12 @@ class Card(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution: Mapped[str | None] = mapped_column(Text)
     first_call_resolution: Mapped[bool | None] = mapped_column(Boolean)
+    # The organisation that owns the problem (models.handover.Organisation), set at confirmation; None when no
+    # organisation was found (the card then waits for the monitoring department). How it was chosen: the routing
+    # rule's code (None for an operator's choice) and the sentence saying why ("chosen by <operator>").
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    routing_rule: Mapped[str | None] = mapped_column(String(64))
+    routing_reason: Mapped[str | None] = mapped_column(Text)
 
     emergency_transferred_to: Mapped[str | None] = mapped_column(String(8))
     emergency_transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

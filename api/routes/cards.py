@@ -8,6 +8,7 @@ import io
 import logging
 import time as clock
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -22,7 +23,7 @@ from api.access import CardExporter, CardReader, DeskUser, enforce, registry_vie
 from api.context import ApiContext, TransferOutcome
 from api.deps import CtxDep, SessionDep, actor_of, end_reads, publish
 from api.errors import ApiError
-from api.params import Offset, RecordId
+from api.params import Offset, OptionalRecordId, RecordId
 from api.policy import Action, Outcome, listable_cards, readable_cards
 from api.schemas import (
     AuditEventPublic,
@@ -38,11 +39,16 @@ from api.schemas import (
     CardsPublic,
     CardStatusName,
     CardTransfer,
+    OrganisationRef,
+    RoutingPreview,
     TransferFailed,
 )
 from api.transfer_errors import no_telephony, transfer_failed
 from api.validation import check_card_changes, check_emergency_code, check_id
 from calls.messages import CardUpdatedMessage
+from handover.assignment import decide, route_for
+from handover.routing import CardFacts
+from models.handover import Organisation
 from models.records import Call, Card, User
 from models.repo import audit, cards
 from models.repo.cards import Actor
@@ -149,18 +155,30 @@ def _usernames(session: Session, ids: set[int | None]) -> dict[int, str]:
     return {int(user_id): str(name) for user_id, name in rows}
 
 
+def _organisations(session: Session, ids: set[int | None]) -> dict[int, Organisation]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(wanted)))}
+
+
 def to_public(session: Session, card: Card) -> CardPublic:
-    """A card record as CardPublic (with the confirming user's name)."""
-    names = _usernames(session, {card.confirmed_by_id})
-    public = CardPublic.of(card, names.get(card.confirmed_by_id) if card.confirmed_by_id else None)
-    end_reads(session)
-    return public
+    """A card record as CardPublic (with the confirming user's name and the card's organisation)."""
+    return to_public_list(session, [card])[0]
 
 
 def to_public_list(session: Session, rows: list[Card]) -> list[CardPublic]:
-    """Many cards, with one lookup of user names."""
+    """Many cards, with one lookup of user names and one of organisations."""
     names = _usernames(session, {c.confirmed_by_id for c in rows})
-    public = [CardPublic.of(c, names.get(c.confirmed_by_id) if c.confirmed_by_id else None) for c in rows]
+    orgs = _organisations(session, {c.organisation_id for c in rows})
+    public = [
+        CardPublic.of(
+            c,
+            names.get(c.confirmed_by_id) if c.confirmed_by_id else None,
+            orgs.get(c.organisation_id) if c.organisation_id is not None else None,
+        )
+        for c in rows
+    ]
     end_reads(session)
     return public
 
@@ -324,8 +342,12 @@ def card_audit(
 
 @router.patch("/{card_id}", response_model=CardPublic)
 def update_card(card_id: RecordId, body: CardEdits, ctx: CtxDep, session: SessionDep, user: DeskUser) -> CardPublic:
-    """Edit a draft (or a confirmed card's working fields). Send ``version`` to refuse stale edits (409)."""
-    changes = check_card_changes(ctx.taxonomy, body.changes())
+    """Edit a draft (or a confirmed card's working fields). Send ``version`` to refuse stale edits (409).
+
+    ``organisation_id`` chooses where the card goes (an active organisation serving its service, else 422);
+    null withdraws the choice, so the routing rules decide at confirmation.
+    """
+    changes = check_card_changes(ctx.taxonomy, body.changes()) | body.choice()
     if not changes:
         raise ApiError(422, "Nothing to change: send at least one card field.")
     card = _unprocessable(
@@ -350,9 +372,12 @@ def confirm_card(
     user: DeskUser,
     body: Annotated[CardConfirm | None, Body()] = None,
 ) -> CardPublic:
-    """Confirm a draft with optional last edits: it gets its registration number 109-YYYY-NNNNNN and due date."""
+    """Confirm a draft with optional last edits: it gets its registration number 109-YYYY-NNNNNN, due date and
+    organisation: the one chosen (``organisation_id`` here or in an earlier edit; 422 unless it is active and
+    serves the card's service), else the routing rules'. A card no rule routes is confirmed with the reason
+    (``routing_reason``) and no organisation: the monitoring department routes it."""
     edits = body or CardConfirm()
-    changes = check_card_changes(ctx.taxonomy, edits.changes())
+    changes = check_card_changes(ctx.taxonomy, edits.changes()) | edits.choice()
     now = datetime.now(UTC)
     card = _unprocessable(
         lambda: cards.confirm_card(
@@ -366,6 +391,7 @@ def confirm_card(
             year=_local_year(ctx, now),
             default_service=ctx.taxonomy.service_for,
             guard=_guard(user, Action.EDIT_CARD),
+            router=route_for,
         )
     )
     _announce(ctx, card)
@@ -380,19 +406,100 @@ def route_card(
     user: DeskUser,
     body: Annotated[CardRoute | None, Body()] = None,
 ) -> CardPublic:
-    """Send a confirmed card to its service (or to ``service``)."""
+    """Send a confirmed card to its service (or to ``service``) and organisation: ``organisation_id`` re-routes
+    it (an active organisation serving the service, else 422); without one, a card with no organisation serving
+    its service is routed by the rules again. Audited with the organisation before and after."""
     edits = body or CardRoute()
     check_id(ctx.taxonomy, "service", edits.service)
-    card = cards.route_card(
-        session,
-        card_id=card_id,
-        actor=actor_of(user),
-        service=edits.service,
-        expected_version=edits.version,
-        guard=_guard(user, Action.HANDLE_CARD),
+    card = _unprocessable(
+        lambda: cards.route_card(
+            session,
+            card_id=card_id,
+            actor=actor_of(user),
+            service=edits.service,
+            organisation_id=edits.organisation_id,
+            router=route_for,
+            expected_version=edits.version,
+            guard=_guard(user, Action.HANDLE_CARD),
+        )
     )
     _announce(ctx, card)
     return to_public(session, card)
+
+
+FormText = Annotated[str | None, Query(max_length=200, description="the desk's value (empty: none)")]
+
+
+@router.get("/{card_id}/routing", response_model=RoutingPreview)
+def routing_preview(
+    card_id: RecordId,
+    ctx: CtxDep,
+    session: SessionDep,
+    user: CardReader,
+    topic: Annotated[str | None, Query(max_length=64)] = None,
+    service: Annotated[str | None, Query(max_length=64)] = None,
+    district: Annotated[str | None, Query(max_length=32)] = None,
+    street: FormText = None,
+    house: Annotated[str | None, Query(max_length=32, description="the desk's value (empty: none)")] = None,
+    landmark: FormText = None,
+    organisation_id: OptionalRecordId = None,
+) -> RoutingPreview:
+    """Where the card would go if confirmed now: the organisation chosen (``organisation_id``, else the card's
+    stored choice), or the routing rules' answer for its working fields. The desk sends its unsaved values as
+    the query (a parameter left out: the card's stored value). Same access as reading the card in full."""
+    card = cards.get_card(session, card_id=card_id)
+    if enforce(user, Action.READ_CARD, card=card).outcome is Outcome.REGISTRY_ONLY:
+        raise ApiError(403, "Operators may see where a card goes only for the cards of the calls they handle.")
+    for kind, value in (("topic", topic), ("service", service), ("district", district)):
+        check_id(ctx.taxonomy, kind, value)
+
+    def pick(value: str | None, stored: str | None) -> str | None:
+        return stored if value is None else (value.strip() or None)
+
+    facts = CardFacts(
+        topic=pick(topic, card.topic),
+        service=pick(service, card.service),
+        district=pick(district, card.district),
+        street=pick(street, card.street),
+        house=pick(house, card.house),
+        landmark=pick(landmark, card.landmark),
+    )
+    if facts.service is None and facts.topic is not None:
+        facts = replace(facts, service=ctx.taxonomy.service_for(facts.topic))
+    preview = _preview(session, card, facts, organisation_id, user)
+    end_reads(session)
+    return preview
+
+
+def _preview(session: Session, card: Card, facts: CardFacts, choice: int | None, user: User) -> RoutingPreview:
+    """The chosen organisation (422 when a choice sent now cannot take the card), else the rules' answer."""
+    note = ""
+    if choice is not None:
+        org = _unprocessable(lambda: cards.check_choice(session, choice, facts.service))
+        return RoutingPreview(
+            organisation=OrganisationRef.of(org),
+            routing_rule=None,
+            routing_reason=cards.chosen_by(actor_of(user)),
+            chosen=True,
+        )
+    if cards.CHOSEN in (card.operator_edited or ()) and card.organisation_id is not None:
+        try:
+            org = cards.check_choice(session, card.organisation_id, facts.service)
+        except ValueError as exc:
+            note = f"the chosen {exc}; "
+        else:
+            reason = card.routing_reason or cards.chosen_by(actor_of(user))
+            return RoutingPreview(
+                organisation=OrganisationRef.of(org), routing_rule=None, routing_reason=reason, chosen=True
+            )
+    routing = decide(session, facts)
+    found = session.get(Organisation, routing.organisation_id) if routing.organisation_id is not None else None
+    return RoutingPreview(
+        organisation=OrganisationRef.of(found) if found is not None else None,
+        routing_rule=routing.rule,
+        routing_reason=note + routing.reason,
+        chosen=False,
+    )
 
 
 @router.post("/{card_id}/resolve", response_model=CardPublic)

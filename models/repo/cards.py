@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from models.base import utcnow
+from models.handover import Organisation
 from models.records import Call, Card, RegistrationCounter, TranscriptSegment
 from models.repo import audit
 from models.repo.errors import DuplicateRecord, InvalidTransition, RecordNotFound, StaleVersion
@@ -22,6 +23,10 @@ logger = logging.getLogger(__name__)
 
 # Working fields a person may set through create/update/confirm.
 EDITABLE_FIELDS = (*audit.CONTENT_FIELDS, "caller_number")
+# The operator's choice of organisation: an edit (update/confirm) but not a content field, set through _choose.
+CHOSEN = "organisation_id"
+# What a card's audit event says about its routing (these columns are not in audit.CARD_FIELDS).
+ROUTING_FIELDS = ("organisation_id", "routing_rule", "routing_reason")
 # Which statuses each action may start from.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "edit": ("draft", "confirmed"),
@@ -40,6 +45,20 @@ Guard = Callable[[Card], None]
 
 
 @dataclass(frozen=True, slots=True)
+class Routing:
+    """Where a card goes: the organisation's id (None: no organisation found), the rule's code, and why."""
+
+    organisation_id: int | None
+    rule: str | None
+    reason: str
+
+
+# The routing engine over the stored rules, asked for a card's organisation from its working fields
+# (handover.assignment.route_card). models/ does not know the rules; the caller passes this in.
+Router = Callable[[Session, Card], Routing]
+
+
+@dataclass(frozen=True, slots=True)
 class Actor:
     """Who makes a change: a user (id and username) or a system component ("system:<name>")."""
 
@@ -50,6 +69,68 @@ class Actor:
 def registration_number(year: int, seq: int) -> str:
     """The card's public number: 109-YYYY-NNNNNN."""
     return f"109-{year:04d}-{seq:06d}"
+
+
+def chosen_by(actor: Actor) -> str:
+    """The routing reason of an operator's (or supervisor's) choice of organisation."""
+    return f"chosen by {actor.name}"
+
+
+def check_choice(session: Session, organisation_id: int, service: str | None) -> Organisation:
+    """The organisation a person chose for a card of ``service``; ValueError (a 422) unless it exists, is active
+    and serves that service."""
+    org = session.get(Organisation, organisation_id)
+    if org is None:
+        raise ValueError(f"organisation {organisation_id} does not exist")
+    if not org.active:
+        raise ValueError(f"organisation {org.code} ({org.name_ru}) is inactive; choose another")
+    if service is not None and service not in (org.services or ()):
+        raise ValueError(f"organisation {org.code} ({org.name_ru}) does not serve {service}; choose one that does")
+    return org
+
+
+def _set_routing(card: Card, routing: Routing) -> None:
+    card.organisation_id = routing.organisation_id
+    card.routing_rule = routing.rule
+    card.routing_reason = routing.reason
+
+
+def _choose(card: Card, organisation_id: int | None, actor: Actor) -> None:
+    """Record a person's choice of organisation (checked at confirmation); None withdraws it (the rules decide)."""
+    edited = [name for name in card.operator_edited or () if name != CHOSEN]
+    if organisation_id is None:
+        card.organisation_id = card.routing_rule = card.routing_reason = None
+        card.operator_edited = edited
+        return
+    _set_routing(card, Routing(organisation_id, None, chosen_by(actor)))
+    card.operator_edited = [*edited, CHOSEN]
+
+
+def _serves(session: Session, card: Card) -> bool:
+    """Whether the card's organisation is set, active and serves the card's service."""
+    if card.organisation_id is None:
+        return False
+    try:
+        check_choice(session, card.organisation_id, card.service)
+    except ValueError:
+        return False
+    return True
+
+
+def _split_choice(changes: Mapping[str, Any]) -> tuple[dict[str, Any], bool, int | None]:
+    """(the working-field changes, whether an organisation was chosen or withdrawn, the organisation's id)."""
+    rest = dict(changes)
+    chose = CHOSEN in rest
+    organisation_id = rest.pop(CHOSEN, None)
+    return _clean_changes(rest), chose, organisation_id
+
+
+def _routing_note(card: Card, before: int | None) -> dict[str, Any]:
+    """The routing columns for the audit event (with the organisation before, when it changed)."""
+    note: dict[str, Any] = {name: getattr(card, name) for name in ROUTING_FIELDS}
+    if before != card.organisation_id:
+        note["organisation_id_before"] = before
+    return note
 
 
 def get_card(session: Session, *, card_id: int, lock: bool = False) -> Card:
@@ -185,16 +266,32 @@ def update_card(
     expected_version: int | None = None,
     guard: Guard | None = None,
 ) -> Card:
-    """Edit working fields of a draft or confirmed card."""
-    clean = _clean_changes(changes)
+    """Edit working fields of a draft or confirmed card.
+
+    ``changes`` may hold ``organisation_id``: a person's choice of organisation (checked to exist, be active and
+    serve the card's service), or None to withdraw it so the routing rules decide at confirmation.
+    """
+    clean, chose, organisation_id = _split_choice(changes)
+    note: dict[str, Any] = {}
+
+    def mutate(card: Card) -> None:
+        before = card.organisation_id
+        _apply(card, clean)
+        if chose:
+            if organisation_id is not None:
+                check_choice(session, organisation_id, card.service)
+            _choose(card, organisation_id, actor)
+            note.update(_routing_note(card, before))
+
     return _change(
         session,
         card_id=card_id,
         actor=actor,
         action="edit",
         expected_version=expected_version,
-        mutate=lambda card: _apply(card, clean),
+        mutate=mutate,
         guard=guard,
+        note=note,
     )
 
 
@@ -240,19 +337,28 @@ def confirm_card(
     now: datetime | None = None,
     year: int | None = None,
     default_service: Callable[[str], str] | None = None,
+    router: Router | None = None,
 ) -> Card:
-    """Confirm a draft (with optional edits): registration number, due date, who and when.
+    """Confirm a draft (with optional edits): registration number, due date, who and when, and its organisation.
+
+    The organisation: a person's choice (``changes["organisation_id"]``, or one made by an earlier edit) is kept
+    when it is active and serves the confirmed service (else ValueError, nothing written); otherwise ``router``
+    decides from the confirmed fields. A card for which no organisation is found is confirmed all the same, with
+    the reason, and waits for the monitoring department. The audit event carries ``ROUTING_FIELDS``.
 
     Args:
         due_hours: hours until due, or a function of the confirmed topic giving them.
         year: the registration year (default: ``now``'s year in UTC; pass the city's local year).
         default_service: the service of a topic, used when the card has a topic but no service.
+        router: the routing engine over the stored rules (None: the card's organisation is left as it is).
     """
-    clean = _clean_changes(changes or {})
+    clean, chose, organisation_id = _split_choice(changes or {})
     at = now or utcnow()
     reg_year = year if year is not None else at.astimezone(UTC).year
+    note: dict[str, Any] = {}
 
     def mutate(card: Card) -> None:
+        before = card.organisation_id
         _apply(card, clean)
         if not card.topic:
             raise ValueError("a card needs a topic before it can be confirmed")
@@ -262,6 +368,17 @@ def confirm_card(
             raise ValueError("a card needs a service before it can be confirmed")
         if not card.emergency:
             card.emergency = "none"
+        if chose:
+            if organisation_id is not None:
+                check_choice(session, organisation_id, card.service)
+            _choose(card, organisation_id, actor)
+        if CHOSEN in (card.operator_edited or ()) and card.organisation_id is not None:
+            check_choice(session, card.organisation_id, card.service)
+            card.routing_rule = None
+            card.routing_reason = card.routing_reason or chosen_by(actor)
+        elif router is not None:
+            _set_routing(card, router(session, card))
+        note.update(_routing_note(card, before))
         hours = due_hours(card.topic) if callable(due_hours) else due_hours
         seq = _next_seq(session, reg_year)
         card.reg_year, card.reg_seq = reg_year, seq
@@ -279,6 +396,7 @@ def confirm_card(
         expected_version=expected_version,
         mutate=mutate,
         guard=guard,
+        note=note,
     )
 
 
@@ -288,15 +406,30 @@ def route_card(
     card_id: int,
     actor: Actor,
     service: str | None = None,
+    organisation_id: int | None = None,
+    router: Router | None = None,
     expected_version: int | None = None,
     guard: Guard | None = None,
     now: datetime | None = None,
 ) -> Card:
-    """Send a confirmed card to its service (optionally another service than the confirmed one)."""
+    """Send a confirmed card to its service (optionally another service than the confirmed one).
+
+    ``organisation_id`` re-routes it to that organisation (a supervisor's choice; it must be active and serve the
+    card's service, else ValueError). Without one, a card whose organisation is missing or no longer serves its
+    service is routed again by ``router``. The audit event carries ``ROUTING_FIELDS``.
+    """
+    note: dict[str, Any] = {}
 
     def mutate(card: Card) -> None:
+        before = card.organisation_id
         if service is not None:
             card.service = service
+        if organisation_id is not None:
+            check_choice(session, organisation_id, card.service)
+            _choose(card, organisation_id, actor)
+        elif router is not None and not _serves(session, card):
+            _set_routing(card, router(session, card))
+        note.update(_routing_note(card, before))
         card.status = "routed"
         card.routed_at = now or utcnow()
 
@@ -308,6 +441,7 @@ def route_card(
         expected_version=expected_version,
         mutate=mutate,
         guard=guard,
+        note=note,
     )
 
 

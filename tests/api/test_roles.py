@@ -28,6 +28,7 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/cards", DESK),
     ("GET", "/api/cards/{card}", ANY),
     ("GET", "/api/cards/{card}/audit", ANY),
+    ("GET", "/api/cards/{card}/routing", ANY),  # operators: the cards they may read in full
     ("PATCH", "/api/cards/{card}", DESK),
     ("POST", "/api/cards/{card}/confirm", DESK),
     ("POST", "/api/cards/{card}/route", DESK),
@@ -46,6 +47,7 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", "/api/training/export.jsonl", REVIEW),
     ("GET", "/api/stats/dashboard", ANY),
     ("GET", "/api/taxonomy", ANY),
+    ("GET", "/api/organisations", ANY),
     ("GET", "/api/health", PUBLIC),
     ("GET", "/api/ready", PUBLIC),
     ("GET", "/api/users", ADMIN),

@@ -8,6 +8,8 @@ import { confBadge, emergencyLabel, EVERY_ROLE, h, ICONS, startPage, statusBadge
 const TEXT_FIELDS = ["street", "house", "building", "apartment", "landmark", "summary"];
 const ADDRESS = ["street", "house", "building", "apartment", "district", "landmark"];
 const LOW_CONF = 0.6;
+// Fields the routing rules read: a change asks the server again where the card would go.
+const ROUTING_INPUTS = new Set(["topic", "service", "district", "street", "house", "landmark", "organisation_id"]);
 
 const state = {
   user: null,
@@ -19,6 +21,9 @@ const state = {
   combos: {},
   busy: false,
   follow: true, // the transcript keeps to its last line unless the operator scrolled up to read
+  orgs: [], // the active organisations (GET /api/organisations), for the choice of where a card goes
+  routeSeq: 0, // the latest routing preview asked for (older answers are dropped)
+  routeTimer: 0,
 };
 
 // Measurements the browser test reads: when each stored segment's line appeared.
@@ -45,6 +50,7 @@ function newCall(key) {
     loaded: false,
     form: null, // the operator's values while this call is not shown
     dirty: new Set(),
+    routing: null, // where the card would go now (GET /api/cards/{id}/routing)
   };
 }
 
@@ -395,6 +401,7 @@ function showNoCall() {
   $("card-fields").disabled = true;
   $("confirm").disabled = true;
   $("registered").hidden = true;
+  for (const id of ["route-org", "route-why", "route-reason"]) $(id).textContent = "";
   $("history").replaceChildren(h("p", { class: "empty" }, t("desk.history.pick")));
 }
 
@@ -546,6 +553,7 @@ function emptyForm() {
   return {
     topic: null, service: null, emergency: "none", emergency_also: [], language: "",
     street: "", house: "", building: "", apartment: "", district: null, landmark: "", summary: "",
+    organisation_id: null,
   };
 }
 
@@ -560,6 +568,8 @@ function fromCard(card) {
     street: a.street || "", house: a.house || "", building: a.building || "", apartment: a.apartment || "",
     district: a.district || null, landmark: a.landmark || "",
     summary: card.summary || "",
+    // The operator's choice of organisation (null: the routing rules decide).
+    organisation_id: (card.operator_edited || []).includes("organisation_id") && card.organisation ? card.organisation.id : null,
   };
 }
 
@@ -574,6 +584,7 @@ function fromProposal(p) {
     street: a.street || "", house: a.house || "", building: a.building || "", apartment: a.apartment || "",
     district: a.district || null, landmark: a.landmark || "",
     summary: p.summary || "",
+    organisation_id: null,
   };
 }
 
@@ -586,12 +597,15 @@ function readForm() {
   v.language = $("f-language").value;
   v.emergency_also = [...document.querySelectorAll("#also-checks input:checked")].map((i) => i.value);
   for (const f of TEXT_FIELDS) v[f] = $(`f-${f}`).value.trim();
+  const chosen = $("f-organisation").value;
+  v.organisation_id = chosen ? Number(chosen) : null;
   return v;
 }
 
 function writeField(name, value) {
   if (name in state.combos) state.combos[name].value = value;
   else if (name === "language") $("f-language").value = value || "";
+  else if (name === "organisation_id") fillOrganisations(value);
   else if (name === "emergency_also") {
     for (const box of document.querySelectorAll("#also-checks input")) box.checked = (value || []).includes(box.value);
   } else $(`f-${name}`).value = value || "";
@@ -611,6 +625,9 @@ function fillForm(c) {
   $("card-fields").disabled = locked;
   $("confirm").disabled = locked;
   renderProposal(c);
+  fillOrganisations(values.organisation_id ?? null);
+  renderRouting(c);
+  askRouting(c);
 }
 
 function markEdited(name) {
@@ -651,9 +668,12 @@ function onEdit(name) {
     const svc = topic ? state.tax.index.topics.get(topic)?.service : null;
     if (svc) state.combos.service.value = svc;
   }
+  if (name === "topic" || name === "service") fillOrganisations(readForm().organisation_id);
+  if (name === "organisation_id" && !readForm().organisation_id) c.dirty.delete(name);
   c.form = readForm();
   saveDraft(c);
   renderProposal(c);
+  if (ROUTING_INPUTS.has(name)) askRouting(c);
 }
 
 /** A new proposal fills every field the operator has not touched. */
@@ -662,9 +682,11 @@ function applyProposal(c) {
   if (c.status === "draft") {
     const proposed = fromProposal(c.proposal);
     for (const [name, value] of Object.entries(proposed)) {
-      if (!c.dirty.has(name)) writeField(name, value);
+      if (!c.dirty.has(name) && name !== "organisation_id") writeField(name, value);
     }
+    fillOrganisations(readForm().organisation_id);
     c.form = readForm();
+    askRouting(c);
   }
   renderProposal(c);
 }
@@ -819,11 +841,12 @@ async function confirmCard() {
   btn.firstElementChild.textContent = t("confirm.busy");
   try {
     const id = await ensureCard(c);
-    const card = await api(`/api/cards/${id}/confirm`, { method: "POST", body: cardBody(v) });
+    const card = await api(`/api/cards/${id}/confirm`, { method: "POST", body: { ...cardBody(v), organisation_id: v.organisation_id } });
     absorbCard(c, card);
     c.form = fromCard(card);
     sessionStorage.removeItem(draftKey(c));
     renderCardStatus(c);
+    renderRouting(c);
     renderQueue();
     autoOpen();
     $("next-call")?.focus();
@@ -836,6 +859,81 @@ async function confirmCard() {
     state.busy = false;
     btn.firstElementChild.textContent = t("confirm");
   }
+}
+
+// ---- where the card goes ------------------------------------------------------------------
+
+const orgName = (o) => (lang() === "kk" ? o.name_kk : o.name_ru) || o.code;
+
+/** The choice of organisation: those serving the card's service (every one while it has none), the chosen one
+ * kept when it still serves the service, else back to "the routing rules decide". */
+function fillOrganisations(chosen) {
+  const select = $("f-organisation");
+  const service = state.combos.service?.value || null;
+  const serving = state.orgs
+    .filter((o) => !service || (o.services || []).includes(service))
+    .sort((a, b) => orgName(a).localeCompare(orgName(b), lang()));
+  const keep = serving.some((o) => o.id === chosen) ? String(chosen) : "";
+  select.replaceChildren(
+    h("option", { value: "" }, t("route.auto")),
+    ...serving.map((o) => h("option", { value: String(o.id) }, orgName(o))),
+  );
+  select.value = keep;
+  const c = cur();
+  if (c && !keep) c.dirty.delete("organisation_id");
+}
+
+/** Ask, shortly after the last change, where the card would go with the values on the form. */
+function askRouting(c) {
+  clearTimeout(state.routeTimer);
+  state.routeTimer = setTimeout(() => loadRouting(c), 250);
+}
+
+async function loadRouting(c) {
+  if (cur() !== c) return;
+  if (c.status !== "draft" || !c.cardId) {
+    renderRouting(c);
+    return;
+  }
+  const v = readForm();
+  const query = new URLSearchParams();
+  for (const f of ["topic", "service", "district"]) if (v[f]) query.set(f, v[f]);
+  for (const f of ["street", "house", "landmark"]) query.set(f, v[f] || "");
+  if (v.organisation_id) query.set("organisation_id", String(v.organisation_id));
+  const seq = ++state.routeSeq;
+  try {
+    const routing = await api(`/api/cards/${c.cardId}/routing?${query}`);
+    if (seq !== state.routeSeq) return;
+    c.routing = routing;
+  } catch (err) {
+    if (seq !== state.routeSeq) return;
+    c.routing = { error: err.message };
+  }
+  if (cur() === c) renderRouting(c);
+}
+
+/** "Where to: <organisation> (by rule … / chosen by the operator)", and the engine's reason below. */
+function renderRouting(c) {
+  const box = $("route-target");
+  const org = $("route-org");
+  const why = $("route-why");
+  const reason = $("route-reason");
+  const card = c.card;
+  const r = c.status !== "draft" && card && card.status !== "draft"
+    ? { organisation: card.organisation, routing_rule: card.routing_rule, routing_reason: card.routing_reason, chosen: !!card.organisation && !card.routing_rule }
+    : c.routing;
+  if (!r || r.error) {
+    box.dataset.state = "pending";
+    org.textContent = r?.error || (c.cardId ? t("route.loading") : t("route.nocard"));
+    why.textContent = "";
+    reason.textContent = "";
+    return;
+  }
+  box.dataset.state = r.organisation ? "found" : "none";
+  org.textContent = r.organisation ? orgName(r.organisation) : t("route.none");
+  org.dataset.code = r.organisation?.code || "";
+  why.textContent = r.chosen ? `(${t("route.chosen")})` : r.routing_rule ? `(${t("route.rule", { rule: r.routing_rule })})` : "";
+  reason.textContent = r.routing_reason || "";
 }
 
 // ---- the emergency banner -----------------------------------------------------------------
@@ -1049,6 +1147,7 @@ function buildForm() {
     );
   }
   $("f-language").addEventListener("change", () => onEdit("language"));
+  $("f-organisation").addEventListener("change", () => onEdit("organisation_id"));
   for (const f of TEXT_FIELDS) $(`f-${f}`).addEventListener("input", () => onEdit(f));
   $("card-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -1061,6 +1160,11 @@ async function main() {
   if (!user) return;
   state.user = user;
   state.tax = await taxonomy();
+  try {
+    state.orgs = (await api("/api/organisations")).data || [];
+  } catch (err) {
+    toast(err.message, { error: true }); // the card is confirmed all the same: the routing rules decide
+  }
   buildForm();
   document.addEventListener("keydown", onKey);
   window.addEventListener("langchange", () => {
@@ -1070,6 +1174,8 @@ async function main() {
     if (c) {
       renderCallHead(c);
       renderProposal(c);
+      fillOrganisations(readForm().organisation_id);
+      renderRouting(c);
       renderBanner(c);
       renderCardStatus(c);
       loadHistory(c);
