@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import STATUS_SENTENCES
+from api.limits import replaying
 
 API_PREFIX = "/api/"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -131,14 +132,4 @@ class InputGuard:
             if found:
                 await self._refuse(send, 422, f"The field {found[0]!r} {found[1]}; remove it.", found[0])
                 return
-        sent_once = False
-
-        async def replay() -> Message:
-            nonlocal sent_once
-            if not sent_once:
-                sent_once = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            later: Message = await receive()
-            return later
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)

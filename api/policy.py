@@ -3,9 +3,9 @@
 The table in docs/access.md is this module in words; tests/api/test_roles.py and tests/api/test_policy.py hold
 each route to it. Two kinds of rule:
 
-- role rules: which roles may ask at all (``ROLE_RULES``, enforced by ``api.deps.allow``);
+- role rules: which roles may ask at all (``ROLE_RULES``, enforced by ``api.access.allow``);
 - record rules: for an operator, which calls and cards: ``decide`` for one record, and ``readable_calls`` /
-  ``readable_cards`` / ``listable_cards`` / ``searchable_calls`` for lists, searches and exports (the same rules as
+  ``readable_cards`` / ``listable_cards`` for lists, searches and exports (the same rules as
   SQL, so a search can never answer about what the user may not open).
 
 An operator works on the calls they hold: a live call nobody holds yet (to take it), and the calls they took,
@@ -292,8 +292,3 @@ def listable_cards(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
     if viewer.sees_every_call:
         return true()
     return or_(readable_cards(viewer, now), Card.status != "draft")
-
-
-def searchable_calls(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
-    """A WHERE clause on ``Call``: the calls whose transcripts ``viewer``'s text search may look into."""
-    return readable_calls(viewer, now)
