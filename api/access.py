@@ -77,6 +77,9 @@ def viewer(user: User) -> Viewer:
 
 
 LiveUser = Annotated[User, Depends(allow(Action.LIVE_FEED))]
+Reopener = Annotated[User, Depends(allow(Action.REOPEN_CARD))]
+Monitor = Annotated[User, Depends(allow(Action.MONITOR_DEADLINES))]
+HandoverAdmin = Annotated[User, Depends(allow(Action.ADMIN_HANDOVER))]
 CallReader = Annotated[User, Depends(allow(Action.READ_CALL))]
 CardReader = Annotated[User, Depends(allow(Action.READ_CARD))]
 CardExporter = Annotated[User, Depends(allow(Action.EXPORT_CARDS))]

@@ -11,12 +11,31 @@ from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.input_guard import InputGuard
 from api.limits import BodySizeLimit
+from api.open311.app import OPEN311_PREFIX, create_open311_app
 from api.openapi import build_openapi
-from api.routes import auth, calls, cards, claim, health, live, organisations, qa, stats, taxonomy, transfer, users
+from api.routes import (
+    auth,
+    calls,
+    cards,
+    claim,
+    directory,
+    health,
+    inbox,
+    live,
+    organisations,
+    qa,
+    stats,
+    taxonomy,
+    transfer,
+    users,
+    webhooks,
+)
+from api.routes.inbox import PHOTO_UPLOAD_PATH
 from api.throttle import LoginLimits
 from api.web import docs as api_docs
 from api.web import mount_web
 from calls.messages import message_schema
+from handover.photos import MAX_PHOTO_BYTES
 
 API_PREFIX = "/api"
 # Routers mounted under /api. Add new resources here (the web helper's live, stats, QA routers too).
@@ -33,6 +52,9 @@ API_ROUTERS: list[APIRouter] = [
     stats.router,
     qa.router,
     organisations.router,
+    inbox.router,
+    webhooks.router,
+    directory.router,
 ]
 # Routers mounted at the root (HTML pages, static files are mounted by whoever owns them).
 # Routers mounted at the root: the OpenAPI docs page, served with its assets from the package (no CDN).
@@ -60,12 +82,18 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.login_throttle = LoginLimits()  # the rules; the counts are in the database (api/throttle.py)
     install_error_handlers(app)
     # The last middleware added runs first: the size limit, then the input guard (NUL, non-JSON bodies).
-    app.add_middleware(InputGuard)
-    app.add_middleware(BodySizeLimit, max_bytes=ctx.settings.max_body_bytes)
+    app.add_middleware(InputGuard, uploads=[PHOTO_UPLOAD_PATH])
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=ctx.settings.max_body_bytes,
+        larger=[(PHOTO_UPLOAD_PATH, MAX_PHOTO_BYTES + 64 * 1024)],
+    )
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     for router in PAGE_ROUTERS:
         app.include_router(router)
+    # Open311 GeoReport v2 (docs/open311.md): its own small application, with GeoReport's error lists.
+    app.mount(OPEN311_PREFIX, create_open311_app(ctx), name="open311")
     mount_web(app)
     app.openapi = lambda: _openapi_document(app, ctx)  # type: ignore[method-assign]
     return app

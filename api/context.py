@@ -87,3 +87,6 @@ class ApiContext:
     # Async status probes that must ask something over the network (e.g. {"telephony": AriReadiness.report});
     # GET /api/ready merges each one's dict into the component of the same name, bounded by a short timeout.
     probes: dict[str, StatusProbe] = field(default_factory=dict)
+    # The canonical street names routing rules may name: the classifier's street list, handed over by the
+    # composition root (api/ does not import the classifier).
+    street_names: tuple[str, ...] = ()

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodySizeLimit:
-    """Buffer each HTTP request body up to ``max_bytes``; answer 413 when it is larger."""
+    """Buffer each HTTP request body up to ``max_bytes`` (or a larger limit for the paths ``larger`` names, such
+    as photo uploads); answer 413 when it is larger."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Sequence[tuple[str, int]] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in larger]
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"The request body is larger than the limit of {self.max_bytes} bytes."}).encode()
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self.larger:
+            if pattern.fullmatch(path):
+                return limit
+        return self.max_bytes
+
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = json.dumps({"detail": f"The request body is larger than the limit of {limit} bytes."}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -29,12 +39,13 @@ class BodySizeLimit:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope.get("path", ""))
         headers: dict[bytes, bytes] = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None:
             try:
-                if int(declared) > self.max_bytes:
-                    await self._refuse(send)
+                if int(declared) > limit:
+                    await self._refuse(send, limit)
                     return
             except ValueError:
                 pass
@@ -47,8 +58,8 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
+            if size > limit:
+                await self._refuse(send, limit)
                 return
             chunks.append(chunk)
             more = bool(message.get("more_body"))

@@ -36,6 +36,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # shift lead / monitoring department: every call and card, routing, deadlines
     QA = "qa"  # listens, reviews, corrects transcripts, marks classification errors
     ADMIN = "admin"  # everything, and users
+    EXECUTOR = "executor"  # works for one organisation: its cards only, through its inbox
 
 
 class Action(StrEnum):
@@ -60,22 +61,30 @@ class Action(StrEnum):
     TAXONOMY = "taxonomy"
     READ_ORGANISATIONS = "read_organisations"  # the active organisations, for the desk's choice
     ADMIN_USERS = "admin_users"
+    ADMIN_HANDOVER = "admin_handover"  # organisations, rules, API keys, webhook secrets and deliveries
+    MONITOR_DEADLINES = "monitor_deadlines"  # the monitoring department's queue: returned, due soon, overdue
+    REOPEN_CARD = "reopen_card"  # the appellant says it is not fixed
+    INBOX_READ = "inbox_read"  # an organisation's cards, as its executors see them
+    INBOX_WORK = "inbox_work"  # accept, start, report done, return as "not ours", add a note or photos
 
 
 _ALL = frozenset(Role)
+_STAFF = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.QA, Role.ADMIN})  # the hotline's own people
 _DESK = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
+_MONITORING = frozenset({Role.SUPERVISOR, Role.ADMIN})
 _REVIEW = frozenset({Role.SUPERVISOR, Role.QA, Role.ADMIN})
 
-# Which roles may ask at all. Record rules (below) narrow it down for operators.
+# Which roles may ask at all. Record rules (below) narrow it down for operators and executors. An executor asks
+# for nothing of the hotline's own (calls, the registry, the live feed): only its organisation's inbox.
 ROLE_RULES: dict[Action, frozenset[Role]] = {
-    Action.LIVE_FEED: _ALL,
+    Action.LIVE_FEED: _STAFF,
     Action.CLAIM_CALL: _DESK,
-    Action.LIST_CALLS: _ALL,
-    Action.READ_CALL: _ALL,
-    Action.CALLER_HISTORY: _ALL,
-    Action.LIST_CARDS: _ALL,
-    Action.READ_CARD: _ALL,
-    Action.READ_CARD_AUDIT: _ALL,
+    Action.LIST_CALLS: _STAFF,
+    Action.READ_CALL: _STAFF,
+    Action.CALLER_HISTORY: _STAFF,
+    Action.LIST_CARDS: _STAFF,
+    Action.READ_CARD: _STAFF,
+    Action.READ_CARD_AUDIT: _STAFF,
     Action.EXPORT_CARDS: _REVIEW,
     Action.CREATE_CARD: _DESK,
     Action.EDIT_CARD: _DESK,
@@ -83,10 +92,15 @@ ROLE_RULES: dict[Action, frozenset[Role]] = {
     Action.TRANSFER_CALL: _DESK,
     Action.QA_REVIEW: _REVIEW,
     Action.QA_CORRECT: frozenset({Role.QA, Role.ADMIN}),
-    Action.DASHBOARD: _ALL,
+    Action.DASHBOARD: _STAFF,
     Action.TAXONOMY: _ALL,
-    Action.READ_ORGANISATIONS: _ALL,
+    Action.READ_ORGANISATIONS: _STAFF,
     Action.ADMIN_USERS: frozenset({Role.ADMIN}),
+    Action.ADMIN_HANDOVER: frozenset({Role.ADMIN}),
+    Action.MONITOR_DEADLINES: _MONITORING,
+    Action.REOPEN_CARD: _MONITORING,
+    Action.INBOX_READ: frozenset({Role.EXECUTOR, Role.SUPERVISOR, Role.ADMIN}),
+    Action.INBOX_WORK: frozenset({Role.EXECUTOR}),
 }
 
 # Roles whose access is not narrowed to their own calls.
@@ -99,11 +113,12 @@ class Viewer:
 
     user_id: int
     role: Role
+    organisation_id: int | None = None  # an executor's organisation
 
     @classmethod
     def of(cls, user: Any) -> Viewer:
-        """From a models.records.User (or anything with ``id`` and ``role``)."""
-        return cls(int(user.id), Role(user.role))
+        """From a models.records.User (or anything with ``id``, ``role`` and ``organisation_id``)."""
+        return cls(int(user.id), Role(user.role), getattr(user, "organisation_id", None))
 
     @property
     def sees_every_call(self) -> bool:
@@ -130,10 +145,12 @@ class CardFacts:
     status: str
     created_by_id: int | None
     call: CallFacts | None
+    organisation_id: int | None = None
 
     @classmethod
     def of(cls, card: Card) -> CardFacts:
-        return cls(card.status, card.created_by_id, CallFacts.of(card.call) if card.call is not None else None)
+        call = CallFacts.of(card.call) if card.call is not None else None
+        return cls(card.status, card.created_by_id, call, card.organisation_id)
 
 
 class Outcome(StrEnum):
@@ -218,6 +235,8 @@ def decide(
         return _forbid(f"Your role ({viewer.role}) may not do this.")
     if card is not None and call is None:
         call = card.call
+    if viewer.role is Role.EXECUTOR:
+        return _executor_decides(viewer, card)
     if action is Action.CLAIM_CALL:
         assert call is not None
         if call.state not in LIVE_STATES:
@@ -260,6 +279,18 @@ def decide(
     return ALLOW
 
 
+NOT_YOUR_ORGANISATION = "This card is not in your organisation's hands."
+
+
+def _executor_decides(viewer: Viewer, card: CardFacts | None) -> Decision:
+    """An executor acts on its organisation's registered cards only (404 to the route: no existence oracle)."""
+    if card is None:
+        return ALLOW
+    if viewer.organisation_id is None or card.organisation_id != viewer.organisation_id or card.status == "draft":
+        return _forbid(NOT_YOUR_ORGANISATION)
+    return ALLOW
+
+
 # ------------------------------------------------------------------------------- the same rules, as SQL
 
 
@@ -283,6 +314,8 @@ def readable_cards(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
     """A WHERE clause on ``Card``: the cards ``viewer`` may read in full (their call's transcript included)."""
     if viewer.sees_every_call:
         return true()
+    if not role_allows(viewer.role, Action.READ_CARD):
+        return false()
     calls = select(Call.id).where(readable_calls(viewer, now))
     return or_(Card.call_id.in_(calls), and_(Card.call_id.is_(None), Card.created_by_id == viewer.user_id))
 
@@ -291,4 +324,20 @@ def listable_cards(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
     """A WHERE clause on ``Card``: the cards ``viewer`` may find at all (in full, or by registry fields)."""
     if viewer.sees_every_call:
         return true()
+    if not role_allows(viewer.role, Action.LIST_CARDS):
+        return false()
     return or_(readable_cards(viewer, now), Card.status != "draft")
+
+
+def inbox_cards(viewer: Viewer) -> ColumnElement[bool]:
+    """A WHERE clause on ``Card``: the cards in an organisation's inbox as ``viewer`` may see them (INBOX_READ).
+
+    An executor: its organisation's registered cards. The monitoring department sees every organisation's.
+    """
+    if viewer.role is Role.EXECUTOR:
+        if viewer.organisation_id is None:
+            return false()
+        return and_(Card.organisation_id == viewer.organisation_id, Card.status != "draft")
+    if role_allows(viewer.role, Action.INBOX_READ):
+        return and_(Card.organisation_id.is_not(None), Card.status != "draft")
+    return false()

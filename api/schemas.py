@@ -11,10 +11,11 @@ from api.params import MAX_ID
 from models.handover import Organisation
 from models.records import Call, Card, Recording, TranscriptSegment, User
 
-Role = Literal["operator", "supervisor", "qa", "admin"]
+Role = Literal["operator", "supervisor", "qa", "admin", "executor"]
 LanguageCode = Literal["ru", "kk", "mixed"]
 UiLanguage = Literal["ru", "kk"]
-CardStatusName = Literal["draft", "confirmed", "routed", "resolved", "closed"]
+CardStatusName = Literal["draft", "confirmed", "routed", "accepted", "in_progress", "returned", "resolved", "closed"]
+DeadlineStageName = Literal["on_time", "due_soon", "overdue", "reminded", "escalated"]
 ADDRESS_FIELDS = ("street", "house", "building", "apartment", "district", "landmark")
 
 
@@ -46,6 +47,7 @@ class UserPublic(BaseModel):
     active: bool = True
     # True until the user has replaced a password someone else chose; only /api/auth/me and logout answer them.
     must_change_password: bool = False
+    organisation_id: int | None = Field(default=None, description="an executor's organisation")
     created_at: datetime | None = None
 
     @classmethod
@@ -59,6 +61,7 @@ class UserPublic(BaseModel):
             ui_language=user.ui_language,
             active=user.active,
             must_change_password=bool(user.must_change_password),
+            organisation_id=user.organisation_id,
             created_at=user.created_at,
         )
 
@@ -79,6 +82,9 @@ class UserCreate(Strict):
     role: Role
     password: str | None = Field(default=None, min_length=8, max_length=256)
     ui_language: UiLanguage = "ru"
+    organisation_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="required for an executor: the organisation they work for"
+    )
 
 
 class UserCreated(UserPublic):
@@ -95,6 +101,7 @@ class UserUpdate(Strict):
     active: bool | None = None
     ui_language: UiLanguage | None = None
     password: str | None = Field(default=None, min_length=8, max_length=256)
+    organisation_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="an executor's organisation")
 
 
 class MeUpdate(Strict):
@@ -332,6 +339,12 @@ class CardPublic(BaseModel):
     organisation: OrganisationRef | None = None
     routing_rule: str | None = None
     routing_reason: str | None = None
+    priority: Literal["normal", "urgent"] = "normal"
+    accepted_at: datetime | None = None
+    status_notes: str | None = None
+    return_count: int = 0
+    reopen_count: int = 0
+    deadline_stage: DeadlineStageName = "on_time"
     emergency_transferred_to: str | None
     emergency_transferred_at: datetime | None
     emergency_dismissed_reason: str | None
@@ -384,6 +397,12 @@ class CardPublic(BaseModel):
             organisation=OrganisationRef.of(organisation) if organisation is not None else None,
             routing_rule=card.routing_rule,
             routing_reason=card.routing_reason,
+            priority=card.priority,  # type: ignore[arg-type]
+            accepted_at=card.accepted_at,
+            status_notes=card.status_notes,
+            return_count=card.return_count,
+            reopen_count=card.reopen_count,
+            deadline_stage=card.deadline_stage,  # type: ignore[arg-type]
             emergency_transferred_to=card.emergency_transferred_to,
             emergency_transferred_at=card.emergency_transferred_at,
             emergency_dismissed_reason=card.emergency_dismissed_reason,
@@ -595,3 +614,69 @@ class Ready(BaseModel):
     database: dict[str, Any]
     taxonomy: dict[str, Any]
     components: dict[str, dict[str, Any]]
+
+
+# ------------------------------------------------------------------------------ the second line: the inbox
+
+InboxStep = Literal["accept", "start", "done", "return", "note"]
+
+
+class PhotoPublic(BaseModel):
+    """A photo attached to a card (its bytes at ``/api/inbox/{card_id}/photos/{id}``)."""
+
+    id: int
+    content_type: str
+    size: int
+    uploaded_by: str
+    created_at: datetime
+
+
+class InboxCard(BaseModel):
+    """A card as its organisation sees it: the appeal, where, the caller's own words, what was done, photos.
+
+    No caller number, no proposal, no operator's notes: what the organisation needs to do the work."""
+
+    id: int
+    reg_number: str | None
+    status: CardStatusName
+    priority: Literal["normal", "urgent"]
+    topic: str | None
+    service: str | None
+    emergency: str | None
+    address: Address
+    summary: str | None
+    language: str | None
+    excerpt: str = Field(description="the start of what the caller said (the caller's transcript, up to 600 chars)")
+    organisation: OrganisationRef | None
+    confirmed_at: datetime | None
+    routed_at: datetime | None
+    accepted_at: datetime | None
+    resolved_at: datetime | None
+    due_at: datetime | None
+    deadline_stage: DeadlineStageName
+    status_notes: str | None
+    return_count: int
+    reopen_count: int
+    photos: list[PhotoPublic]
+    version: int
+
+
+class InboxCards(BaseModel):
+    """A page of an organisation's cards and the total matching."""
+
+    data: list[InboxCard]
+    count: int
+
+
+class InboxStepIn(Strict):
+    """A step on an organisation's card; ``comment`` is required for done (what was done) and return (why)."""
+
+    comment: str | None = Field(default=None, max_length=5000)
+    version: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class CardReopen(Strict):
+    """Why the card is reopened: what the appellant said."""
+
+    reason: str = Field(min_length=1, max_length=5000)
+    version: int | None = Field(default=None, ge=1, le=MAX_ID)

@@ -27,10 +27,14 @@ from calls.reconciler import Reconciler
 from calls.registry import CallRegistry
 from calls.session import session_factory
 from calls.spool import Spool
+from classifier.address import StreetIndex
 from classifier.base import CardProposer
 from core.config import Settings, split_hostport
 from core.file_modes import private_dir, tree, wider_than_private
 from core.taxonomy import Taxonomy, load_taxonomy
+from handover.deadline_runner import DeadlineRunner, runner_from_settings
+from handover.webhook_outbox import on_new_rows
+from handover.webhook_worker import WebhookWorker, worker_from_settings
 from models.db import make_engine, make_sessionmaker, sqlite_path
 from telephony.allowlist import PeerAllowList, parse_allow_list
 from telephony.bridge import TelephonyBridge
@@ -57,6 +61,8 @@ class Services:
     api: FastAPI
     status: dict[str, str] = field(default_factory=dict)
     reconciler: Reconciler | None = None
+    webhooks: WebhookWorker | None = None  # delivers the webhook outbox
+    deadlines: DeadlineRunner | None = None  # deadline control's periodic sweep
 
 
 def load_proposer(settings: Settings, taxonomy: Taxonomy) -> CardProposer | None:
@@ -197,6 +203,7 @@ def build_services(settings: Settings) -> Services:
         writer=registry,
         components=component_reporters(settings, speech, proposer, bridge, registry, manager, postcall),
         probes={"telephony": bridge.readiness.report} if bridge.readiness is not None else {},
+        street_names=tuple(street.name for street in StreetIndex.load().streets),
     )
     api = create_app(ctx)
     reconciler = Reconciler(  # ends calls whose channels are gone, from the database's open calls
@@ -214,8 +221,11 @@ def build_services(settings: Settings) -> Services:
     )
     if bridge.ari_app is not None:
         bridge.ari_app.reconnect_hooks.append(reconciler.run_once)
+    webhooks, deadlines = build_handover_workers(settings, sessions)
     return Services(
         reconciler=reconciler,
+        webhooks=webhooks,
+        deadlines=deadlines,
         settings=settings,
         taxonomy=taxonomy,
         db=db,
@@ -229,6 +239,13 @@ def build_services(settings: Settings) -> Services:
         bridge=bridge,
         api=api,
     )
+
+
+def build_handover_workers(settings: Settings, sessions: sessionmaker[Session]) -> tuple[WebhookWorker, DeadlineRunner]:
+    """The webhook worker (woken by every commit that writes outbox rows) and the deadline control runner."""
+    webhooks = worker_from_settings(settings, sessions)
+    on_new_rows(sessions, webhooks.notify)
+    return webhooks, runner_from_settings(settings, sessions)
 
 
 def component_reporters(
@@ -309,13 +326,21 @@ async def run_services(services: Services, *, stop: asyncio.Event | None = None)
     await services.bridge.start()
     if services.reconciler is not None:
         await services.reconciler.start()
+    for worker in (services.webhooks, services.deadlines):
+        if worker is not None:
+            await worker.start()
     server: uvicorn.Server | None = None
     server_task: asyncio.Task[None] | None = None
     if settings.api_enabled:
         host, port = split_hostport(settings.api_bind, 8000)
         config = uvicorn.Config(
-            services.api, host=host, port=port, log_level=settings.log_level.lower(), lifespan="on",
-            log_config=None, ws_max_size=settings.ws_max_message_bytes,
+            services.api,
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            lifespan="on",
+            log_config=None,
+            ws_max_size=settings.ws_max_message_bytes,
         )
         server = _EmbeddedServer(config)
         server_task = asyncio.create_task(server.serve(), name="api")
@@ -338,6 +363,9 @@ async def run_services(services: Services, *, stop: asyncio.Event | None = None)
                     await server_task
         if services.reconciler is not None:
             await services.reconciler.stop()
+        for worker in (services.deadlines, services.webhooks):
+            if worker is not None:
+                await worker.stop()
         await services.bridge.stop()
         await services.manager.stop()
         await services.postcall.stop()

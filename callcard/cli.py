@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "db": "callcard.commands.db:db",
     "users": "callcard.commands.users:users",
     "orgs": "callcard.commands.orgs:orgs",
+    "apikeys": "callcard.commands.apikeys:apikeys",
     "models": "callcard.commands.models:models",
     "transcribe": "callcard.commands.transcribe:transcribe",
     "classify": "callcard.commands.classify:classify",

@@ -98,6 +98,22 @@ class Settings(BaseSettings):
     reconcile_idle_recording_s: float = 120.0  # a MixMonitor file not written for this long and never closed
     reconcile_max_call_age_s: float = 4 * 3600.0  # no ARI, no recording: an open call older than this is ended
 
+    # Signed webhooks (handover.webhook_worker): how often the outbox is polled (a new row wakes it sooner), the
+    # POST's timeout, how long a delivery is retried (exponential back-off with full jitter from
+    # webhook_backoff_base_s up to webhook_backoff_max_s) before it is marked failed, and deliveries in flight.
+    webhook_poll_interval_s: float = 1.0
+    webhook_timeout_s: float = 10.0
+    webhook_give_up_after_s: float = 24 * 3600.0
+    webhook_backoff_base_s: float = 1.0
+    webhook_backoff_max_s: float = 3600.0
+    webhook_concurrency: int = 8
+    # Deadline control (handover.deadline_runner): how often cards are swept, and the escalation steps (hours
+    # relative to the due date: due soon before it, reminded and escalated after it).
+    deadline_sweep_interval_s: float = 60.0
+    deadline_due_soon_hours: float = 4.0
+    deadline_remind_after_hours: float = 4.0
+    deadline_escalate_after_hours: float = 24.0
+
     log_level: str = "INFO"
     extra_origins: list[str] = Field(default_factory=list)
 

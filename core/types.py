@@ -29,13 +29,32 @@ class Role(StrEnum):
 
 
 class CardStatus(StrEnum):
-    """Life cycle of a card: draft -> confirmed -> routed -> resolved / closed."""
+    """Life cycle of a card (models.repo.cards.TRANSITIONS says which action leads where).
+
+    draft -> confirmed (registered; no organisation yet: the monitoring department's queue)
+          -> routed (handed over to its organisation) -> accepted -> in_progress -> resolved (the organisation
+          reports it done) -> closed (the 109 side closes it, or reopens it: back to routed).
+    An organisation may return a card as "not ours": returned, back in the monitoring queue to be routed again.
+    """
 
     DRAFT = "draft"
     CONFIRMED = "confirmed"
     ROUTED = "routed"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    RETURNED = "returned"
     RESOLVED = "resolved"
     CLOSED = "closed"
+
+
+class DeadlineStage(StrEnum):
+    """How far an open card's deadline control has gone (each stage is reached once, in order)."""
+
+    ON_TIME = "on_time"
+    DUE_SOON = "due_soon"  # the organisation was told the due date is near
+    OVERDUE = "overdue"  # past due: the organisation was told
+    REMINDED = "reminded"  # still overdue after the reminder step: the organisation reminded again
+    ESCALATED = "escalated"  # still overdue after the last step: the monitoring department's supervisor
 
 
 class CallState(StrEnum):

@@ -51,6 +51,7 @@ def org_spec(org: Organisation) -> OrgSpec:
         working_hours=dict(org.working_hours),
         receives=tuple(org.receives),
         active=org.active,
+        deadline_hours=dict(org.deadline_hours or {}),
     )
 
 

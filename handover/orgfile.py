@@ -10,6 +10,7 @@ YAML: a mapping with ``organisations`` and ``rules`` lists (and optional ``title
         phone: "+7 7172 000000"             # phone, email, address: optional contacts
         hours: "24/7"                       # or "mon-fri 08:00-18:00; sat 09:00-13:00" (or a day -> span mapping)
         receives: [inbox, webhook]          # inbox | open311 | webhook (default: inbox)
+        deadlines: {urgent: 4, normal: 48}  # optional: hours to resolve by priority, over the topic's deadline
         active: true                        # default
     rules:                                  # tried in this order; the first that matches wins
       - code: heat-yesil                    # optional: derived from the rule's content when left out
@@ -27,10 +28,14 @@ YAML: a mapping with ``organisations`` and ``rules`` lists (and optional ``title
 
 CSV: ONE file, one row per organisation or rule, told apart by the first column ``kind`` (``organisation`` or
 ``rule``); the other columns are the keys above (``CSV_COLUMNS``), a cell left empty is the default, lists are
-separated by ";" and booleans are true/false. Rules keep the order of their rows.
+separated by ";" and booleans are true/false; ``deadlines`` is written ``urgent=4; normal=48``. Rules keep the
+order of their rows.
 
 ``read_directory`` parses either format and checks everything (the taxonomy, the street list, references,
-fallbacks) before anything is written, raising ``OrgFileError`` with every problem, each naming its entry.
+fallbacks) before anything is written, raising ``OrgFileError`` with every problem, each naming its entry. It
+also refuses what no organisations file needs and a hostile one uses: YAML aliases (a few lines standing for
+gigabytes), nesting too deep to parse, CSV cells over the csv module's limit, and text no database can store
+(the NUL character, which a YAML escape can carry, and unpaired surrogates).
 """
 
 from __future__ import annotations
@@ -51,7 +56,21 @@ from handover.hours import HoursError, format_hours, parse_hours
 from handover.routing import HouseRange, HouseRangeError, Rule, Target, normalise_name
 
 RECEIVE_CHANNELS = ("inbox", "open311", "webhook")  # models.handover.RECEIVE_CHANNELS
-ORG_KEYS = ("code", "name_kk", "name_ru", "services", "phone", "email", "address", "hours", "receives", "active")
+ORG_KEYS = (
+    "code",
+    "name_kk",
+    "name_ru",
+    "services",
+    "phone",
+    "email",
+    "address",
+    "hours",
+    "receives",
+    "deadlines",
+    "active",
+)
+PRIORITIES = ("normal", "urgent")  # models.records.PRIORITIES
+MAX_DEADLINE_HOURS = 24 * 366
 RULE_KEYS = (
     "code",
     "organisation",
@@ -66,7 +85,7 @@ RULE_KEYS = (
     "note",
 )
 CSV_COLUMNS = ("kind", *ORG_KEYS, *(k for k in RULE_KEYS if k not in ORG_KEYS))
-LIST_KEYS = frozenset({"services", "topics", "districts", "houses", "receives"})
+LIST_KEYS = frozenset({"services", "topics", "districts", "houses", "receives", "deadlines"})
 BOOL_KEYS = frozenset({"active", "fallback"})
 TOP_KEYS = frozenset({"version", "title", "sample", "organisations", "rules"})
 LIMITS = {"code": 64, "name_kk": 300, "name_ru": 300, "phone": 64, "email": 200, "address": 300}
@@ -99,6 +118,7 @@ class OrgSpec:
     working_hours: Mapping[str, str] = field(default_factory=dict)
     receives: tuple[str, ...] = ("inbox",)
     active: bool = True
+    deadline_hours: Mapping[str, int] = field(default_factory=dict)
 
     def as_record(self) -> dict[str, Any]:
         """Column values of models.handover.Organisation."""
@@ -112,6 +132,7 @@ class OrgSpec:
             "address": self.address,
             "working_hours": dict(self.working_hours),
             "receives": list(self.receives),
+            "deadline_hours": dict(self.deadline_hours),
             "active": self.active,
         }
 
@@ -364,7 +385,37 @@ class _Checker:
             working_hours=hours,
             receives=receives,
             active=self.flag(entry, "active", True),
+            deadline_hours=self.deadlines(entry),
         )
+
+    def deadlines(self, entry: _Entry) -> dict[str, int]:
+        """``deadlines``: hours by priority, as a mapping (YAML) or "priority=hours" items (CSV)."""
+        raw = entry.values.get("deadlines")
+        if raw in (None, "", [], {}):
+            return {}
+        pairs: list[tuple[Any, Any]] = []
+        if isinstance(raw, Mapping):
+            pairs = list(raw.items())
+        elif isinstance(raw, list) and all(isinstance(item, str) and "=" in item for item in raw):
+            pairs = [tuple(item.split("=", 1)) for item in raw]  # type: ignore[misc]
+        else:
+            self.problem(entry.where, "deadlines: hours by priority, e.g. {urgent: 4, normal: 48}")
+            return {}
+        out: dict[str, int] = {}
+        for key, value in pairs:
+            name = str(key).strip()
+            if name not in PRIORITIES:
+                self.problem(entry.where, f"deadlines: {name!r} is not a priority; one of {', '.join(PRIORITIES)}")
+                continue
+            try:
+                hours = int(str(value).strip())
+            except ValueError:
+                hours = 0
+            if not 1 <= hours <= MAX_DEADLINE_HOURS or isinstance(value, bool | float):
+                self.problem(entry.where, f"deadlines: {name} must be whole hours from 1 to {MAX_DEADLINE_HOURS}")
+                continue
+            out[name] = hours
+        return out
 
     def rule(self, entry: _Entry, seen: set[str], orgs: Mapping[str, OrgSpec]) -> RuleSpec:
         self.unknown_keys(entry, RULE_KEYS)
@@ -435,15 +486,73 @@ class _Checker:
                 owner.setdefault(service, rule.code)
 
 
+def _unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored, or None."""
+    if "\x00" in text:
+        return "contains the NUL character, which cannot be stored"
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "contains an unpaired surrogate, which is not text"
+    return None
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def _unstorable_values(entries: Iterable[_Entry]) -> list[str]:
+    problems = []
+    for entry in entries:
+        for key, value in entry.values.items():
+            why = next((w for w in map(_unstorable, _strings(value)) if w), None)
+            if why:
+                problems.append(f"{entry.where}: '{key}' {why}")
+    return problems
+
+
+def _yaml_aliases(text: str) -> list[str]:
+    """YAML aliases ("*name") let a few lines stand for gigabytes: the organisations file may not use them."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                line = event.start_mark.line + 1 if event.start_mark is not None else 0
+                return [f"line {line}: YAML aliases (*{event.anchor}) are not allowed; write the value out"]
+    except (yaml.YAMLError, RecursionError):
+        return []  # the parse below names the YAML error
+    return []
+
+
+def _entries(text: str, fmt: str, problems: list[str]) -> tuple[list[_Entry], list[_Entry]]:
+    if fmt == "yaml":
+        aliases = _yaml_aliases(text)
+        if aliases:
+            problems.extend(aliases)
+            return [], []
+        return _yaml_entries(text, problems)
+    return _csv_entries(text, problems)
+
+
 def read_directory(text: str, *, fmt: str, taxonomy: Taxonomy, streets: Collection[str]) -> Directory:
     """Parse a ``fmt`` ("yaml" or "csv") organisations file and check it all; raises OrgFileError."""
-    problems: list[str] = []
-    if fmt == "yaml":
-        org_entries, rule_entries = _yaml_entries(text, problems)
-    elif fmt == "csv":
-        org_entries, rule_entries = _csv_entries(text, problems)
-    else:
+    if fmt not in ("yaml", "csv"):
         raise ValueError(f"unknown format {fmt!r}; yaml or csv")
+    problems: list[str] = []
+    try:
+        org_entries, rule_entries = _entries(text, fmt, problems)
+    except RecursionError:
+        raise OrgFileError(["the file nests too deeply to be an organisations file"]) from None
+    except csv.Error as exc:
+        raise OrgFileError([f"the file is not valid CSV: {exc}"]) from None
+    unstorable = _unstorable_values([*org_entries, *rule_entries])
+    if unstorable:
+        raise OrgFileError(unstorable)
     checker = _Checker(taxonomy, streets)
     checker.problems = problems
     org_codes: set[str] = set()
@@ -476,6 +585,8 @@ def _org_fields(org: OrgSpec) -> dict[str, Any]:
     if org.working_hours:
         out["hours"] = format_hours(org.working_hours)
     out["receives"] = list(org.receives)
+    if org.deadline_hours:
+        out["deadlines"] = {p: org.deadline_hours[p] for p in PRIORITIES if p in org.deadline_hours}
     if not org.active:
         out["active"] = False
     return out
@@ -524,6 +635,8 @@ def write_csv(directory: Directory) -> str:
         for key, value in fields.items():
             if isinstance(value, list):
                 row[key] = "; ".join(value)
+            elif isinstance(value, dict):
+                row[key] = "; ".join(f"{k}={v}" for k, v in value.items())
             elif isinstance(value, bool):
                 row[key] = "true" if value else "false"
             else:

@@ -24,8 +24,10 @@ from models.base import Base, UTCDateTime, utcnow
 
 # Enum values are stored as plain strings guarded by CHECK constraints, so models/ imports nothing of ours.
 CALL_STATES = ("ringing", "live", "ended", "failed")
-CARD_STATUSES = ("draft", "confirmed", "routed", "resolved", "closed")
-ROLES = ("operator", "supervisor", "qa", "admin")
+CARD_STATUSES = ("draft", "confirmed", "routed", "accepted", "in_progress", "returned", "resolved", "closed")
+DEADLINE_STAGES = ("on_time", "due_soon", "overdue", "reminded", "escalated")  # core.types.DeadlineStage
+PRIORITIES = ("normal", "urgent")
+ROLES = ("operator", "supervisor", "qa", "admin", "executor")
 # Why a login session ended early (auth_sessions.revoked_reason).
 REVOKE_REASONS = ("logout", "password_changed", "deactivated", "role_changed", "admin")
 SPEAKERS = ("caller", "operator")
@@ -55,6 +57,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     ui_language: Mapped[str] = mapped_column(String(2), default="ru")
+    # An executor's organisation (role "executor" only): they see and work on that organisation's cards.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -160,7 +164,10 @@ class Card(Base):
     __tablename__ = "cards"
     __table_args__ = (
         CheckConstraint(_in("status", CARD_STATUSES), name="status"),
+        CheckConstraint(_in("deadline_stage", DEADLINE_STAGES), name="deadline_stage"),
+        CheckConstraint(_in("priority", PRIORITIES), name="priority"),
         Index("ix_cards_status_created", "status", "created_at"),
+        Index("ix_cards_open_due", "status", "due_at"),
         Index("ix_cards_caller_number", "caller_number"),
     )
 
@@ -221,6 +228,14 @@ class Card(Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     routing_rule: Mapped[str | None] = mapped_column(String(64))
     routing_reason: Mapped[str | None] = mapped_column(Text)
+    # The second line: the organisation's progress, its last word (Open311's status_notes), deadline control.
+    priority: Mapped[str] = mapped_column(String(8), default="normal", server_default="normal")
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_notes: Mapped[str | None] = mapped_column(Text)
+    return_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    deadline_stage: Mapped[str] = mapped_column(String(16), default="on_time", server_default="on_time")
+    deadline_stage_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     emergency_transferred_to: Mapped[str | None] = mapped_column(String(8))
     emergency_transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -283,6 +283,9 @@ def make_ctx(settings: Any, api_engine: Engine, taxonomy: Any) -> Callable[..., 
     """Build an ApiContext on the test database; keyword arguments override settings fields."""
     from api.context import ApiContext
     from calls.hub import CardHub
+    from classifier.address import StreetIndex
+
+    street_names = tuple(street.name for street in StreetIndex.load().streets)
 
     def build(transfer: Any = None, **overrides: Any) -> ApiContext:
         the_settings = settings.model_copy(update=overrides) if overrides else settings
@@ -292,6 +295,7 @@ def make_ctx(settings: Any, api_engine: Engine, taxonomy: Any) -> Callable[..., 
             taxonomy=taxonomy,
             hub=CardHub(),
             transfer=transfer,
+            street_names=street_names,
         )
 
     return build
@@ -333,6 +337,20 @@ def make_user(ctx: Any, password_hashes: dict[str, str]) -> Callable[..., Any]:
         if secret not in password_hashes:
             password_hashes[secret] = hash_password(secret)
         with ctx.sessionmaker() as s:
+            if role == "executor" and "organisation_id" not in kw:  # an executor works for an organisation
+                from models.handover import Organisation
+
+                org = Organisation(
+                    code=f"org-{uuid.uuid4().hex[:6]}",
+                    name_kk="Сынақ ұйымы",
+                    name_ru="Тестовая организация",
+                    services=["heating_utility"],
+                    receives=["inbox"],
+                    deadline_hours={},
+                )
+                s.add(org)
+                s.commit()
+                kw["organisation_id"] = org.id
             user = users.create_user(s, username=name, role=role, password_hash=password_hashes[secret], **kw)
         return user
 

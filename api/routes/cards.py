@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.access import CardExporter, CardReader, DeskUser, enforce, registry_view, viewer
+from api.access import CardExporter, CardReader, DeskUser, Reopener, enforce, registry_view, viewer
 from api.context import ApiContext, TransferOutcome
 from api.deps import CtxDep, SessionDep, actor_of, end_reads, publish
 from api.errors import ApiError
@@ -34,6 +34,7 @@ from api.schemas import (
     CardDismissEmergency,
     CardEdits,
     CardPublic,
+    CardReopen,
     CardResolve,
     CardRoute,
     CardsPublic,
@@ -539,6 +540,24 @@ def close_card(
         reason=edits.reason,
         expected_version=edits.version,
         guard=_guard(user, Action.HANDLE_CARD),
+    )
+    _announce(ctx, card)
+    return to_public(session, card)
+
+
+@router.post("/{card_id}/reopen", response_model=CardPublic)
+def reopen_card(card_id: RecordId, body: CardReopen, ctx: CtxDep, session: SessionDep, user: Reopener) -> CardPublic:
+    """The appellant says it is not fixed: a resolved or closed card goes back to its organisation (routed; or
+    to the monitoring department's queue when it has none), counted as a reopening, with what they said."""
+    card = _unprocessable(
+        lambda: cards.reopen_card(
+            session,
+            card_id=card_id,
+            actor=actor_of(user),
+            reason=body.reason,
+            expected_version=body.version,
+            guard=_guard(user, Action.REOPEN_CARD),
+        )
     )
     _announce(ctx, card)
     return to_public(session, card)

@@ -1,4 +1,5 @@
-"""The dashboard's numbers (GET /api/stats/dashboard): volumes, topics, model acceptance, emergencies, FCR."""
+"""The dashboard's numbers (GET /api/stats/dashboard): volumes, topics, model acceptance, emergencies, FCR; and
+how the organisations do their work (GET /api/stats/organisations, the second line)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,19 @@ from sqlalchemy.orm import Session
 
 from api.access import DashboardUser
 from api.deps import CtxDep, SessionDep, end_reads
+from api.errors import ApiError
+from api.organisation_stats import CardFacts, OrganisationStats, compute
+from api.routes.cards import parse_when
+from api.schemas import OrganisationRef
+from models.handover import Organisation
 from models.records import Call, Card
+from models.repo.cards import WITH_ORGANISATION
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 
-CONFIRMED = ("confirmed", "routed", "resolved", "closed")
+CONFIRMED = ("confirmed", "routed", "accepted", "in_progress", "returned", "resolved", "closed")
 ADDRESS = ("street", "house", "building", "apartment", "district", "landmark")
 # Fields whose proposal an operator can accept unchanged ("address" compares all address parts at once).
 ACCEPT_FIELDS = ("topic", "service", "emergency", "emergency_also", "district", "address", "language", "summary")
@@ -254,4 +261,75 @@ def dashboard(
         first_call_resolution=_first_call_resolution(session, confirmed, now),
     )
     end_reads(session)  # SQLite: never return holding the write lock
+    return result
+
+
+ORGANISATION_PERIOD = timedelta(days=30)
+
+
+@router.get("/organisations", response_model=OrganisationStats)
+def organisations(
+    session: SessionDep,
+    _user: DashboardUser,
+    date_from: Annotated[
+        str | None, Query(alias="from", max_length=40, description="handed over at or after (ISO date/time)")
+    ] = None,
+    date_to: Annotated[
+        str | None, Query(alias="to", max_length=40, description="handed over before (a date: through it)")
+    ] = None,
+) -> OrganisationStats:
+    """Per organisation, and per topic within it, of the cards handed over in the period (``from``..``to``, by
+    ``routed_at``; 30 days up to now by default): handed over, resolved, the share resolved on time
+    (``resolved_at <= due_at``) against the 90% goal, median hours from hand-over to resolution, returns as
+    "not ours", the reopen rate; and now, whatever the period: the backlog (cards in the organisation's hands),
+    and how many of them are overdue, due soon, escalated. A card counts for the organisation that has it (a
+    returned card for the one that returned it, until it is routed elsewhere)."""
+    now = datetime.now(UTC)
+    end = parse_when(date_to, name="to", end=True) or now
+    start = parse_when(date_from, name="from") or end - ORGANISATION_PERIOD
+    if start >= end:
+        raise ApiError(422, "from must be before to.", field="from")
+    handed_over = Card.routed_at.is_not(None) & (Card.routed_at >= start) & (Card.routed_at < end)
+    rows = session.execute(
+        select(
+            Card.organisation_id,
+            Card.topic,
+            Card.status,
+            Card.routed_at,
+            Card.resolved_at,
+            Card.due_at,
+            Card.return_count,
+            Card.reopen_count,
+            Card.deadline_stage,
+        ).where(
+            Card.organisation_id.is_not(None),
+            Card.status != "draft",
+            handed_over | Card.status.in_(WITH_ORGANISATION),
+        )
+    ).all()
+    facts = [
+        CardFacts(
+            organisation_id=int(r.organisation_id),
+            topic=r.topic,
+            status=r.status,
+            routed_at=_aware(r.routed_at) if r.routed_at is not None else None,
+            resolved_at=_aware(r.resolved_at) if r.resolved_at is not None else None,
+            due_at=_aware(r.due_at) if r.due_at is not None else None,
+            return_count=int(r.return_count or 0),
+            reopen_count=int(r.reopen_count or 0),
+            deadline_stage=r.deadline_stage,
+        )
+        for r in rows
+    ]
+    wanted = {f.organisation_id for f in facts}
+    orgs = [
+        OrganisationRef.of(o)
+        for o in session.scalars(
+            select(Organisation)
+            .where(Organisation.active.is_(True) | Organisation.id.in_(wanted))
+            .order_by(Organisation.code)
+        )
+    ]
+    result = compute(facts, orgs, start=start, end=end, now=now)
+    end_reads(session)
     return result

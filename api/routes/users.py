@@ -56,6 +56,7 @@ def create_user(body: UserCreate, session: SessionDep, admin: AdminUser) -> User
             role=body.role,
             full_name=body.full_name,
             ui_language=body.ui_language,
+            organisation_id=body.organisation_id,
             password_hash=password_hash,
             # the admin knows this password (chose it, or reads it in this answer): the user sets their own
             must_change_password=True,
@@ -80,5 +81,8 @@ def update_user(user_id: RecordId, body: UserUpdate, session: SessionDep, admin:
     if body.password is not None:
         changes["password_hash"] = _checked_password(body.password, username=target.username)
         changes["must_change_password"] = target.id != admin.id
-    user = users.update_user(session, user_id=user_id, changes=changes, actor=admin.username, actor_id=admin.id)
+    try:
+        user = users.update_user(session, user_id=user_id, changes=changes, actor=admin.username, actor_id=admin.id)
+    except ValueError as exc:
+        raise ApiError(422, f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc
     return UserPublic.of(user)

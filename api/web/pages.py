@@ -48,14 +48,18 @@ HEADERS = {
 }
 # Which roles may open each signed-in page (checked here when the browser sends its token cookie, again by the
 # page's script, and by the API behind it). A supervisor (monitoring department, shift lead) reads every call and
-# card and edits and routes cards, but does not correct transcripts (QA) or manage users. Each role's start
-# page is homeFor() in static/js/api.js: operator the desk, supervisor and qa the registry, admin the dashboard.
+# card and edits and routes cards, but does not correct transcripts (QA) or manage users. An executor opens only
+# its organisation's inbox. Each role's start page is homeFor() in static/js/api.js: operator the desk,
+# supervisor and qa the registry, admin the dashboard, executor the inbox.
 EVERY_ROLE = ("operator", "supervisor", "qa", "admin")
 PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "desk.html": EVERY_ROLE,
     "registry.html": EVERY_ROLE,
     "dashboard.html": EVERY_ROLE,
     "qa.html": ("qa", "admin"),
+    "inbox.html": ("executor", "supervisor", "admin"),  # an organisation's cards (executors: their own only)
+    "monitoring.html": ("supervisor", "admin"),  # routing queue, closing and reopening, deadlines
+    "directory.html": ("admin",),  # organisations and routing rules
 }
 
 router = APIRouter(include_in_schema=False)
@@ -124,10 +128,28 @@ def dashboard(request: Request) -> HTMLResponse:
     return _role_page(request, "dashboard.html")
 
 
+@router.api_route("/inbox", response_class=HTMLResponse, methods=["GET", "HEAD"])
+def inbox(request: Request) -> HTMLResponse:
+    """An organisation's inbox: its executors accept, work on and report its cards."""
+    return _role_page(request, "inbox.html")
+
+
+@router.api_route("/monitoring", response_class=HTMLResponse, methods=["GET", "HEAD"])
+def monitoring(request: Request) -> HTMLResponse:
+    """The monitoring department: cards to route, resolved cards to close or reopen, deadlines per organisation."""
+    return _role_page(request, "monitoring.html")
+
+
 @router.api_route("/qa/{call_id}", response_class=HTMLResponse, methods=["GET", "HEAD"])
 def qa_review(call_id: int, request: Request) -> HTMLResponse:
     """QA review of one call (qa, admin): an operator's or supervisor's browser gets 403 here and from the API."""
     return _role_page(request, "qa.html")
+
+
+@router.api_route("/admin/directory", response_class=HTMLResponse, methods=["GET", "HEAD"])
+def directory(request: Request) -> HTMLResponse:
+    """Organisations and routing rules (admin): the tables, the file editor, check and apply."""
+    return _role_page(request, "directory.html")
 
 
 @router.api_route("/favicon.ico", methods=["GET", "HEAD"])

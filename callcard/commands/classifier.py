@@ -31,20 +31,45 @@ def classifier() -> None:
 
 @classifier.command()
 @click.option("--backend", type=click.Choice(["sklearn", "transformers"]), default="sklearn", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Model store to publish into (default: CALLCARD_CLASSIFIER_DIR, else DATA_DIR/classifier).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model store to publish into (default: CALLCARD_CLASSIFIER_DIR, else DATA_DIR/classifier).",
+)
 @click.option("--ship", is_flag=True, help="Write the artifact into the package (classifier/data/model) instead.")
-@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Corpus directory with train/, heldout/ and optionally test/ (default: the shipped corpus).")
-@click.option("--cards", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Operators' confirmed cards (JSONL) to add to the training data.")
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Corpus directory with train/, heldout/ and optionally test/ (default: the shipped corpus).",
+)
+@click.option(
+    "--cards",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Operators' confirmed cards (JSONL) to add to the training data.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-tune", is_flag=True, help="Skip the out-of-fold search for emergency thresholds.")
-@click.option("--base-model", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="transformers: a LOCAL directory with a multilingual encoder (BERT / XLM-R) and its tokenizer.")
+@click.option(
+    "--base-model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="transformers: a LOCAL directory with a multilingual encoder (BERT / XLM-R) and its tokenizer.",
+)
 @click.option("--epochs", type=int, default=3, show_default=True, help="transformers: fine-tuning epochs.")
-def train(backend: str, out: Path | None, ship: bool, corpus: Path | None, cards: Path | None, seed: int,
-          no_tune: bool, base_model: Path | None, epochs: int) -> None:
+def train(
+    backend: str,
+    out: Path | None,
+    ship: bool,
+    corpus: Path | None,
+    cards: Path | None,
+    seed: int,
+    no_tune: bool,
+    base_model: Path | None,
+    epochs: int,
+) -> None:
     """Train on the corpus's train split, report held-out metrics, write and publish a versioned artifact."""
     from classifier.corpus import default_corpus_dir, load_operator_cards
     from classifier.store import ModelStore, shipped_model_dir
@@ -67,8 +92,9 @@ def train(backend: str, out: Path | None, ship: bool, corpus: Path | None, cards
                     raise click.UsageError("--base-model DIR is required for the transformers backend")
                 from classifier.transformers_model import train_transformers
 
-                tres = train_transformers(corpus_dir, taxonomy, work, base_model=base_model, extra=extra,
-                                          seed=seed, epochs=epochs)
+                tres = train_transformers(
+                    corpus_dir, taxonomy, work, base_model=base_model, extra=extra, seed=seed, epochs=epochs
+                )
                 version, metrics = tres.version, tres.heldout_metrics
             if ship:
                 click.echo(f"wrote {version} to {work}")
@@ -83,10 +109,18 @@ def train(backend: str, out: Path | None, ship: bool, corpus: Path | None, cards
 
 
 @classifier.command()
-@click.option("--cards", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="JSONL export of operators' confirmed cards: {text, topic, emergency, emergency_also, ...}.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Model store (default: CALLCARD_CLASSIFIER_DIR, else DATA_DIR/classifier).")
+@click.option(
+    "--cards",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="JSONL export of operators' confirmed cards: {text, topic, emergency, emergency_also, ...}.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model store (default: CALLCARD_CLASSIFIER_DIR, else DATA_DIR/classifier).",
+)
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-tune", is_flag=True, help="Skip the out-of-fold search for emergency thresholds.")
@@ -111,8 +145,7 @@ def retrain(cards: Path, out: Path | None, corpus: Path | None, seed: int, no_tu
         before = load_proposer("sklearn", before_dir, taxonomy)
         before_metrics = evaluate(before, heldout)
         with tempfile.TemporaryDirectory() as tmp:
-            result = train_sklearn(corpus_dir, taxonomy, Path(tmp) / "model", extra=extra, seed=seed,
-                                   tune=not no_tune)
+            result = train_sklearn(corpus_dir, taxonomy, Path(tmp) / "model", extra=extra, seed=seed, tune=not no_tune)
             dest = store.publish(result.model_dir, result.model.version)
     except CallcardError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -128,8 +161,13 @@ def retrain(cards: Path, out: Path | None, corpus: Path | None, seed: int, no_tu
 
 @classifier.command("eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
-              help="Model store or artifact directory (default: CALLCARD_CLASSIFIER_DIR, else the shipped model).")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model store or artifact directory (default: CALLCARD_CLASSIFIER_DIR, else the shipped model).",
+)
 @click.option("--backend", type=click.Choice(["sklearn", "transformers"]), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option("--errors", type=int, default=0, show_default=True, help="Also list this many misclassified lines.")
@@ -143,8 +181,7 @@ def eval_(file: Path, model_dir: Path | None, backend: str | None, as_json: bool
     settings, taxonomy = _taxonomy()
     try:
         examples = load_jsonl(file, taxonomy)
-        proposer = load_proposer(backend or settings.classifier_backend, model_dir or settings.classifier_dir,
-                                 taxonomy)
+        proposer = load_proposer(backend or settings.classifier_backend, model_dir or settings.classifier_dir, taxonomy)
         metrics = evaluate(proposer, examples)
     except CallcardError as exc:
         raise click.ClickException(str(exc)) from exc

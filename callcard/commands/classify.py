@@ -45,15 +45,15 @@ def classify_line(proposer: CardProposer, line: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         return {"id": None, "error": f"the line is not valid JSON ({exc.msg} at column {exc.colno})"}
     if not isinstance(obj, dict):
-        return {"id": None, "error": "each line must be a JSON object with \"id\" and \"text\""}
+        return {"id": None, "error": 'each line must be a JSON object with "id" and "text"'}
     item_id = obj.get("id")
     if isinstance(item_id, (dict, list)):
-        return {"id": None, "error": "\"id\" must be a string, a number or null"}
+        return {"id": None, "error": '"id" must be a string, a number or null'}
     text = obj.get("text")
     if not isinstance(text, str):
-        return {"id": item_id, "error": "\"text\" is missing or is not a string"}
+        return {"id": item_id, "error": '"text" is missing or is not a string'}
     if not text.strip():
-        return {"id": item_id, "error": "\"text\" is empty"}
+        return {"id": item_id, "error": '"text" is empty'}
     try:
         return proposal_json(item_id, proposer.propose(text))
     except Exception as exc:  # noqa: BLE001 - one bad line must not stop the rest
@@ -75,10 +75,19 @@ def run(proposer: CardProposer, stdin: TextIO, stdout: TextIO) -> int:
 
 
 @click.command()
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
-              help="Model store or artifact directory (default: CALLCARD_CLASSIFIER_DIR, else the shipped model).")
-@click.option("--backend", type=click.Choice(["sklearn", "transformers"]), default=None,
-              help="Backend (default: CALLCARD_CLASSIFIER_BACKEND).")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model store or artifact directory (default: CALLCARD_CLASSIFIER_DIR, else the shipped model).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["sklearn", "transformers"]),
+    default=None,
+    help="Backend (default: CALLCARD_CLASSIFIER_BACKEND).",
+)
 def classify(model_dir: Path | None, backend: str | None) -> None:
     """Read JSON lines {"id": ..., "text": ...} on stdin; write one JSON proposal line per input line.
 
@@ -92,8 +101,7 @@ def classify(model_dir: Path | None, backend: str | None) -> None:
     settings = Settings()
     try:
         taxonomy = load_taxonomy(settings.taxonomy_path, settings.deadlines_path)
-        proposer = load_proposer(backend or settings.classifier_backend, model_dir or settings.classifier_dir,
-                                 taxonomy)
+        proposer = load_proposer(backend or settings.classifier_backend, model_dir or settings.classifier_dir, taxonomy)
     except CallcardError as exc:
         raise click.ClickException(str(exc)) from exc
     try:

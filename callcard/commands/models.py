@@ -38,8 +38,9 @@ class _Progress:
         self.last = now
         mib = done / 2**20
         if total:
-            click.echo(f"\r{self.name}: {mib:7.1f} / {total / 2**20:.1f} MiB ({100 * done / total:3.0f}%)",
-                       nl=False, err=True)
+            click.echo(
+                f"\r{self.name}: {mib:7.1f} / {total / 2**20:.1f} MiB ({100 * done / total:3.0f}%)", nl=False, err=True
+            )
         else:
             click.echo(f"\r{self.name}: {mib:7.1f} MiB", nl=False, err=True)
 
@@ -52,13 +53,19 @@ def models() -> None:
 @models.command("download")
 @click.argument("languages", nargs=-1)
 @click.option("--size", type=click.Choice(["small", "big"]), default="small", show_default=True)
-@click.option("--dir", "models_dir", type=click.Path(path_type=Path), default=None,
-              help="Where to install (default: CALLCARD_MODELS_DIR, else data_dir/models).")
+@click.option(
+    "--dir",
+    "models_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to install (default: CALLCARD_MODELS_DIR, else data_dir/models).",
+)
 @click.option("--url", default=None, help="Fetch from this address instead (a site mirror; one language only).")
 @click.option("--sha256", default=None, help="Pin the archive's sha256 (one language only).")
 @click.option("--force", is_flag=True, help="Download again even if installed.")
-def download(languages: tuple[str, ...], size: str, models_dir: Path | None, url: str | None,
-             sha256: str | None, force: bool) -> None:
+def download(
+    languages: tuple[str, ...], size: str, models_dir: Path | None, url: str | None, sha256: str | None, force: bool
+) -> None:
     """Fetch, verify and unpack the models for LANGUAGES (default: ru kk)."""
     langs = languages or LANGUAGES
     if (url or sha256) and len(langs) != 1:

@@ -107,3 +107,25 @@ def export(fmt: str, output: Path | None, url: str | None) -> None:
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {len(directory.organisations)} organisations and {len(directory.rules)} rules to {output}")
+
+
+@orgs.command("webhook")
+@click.argument("code")
+@click.argument("url")
+@click.option("--database", "db_url", default=None, help="Database URL (default: CALLCARD_DATABASE_URL or SQLite).")
+def webhook(code: str, url: str, db_url: str | None) -> None:
+    """Send the events of organisation CODE's cards to URL, signed with a new secret printed once (keep it: the
+    receiver needs it to verify X-Callcard-Signature; the old secret stops working at once)."""
+    from handover.webhook_admin import set_webhook
+    from models.repo.errors import RecordNotFound
+    from models.repo.organisations import get_organisation
+
+    maker, _ = _context(db_url)
+    with maker() as session:
+        try:
+            org = get_organisation(session, code=code)
+            done = set_webhook(session, organisation_id=org.id, url=url, actor=ACTOR)
+        except (RecordNotFound, ValueError) as exc:
+            raise click.ClickException(f"nothing changed: {exc}") from exc
+        click.echo(f"organisation {code}: webhooks go to {done.organisation.webhook_url}")
+    click.echo(f"secret (shown once): {done.secret}")

@@ -61,8 +61,12 @@ def ensure_first_admin(settings: Settings) -> str | None:
                 return None
             password = secrets.token_urlsafe(12)
             admin = users.create_user(
-                session, username="admin", role="admin", password_hash=hash_password(password),
-                full_name="Administrator", actor="system:serve",
+                session,
+                username="admin",
+                role="admin",
+                password_hash=hash_password(password),
+                full_name="Administrator",
+                actor="system:serve",
             )
             admin.must_change_password = True
             session.add(admin)
@@ -128,8 +132,13 @@ def serve(api: bool | None, ari: bool | None, audiosocket: bool | None, agi: boo
     restrict_umask()  # first: every file and folder callcard creates from here on is private (0600/0700)
 
     overrides: dict[str, object] = {}
-    for name, value in (("api_enabled", api), ("ari_enabled", ari), ("audiosocket_enabled", audiosocket),
-                        ("agi_enabled", agi), ("api_bind", bind)):
+    for name, value in (
+        ("api_enabled", api),
+        ("ari_enabled", ari),
+        ("audiosocket_enabled", audiosocket),
+        ("agi_enabled", agi),
+        ("api_bind", bind),
+    ):
         if value is not None:
             overrides[name] = value
     settings = Settings(**overrides)  # type: ignore[arg-type]

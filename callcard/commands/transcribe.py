@@ -39,7 +39,8 @@ def _languages(lang: str, model: Path | None) -> dict[str, LanguageModel]:
         return {label: LanguageModel(str(model))}
     settings = Settings()
     dirs = resolve_model_dirs(
-        models_dir=settings.models_path, explicit={"ru": settings.asr_model_ru, "kk": settings.asr_model_kk},
+        models_dir=settings.models_path,
+        explicit={"ru": settings.asr_model_ru, "kk": settings.asr_model_kk},
         size=settings.asr_model_size,
     )
     wanted = ("ru", "kk") if lang == "auto" else (lang,)
@@ -66,8 +67,12 @@ async def _run(path: Path, languages: dict[str, LanguageModel], lang: str) -> li
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--lang", type=click.Choice(["auto", "ru", "kk"]), default="auto", show_default=True)
-@click.option("--model", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Decode with this Vosk model directory, whatever its language.")
+@click.option(
+    "--model",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Decode with this Vosk model directory, whatever its language.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Segments with words, timings, confidences and language.")
 def transcribe(file: Path, lang: str, model: Path | None, as_json: bool) -> None:
     """Print the transcript of FILE (WAV: PCM, mu-law or a-law, any rate, mono or stereo)."""

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-ROLES = ("operator", "supervisor", "qa", "admin")  # models.records.ROLES (not imported: keeps the CLI quick to start)
+ROLES = (
+    "operator",
+    "supervisor",
+    "qa",
+    "admin",
+    "executor",
+)  # models.records.ROLES (not imported: keeps the CLI quick to start)
 
 
 def _sessionmaker(url: str | None):  # type: ignore[no-untyped-def]
@@ -27,6 +33,7 @@ def users() -> None:
 @click.option("--ui-language", type=click.Choice(("ru", "kk")), default="ru", show_default=True)
 @click.option("--url", default=None, help="Database URL (default: CALLCARD_DATABASE_URL or the SQLite file).")
 @click.option("--if-missing", is_flag=True, help="Do nothing (and succeed) when the user already exists.")
+@click.option("--org", "org_code", default=None, help="An executor's organisation (its code, or its id).")
 def add(
     username: str,
     role: str,
@@ -35,6 +42,7 @@ def add(
     ui_language: str,
     url: str | None,
     if_missing: bool,
+    org_code: str | None,
 ) -> None:
     """Add USERNAME with a role; prints the generated password when none is given."""
     from api.passwords import password_problem
@@ -52,6 +60,7 @@ def add(
             click.echo(f"user {username} already exists; nothing changed")
             return
         try:
+            organisation_id = _organisation_id(session, org_code) if org_code else None
             user = repo.create_user(
                 session,
                 username=username,
@@ -59,6 +68,7 @@ def add(
                 password_hash=hash_password(secret),
                 full_name=full_name,
                 ui_language=ui_language,
+                organisation_id=organisation_id,
             )
         except DuplicateRecord as exc:
             raise click.ClickException(f"{exc}; choose another username") from exc
@@ -67,6 +77,19 @@ def add(
     click.echo(f"added {user.role} {user.username} (id {user.id})")
     if password is None:
         click.echo(f"password: {secret}")
+
+
+def _organisation_id(session, code: str) -> int:  # type: ignore[no-untyped-def]
+    """The id of the organisation with this code (or id)."""
+    from sqlalchemy import select
+
+    from models.handover import Organisation
+
+    column = Organisation.id if code.isdigit() else Organisation.code
+    found = session.scalar(select(Organisation.id).where(column == (int(code) if code.isdigit() else code)))
+    if found is None:
+        raise ValueError(f"no organisation {code!r}; `callcard orgs export` lists them")
+    return int(found)
 
 
 @users.command("list")

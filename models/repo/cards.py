@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from models.base import utcnow
 from models.handover import Organisation
 from models.records import Call, Card, RegistrationCounter, TranscriptSegment
-from models.repo import audit
+from models.repo import audit, outbox
 from models.repo.errors import DuplicateRecord, InvalidTransition, RecordNotFound, StaleVersion
 
 logger = logging.getLogger(__name__)
@@ -27,17 +27,32 @@ EDITABLE_FIELDS = (*audit.CONTENT_FIELDS, "caller_number")
 CHOSEN = "organisation_id"
 # What a card's audit event says about its routing (these columns are not in audit.CARD_FIELDS).
 ROUTING_FIELDS = ("organisation_id", "routing_rule", "routing_reason")
-# Which statuses each action may start from.
+# Statuses in which a card is in an organisation's hands (or waiting to be routed again).
+WITH_ORGANISATION = ("routed", "accepted", "in_progress")
+OPEN_STATUSES = ("confirmed", *WITH_ORGANISATION, "returned")
+# Which statuses each action may start from (the card's status machine; core.types.CardStatus).
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "edit": ("draft", "confirmed"),
+    "edit": ("draft", "confirmed", "returned"),
     "confirm": ("draft",),
-    "route": ("confirmed",),
-    "resolve": ("confirmed", "routed"),
-    "close": ("draft", "confirmed", "routed", "resolved"),
-    "transfer": ("draft", "confirmed", "routed"),
-    "dismiss_emergency": ("draft", "confirmed", "routed"),
-    "qa_marks": ("draft", "confirmed", "routed", "resolved", "closed"),
+    "route": ("confirmed", "returned", *WITH_ORGANISATION),
+    # the 109 side records a resolution: answered at first contact, or reported by the organisation by phone
+    "resolve": OPEN_STATUSES,
+    "close": ("draft", *OPEN_STATUSES, "resolved"),
+    "reopen": ("resolved", "closed"),
+    # the organisation's side (its inbox, its Open311 system)
+    "accept": ("routed",),
+    "start": ("routed", "accepted"),
+    "done": WITH_ORGANISATION,
+    "return": WITH_ORGANISATION,
+    "note": (*OPEN_STATUSES, "resolved"),
+    "transfer": ("draft", *OPEN_STATUSES),
+    "dismiss_emergency": ("draft", *OPEN_STATUSES),
+    "qa_marks": ("draft", *OPEN_STATUSES, "resolved", "closed"),
+    # deadline control (models.repo.deadlines)
+    "deadline": OPEN_STATUSES,
 }
+# Actions that tell the card's organisation nothing new (no webhook event).
+SILENT_ACTIONS = frozenset({"qa_marks", "transfer", "dismiss_emergency", "deadline"})
 
 
 # A check of the locked card before a change; it raises to refuse the change.
@@ -133,6 +148,12 @@ def _routing_note(card: Card, before: int | None) -> dict[str, Any]:
     return note
 
 
+def reason_of(note: Mapping[str, Any] | None) -> str | None:
+    """The "why" an audit note carries, for the webhook event."""
+    value = (note or {}).get("reason")
+    return str(value) if value else None
+
+
 def get_card(session: Session, *, card_id: int, lock: bool = False) -> Card:
     """The card with ``card_id`` (row-locked until commit if ``lock``, where the database supports it)."""
     stmt = select(Card).where(Card.id == card_id)
@@ -205,8 +226,18 @@ def _change(
         _check_transition(card, transition or action)
         _check_version(card, expected_version)
         before = audit.card_snapshot(card)
+        status_before, org_before = card.status, card.organisation_id
         mutate(card)
         old, new = audit.diff(before, audit.card_snapshot(card))
+        if action not in SILENT_ACTIONS and (old or new or action in ("reopen", "note")):
+            for organisation_id, event in outbox.card_change_events(
+                action=action,
+                status_before=status_before,
+                status_after=card.status,
+                org_before=org_before,
+                org_after=card.organisation_id,
+            ):
+                outbox.enqueue(session, card=card, organisation_id=organisation_id, event=event, reason=reason_of(note))
         audit.record(
             session,
             actor=actor.name,
@@ -325,6 +356,20 @@ def _next_seq(session: Session, year: int) -> int:
     return row.last_seq
 
 
+def priority_of(card: Card) -> str:
+    """``urgent`` for a card with an emergency service's code, else ``normal``."""
+    return "urgent" if card.emergency not in (None, "", "none") else "normal"
+
+
+def deadline_hours(session: Session, card: Card, topic_hours: int) -> int:
+    """Hours to resolve: the organisation's override for the card's priority, else the topic's deadline."""
+    if card.organisation_id is None:
+        return topic_hours
+    org = session.get(Organisation, card.organisation_id)
+    override = (org.deadline_hours or {}).get(card.priority) if org is not None else None
+    return int(override) if override else topic_hours
+
+
 def confirm_card(
     session: Session,
     *,
@@ -379,14 +424,19 @@ def confirm_card(
         elif router is not None:
             _set_routing(card, router(session, card))
         note.update(_routing_note(card, before))
+        card.priority = priority_of(card)
         hours = due_hours(card.topic) if callable(due_hours) else due_hours
         seq = _next_seq(session, reg_year)
         card.reg_year, card.reg_seq = reg_year, seq
         card.reg_number = registration_number(reg_year, seq)
-        card.status = "confirmed"
         card.confirmed_at = at
         card.confirmed_by_id = actor.user_id
-        card.due_at = at + timedelta(hours=hours)
+        card.due_at = at + timedelta(hours=deadline_hours(session, card, hours))
+        if card.organisation_id is not None:  # handed over at once: the organisation has it from now on
+            card.status = "routed"
+            card.routed_at = at
+        else:  # no organisation found: the monitoring department's queue routes it
+            card.status = "confirmed"
 
     return _change(
         session,
@@ -429,9 +479,14 @@ def route_card(
             _choose(card, organisation_id, actor)
         elif router is not None and not _serves(session, card):
             _set_routing(card, router(session, card))
+        if card.status == "returned" and organisation_id is None and card.organisation_id == before:
+            raise ValueError(
+                "this card was returned as not theirs by its organisation: choose the organisation it goes to"
+            )
         note.update(_routing_note(card, before))
         card.status = "routed"
         card.routed_at = now or utcnow()
+        card.accepted_at = None
 
     return _change(
         session,
@@ -443,6 +498,138 @@ def route_card(
         guard=guard,
         note=note,
     )
+
+
+# The organisation's steps: the action, the status it leads to, whether a comment is required.
+ORGANISATION_STEPS: dict[str, tuple[str, bool]] = {
+    "accept": ("accepted", False),
+    "start": ("in_progress", False),
+    "done": ("resolved", True),
+    "return": ("returned", True),
+    "note": ("", True),  # a comment only: the status stays
+}
+
+
+def organisation_step(
+    session: Session,
+    *,
+    card_id: int,
+    actor: Actor,
+    step: str,
+    comment: str | None = None,
+    organisation_id: int | None = None,
+    expected_version: int | None = None,
+    guard: Guard | None = None,
+    now: datetime | None = None,
+) -> Card:
+    """The organisation works on its card: accept, start, report done (resolved), return as "not ours", note.
+
+    ``organisation_id`` is the organisation acting: the card must be in its hands (else ValueError, nothing
+    written). A returned card leaves the organisation (its ``organisation_id`` is kept, to show who returned it)
+    and waits in the monitoring department's queue to be routed again. ``comment`` becomes the card's
+    ``status_notes`` (Open311's); done and return need one.
+    """
+    if step not in ORGANISATION_STEPS:
+        raise ValueError(f"unknown step {step!r}; one of {', '.join(ORGANISATION_STEPS)}")
+    target, needs_comment = ORGANISATION_STEPS[step]
+    text = (comment or "").strip()
+    if needs_comment and not text:
+        raise ValueError(
+            "say what was done" if step == "done" else "say why" if step == "return" else "a note needs some text"
+        )
+    at = now or utcnow()
+    note: dict[str, Any] = {"reason": text} if text else {}
+
+    def mutate(card: Card) -> None:
+        if organisation_id is not None and card.organisation_id != organisation_id:
+            raise RecordNotFound(f"card {card.id} is not in this organisation's hands")
+        if target:
+            card.status = target
+        if text:
+            card.status_notes = text
+        if step == "accept" or (step == "start" and card.accepted_at is None):
+            card.accepted_at = at
+        if step == "done":
+            card.resolution = text
+            card.resolved_at = at
+        if step == "return":
+            card.return_count = (card.return_count or 0) + 1
+
+    return _change(
+        session,
+        card_id=card_id,
+        actor=actor,
+        action=step,
+        expected_version=expected_version,
+        mutate=mutate,
+        guard=guard,
+        note=note,
+    )
+
+
+def reopen_card(
+    session: Session,
+    *,
+    card_id: int,
+    actor: Actor,
+    reason: str,
+    expected_version: int | None = None,
+    guard: Guard | None = None,
+    now: datetime | None = None,
+) -> Card:
+    """The appellant says it is not fixed: back to the same organisation (routed), counted as a reopening."""
+    text = reason.strip()
+    if not text:
+        raise ValueError("say why the card is reopened (what the appellant said)")
+    at = now or utcnow()
+
+    def mutate(card: Card) -> None:
+        card.status = "routed" if card.organisation_id is not None else "confirmed"
+        card.reopen_count = (card.reopen_count or 0) + 1
+        card.routed_at = at if card.organisation_id is not None else card.routed_at
+        card.accepted_at = None
+        card.resolved_at = None
+        card.closed_at = None
+        card.status_notes = text
+        card.deadline_stage = "on_time" if card.due_at is None or card.due_at > at else card.deadline_stage
+
+    return _change(
+        session,
+        card_id=card_id,
+        actor=actor,
+        action="reopen",
+        expected_version=expected_version,
+        mutate=mutate,
+        guard=guard,
+        note={"reason": text},
+    )
+
+
+def advance_deadline(session: Session, *, card_id: int, stage: str, event: str, now: datetime, actor: Actor) -> Card:
+    """Move an open card's deadline control on to ``stage`` and tell its organisation (``event``), audited."""
+
+    def mutate(card: Card) -> None:
+        card.deadline_stage = stage
+        card.deadline_stage_at = now
+        outbox.enqueue(session, card=card, organisation_id=card.organisation_id, event=event, now=now, reason=stage)
+
+    return _change(session, card_id=card_id, actor=actor, action="deadline", mutate=mutate, note={"reason": stage})
+
+
+def cards_to_watch(session: Session, *, horizon: datetime, limit: int = 500) -> list[tuple[int, datetime, str]]:
+    """(id, due_at, deadline_stage) of the open cards due before ``horizon`` whose control is not finished."""
+    stmt = (
+        select(Card.id, Card.due_at, Card.deadline_stage)
+        .where(
+            Card.status.in_(OPEN_STATUSES),
+            Card.due_at.is_not(None),
+            Card.due_at <= horizon,
+            Card.deadline_stage != "escalated",
+        )
+        .order_by(Card.due_at)
+        .limit(limit)
+    )
+    return [(row.id, row.due_at, row.deadline_stage) for row in session.execute(stmt)]
 
 
 def resolve_card(

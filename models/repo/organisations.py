@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models.handover import Organisation, RoutingRule
@@ -36,6 +36,7 @@ ORG_FIELDS: tuple[str, ...] = (
     "address",
     "working_hours",
     "receives",
+    "deadline_hours",
     "active",
 )
 # "organisation" is the target's code (the column holds its id).
@@ -85,6 +86,12 @@ def list_rules(session: Session) -> list[RoutingRule]:
     return list(session.scalars(stmt.order_by(RoutingRule.position, RoutingRule.id)))
 
 
+def rules_per_organisation(session: Session) -> dict[int, int]:
+    """How many routing rules name each organisation (by its id; organisations without rules are missing)."""
+    stmt = select(RoutingRule.organisation_id, func.count()).group_by(RoutingRule.organisation_id)
+    return {int(org_id): int(n) for org_id, n in session.execute(stmt)}
+
+
 def open_cards(session: Session) -> list[Card]:
     """Cards an organisation is to act on (status confirmed or routed), oldest first."""
     stmt = select(Card).where(Card.status.in_(OPEN_STATUSES)).order_by(Card.id)
@@ -120,7 +127,8 @@ def _sync_organisations(
 ) -> tuple[dict[str, Organisation], list[Change]]:
     existing = {o.code: o for o in list_organisations(session)}
     changes: list[Change] = []
-    for values in wanted:
+    for given in wanted:
+        values = {"deadline_hours": {}, **given}  # a file without deadlines: the topics' deadlines
         org = existing.get(values["code"])
         if org is None:
             org = Organisation(**{k: values[k] for k in ORG_FIELDS})

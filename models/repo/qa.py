@@ -18,7 +18,7 @@ from models.repo.errors import RecordNotFound
 logger = logging.getLogger(__name__)
 
 # Cards a person has confirmed: the only ones whose labels are fit to train on.
-CONFIRMED_STATUSES = ("confirmed", "routed", "resolved", "closed")
+CONFIRMED_STATUSES = ("confirmed", "routed", "accepted", "in_progress", "returned", "resolved", "closed")
 ADDRESS_FIELDS = ("street", "house", "building", "apartment", "district", "landmark")
 LANGUAGES = ("ru", "kk", "mixed")
 _TOKEN = re.compile(r"\S+")

@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from models.handover import Organisation
 from models.records import ROLES, User
 from models.repo import audit, sessions
 from models.repo.errors import DuplicateRecord, InvalidTransition, RecordNotFound
@@ -26,12 +27,24 @@ from models.repo.usernames import (
 
 logger = logging.getLogger(__name__)
 
-UPDATABLE = ("full_name", "role", "active", "ui_language", "password_hash", "must_change_password")
+UPDATABLE = ("full_name", "role", "active", "ui_language", "password_hash", "must_change_password", "organisation_id")
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+
+
+def _check_membership(session: Session, role: str, organisation_id: int | None) -> None:
+    """An executor belongs to exactly one active organisation; the hotline's own people to none."""
+    if role == "executor":
+        if organisation_id is None:
+            raise ValueError("an executor needs the organisation they work for (organisation_id)")
+        org = session.get(Organisation, organisation_id)
+        if org is None or not org.active:
+            raise ValueError(f"organisation {organisation_id} does not exist or is not active")
+    elif organisation_id is not None:
+        raise ValueError("only executors belong to an organisation; the hotline's own people do not")
 
 
 def _checked_username(username: str) -> str:
@@ -69,12 +82,14 @@ def create_user(
     ui_language: str = "ru",
     active: bool = True,
     must_change_password: bool = False,
+    organisation_id: int | None = None,
     actor: str = "system:cli",
     actor_id: int | None = None,
 ) -> User:
     """Add a user (the name NFKC-normalised and trimmed); DuplicateRecord if the name, or one a person could
     mistake for it, is taken."""
     _check_role(role)
+    _check_membership(session, role, organisation_id)
     name = _checked_username(username)
     _refuse_lookalike(session, name)
     user = User(
@@ -86,6 +101,7 @@ def create_user(
         ui_language=ui_language,
         active=active,
         must_change_password=must_change_password,
+        organisation_id=organisation_id,
     )
     session.add(user)
     try:
@@ -194,7 +210,7 @@ def _revoke_reason(after: dict[str, Any]) -> str | None:
     """Why a change ends the user's login sessions, if it does."""
     if after.get("active") is False:
         return "deactivated"
-    if "role" in after:
+    if "role" in after or "organisation_id" in after:
         return "role_changed"
     if "password_hash" in after:
         return "password_changed"
@@ -222,6 +238,16 @@ def update_user(
     if may_remove_admin and user.id in admins and admins == [user.id]:
         session.rollback()
         raise InvalidTransition("this is the last active admin; make another admin first")
+    role = changes.get("role", user.role)
+    organisation_id = changes["organisation_id"] if "organisation_id" in changes else user.organisation_id
+    if role != "executor" and "organisation_id" not in changes:
+        organisation_id = None  # leaving the executor role leaves the organisation
+        changes = {**changes, "organisation_id": None}
+    try:
+        _check_membership(session, role, organisation_id)
+    except ValueError:
+        session.rollback()
+        raise
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for key, value in changes.items():

@@ -211,7 +211,9 @@ def test_a_supervisor_reroutes_and_it_is_audited(
     assert client.post(f"/api/cards/{card_id}/confirm", headers=headers).json()["organisation"]["code"] == "heat-yesil"
     chief, chief_headers = desk("supervisor")
     refused = client.post(f"/api/cards/{card_id}/route", json={"organisation_id": orgs["water"]}, headers=chief_headers)
-    assert refused.status_code == 422 and _stored(ctx, card_id).status == "confirmed"
+    stored = _stored(ctx, card_id)
+    assert refused.status_code == 422 and stored.status == "routed", "confirmed and handed over at once"
+    assert stored.organisation_id == orgs["heat-yesil"], "a refused re-route changes nothing"
     answer = client.post(
         f"/api/cards/{card_id}/route", json={"organisation_id": orgs["heat-city"]}, headers=chief_headers
     )
@@ -237,7 +239,7 @@ def test_an_operator_may_not_reroute_another_operators_card(
     edited = client.patch(f"/api/cards/{card_id}", json={"organisation_id": orgs["heat-city"]}, headers=colleague)
     assert edited.status_code == 403
     card = _stored(ctx, card_id)
-    assert (card.status, card.organisation_id) == ("confirmed", orgs["heat-yesil"])
+    assert (card.status, card.organisation_id) == ("routed", orgs["heat-yesil"])
     assert _events(ctx, card_id, "route") == []
     # Another operator reads the registered card by its registry fields, but not where it is routed and why.
     assert client.get(f"/api/cards/{card_id}/routing", headers=colleague).status_code == 403

@@ -39,7 +39,7 @@ def refused(answer: Any, status: int, *words: str) -> dict[str, Any]:
 
 @pytest.fixture
 def staff(auth_headers: Callable[[str], dict[str, str]]) -> dict[str, dict[str, str]]:
-    return {role: auth_headers(role) for role in ("operator", "qa", "admin")}
+    return {role: auth_headers(role) for role in ("operator", "qa", "admin", "executor")}
 
 
 @pytest.fixture
@@ -121,7 +121,9 @@ def test_record_ids_past_the_databases_are_422_in_paths_queries_and_bodies(
                 url = path
                 for name in ids:
                     url = url.replace("{" + name + "}", str(bad))
-                answer = client.request(method.upper(), url, headers=staff["admin"])
+                # the organisation's own steps are an executor's alone; every other route lets an admin in
+                who = "executor" if method == "post" and path.startswith("/api/inbox/") else "admin"
+                answer = client.request(method.upper(), url, headers=staff[who])
                 refused(answer, 422, ids[0])
                 tried += 1
     assert tried >= 5 * 15

@@ -171,6 +171,10 @@ def test_document_has_one_error_model_and_taxonomy_enums(client: Any, taxonomy: 
     assert enum_of(components["CardPublic"]["properties"]["topic"]) == sorted(taxonomy.topics)
     listing = {p["name"]: p["schema"] for p in doc["paths"]["/api/cards"]["get"]["parameters"]}
     assert enum_of(listing["district"]) == sorted(taxonomy.districts)
-    assert enum_of(listing["status"]) == ["draft", "confirmed", "routed", "resolved", "closed"]
-    assert enum_of(components["UserCreate"]["properties"]["role"]) == ["operator", "supervisor", "qa", "admin"]
+    assert enum_of(listing["status"]) == [
+        "draft", "confirmed", "routed", "accepted", "in_progress", "returned", "resolved", "closed"
+    ]
+    assert enum_of(components["UserCreate"]["properties"]["role"]) == [
+        "operator", "supervisor", "qa", "admin", "executor"
+    ]
     assert enum_of(edits["language"]) == ["ru", "kk", "mixed"]

@@ -8,21 +8,25 @@ import pytest
 
 from api.app import API_ROUTERS, create_app
 
-ANY = {"operator", "supervisor", "qa", "admin"}
+ANY = {"operator", "supervisor", "qa", "admin"}  # the hotline's own people
+EVERYONE = {*ANY, "executor"}  # and an organisation's executors
 DESK = {"operator", "supervisor", "admin"}  # the desk: take calls, make and change cards, transfer
 REVIEW = {"supervisor", "qa", "admin"}  # every call and card, bulk exports
 QA = {"qa", "admin"}  # transcript corrections, classification marks
 ADMIN = {"admin"}
-PUBLIC = {"anonymous", *ANY}
-ROLES = ["anonymous", "operator", "supervisor", "qa", "admin"]
+PUBLIC = {"anonymous", *EVERYONE}
+INBOX = {"executor", "supervisor", "admin"}  # an organisation's cards (executors: their organisation's only)
+EXECUTOR = {"executor"}  # the organisation's steps and photos
+MONITORING = {"supervisor", "admin"}
+ROLES = ["anonymous", "operator", "supervisor", "qa", "admin", "executor"]
 
 # (method, path template, roles allowed): the role column of docs/access.md. Paths use {card}, {call}, {user},
 # {segment}, {number}, {key} placeholders. Record rules (an operator's own calls) are in test_access_policy.py.
 ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/auth/login", PUBLIC),
-    ("GET", "/api/auth/me", ANY),
-    ("PATCH", "/api/auth/me", ANY),
-    ("POST", "/api/auth/logout", ANY),
+    ("GET", "/api/auth/me", EVERYONE),
+    ("PATCH", "/api/auth/me", EVERYONE),
+    ("POST", "/api/auth/logout", EVERYONE),
     ("GET", "/api/cards", ANY),
     ("GET", "/api/cards/export.csv", REVIEW),
     ("POST", "/api/cards", DESK),
@@ -34,6 +38,7 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/cards/{card}/route", DESK),
     ("POST", "/api/cards/{card}/resolve", DESK),
     ("POST", "/api/cards/{card}/close", DESK),
+    ("POST", "/api/cards/{card}/reopen", MONITORING),
     ("POST", "/api/cards/{card}/transfer", DESK),
     ("POST", "/api/cards/{card}/dismiss-emergency", DESK),
     ("POST", "/api/cards/{card}/qa-marks", QA),
@@ -46,7 +51,8 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/segments/{segment}/corrections", QA),
     ("GET", "/api/training/export.jsonl", REVIEW),
     ("GET", "/api/stats/dashboard", ANY),
-    ("GET", "/api/taxonomy", ANY),
+    ("GET", "/api/stats/organisations", ANY),
+    ("GET", "/api/taxonomy", EVERYONE),
     ("GET", "/api/organisations", ANY),
     ("GET", "/api/health", PUBLIC),
     ("GET", "/api/ready", PUBLIC),
@@ -55,6 +61,19 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", "/api/users/{user}", ADMIN),
     ("PATCH", "/api/users/{user}", ADMIN),
     ("POST", "/api/live/{key}/transfer", DESK),  # by the call's key: works while the database is down
+    ("GET", "/api/inbox", INBOX),
+    ("GET", "/api/inbox/{card}", INBOX),
+    ("POST", "/api/inbox/{card}/{step}", EXECUTOR),
+    ("POST", "/api/inbox/{card}/photos", EXECUTOR),
+    ("GET", "/api/inbox/{card}/photos/{photo}", INBOX),
+    ("GET", "/api/directory", ADMIN),
+    ("POST", "/api/directory", ADMIN),  # a dry run by default (nothing written)
+    ("GET", "/api/directory/organisations", ADMIN),
+    ("GET", "/api/directory/rules", ADMIN),
+    ("GET", "/api/webhooks/deliveries", ADMIN),
+    ("POST", "/api/webhooks/deliveries/{row}/retry", ADMIN),
+    ("PUT", "/api/organisations/{org}/webhook", ADMIN),
+    ("DELETE", "/api/organisations/{org}/webhook", ADMIN),
 ]
 
 BODIES: dict[tuple[str, str], Any] = {
@@ -70,9 +89,16 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/users/{user}"): {"full_name": "Renamed"},
     ("PATCH", "/api/auth/me"): {"ui_language": "kk"},
     ("POST", "/api/live/{key}/transfer"): {"code": "103"},
+    ("POST", "/api/cards/{card}/reopen"): {"reason": "still no heating"},
+    ("POST", "/api/inbox/{card}/{step}"): {"comment": "on our way"},
+    ("POST", "/api/directory"): {"format": "yaml", "text": "organisations: []"},
+    ("PUT", "/api/organisations/{org}/webhook"): {"url": "https://example.kz/callcard/events"},
 }
 PLACEHOLDERS = {"{card}": "{card_id}", "{call}": "{call_id}", "{user}": "{user_id}", "{key}": "{call_key}"}
 PLACEHOLDERS["{segment}"] = "{segment_id}"
+PLACEHOLDERS["{photo}"] = "{photo_id}"
+PLACEHOLDERS["{row}"] = "{row_id}"
+PLACEHOLDERS["{org}"] = "{organisation_id}"
 
 
 def test_table_covers_every_route() -> None:
@@ -117,7 +143,16 @@ def test_roles(role: str, client: Any, ctx: Any, make_user: Any, token_for: Any)
                 call.operator_id = me.id  # the acting desk user holds the call
                 s.commit()
         path = template.format(
-            card=card.id, call=call.id, user=target_user.id, number=call.caller_number, key=key, segment=segment.id
+            card=card.id,
+            call=call.id,
+            user=target_user.id,
+            number=call.caller_number,
+            key=key,
+            segment=segment.id,
+            step="accept",
+            photo=1,
+            row=1,
+            org=1,
         )
         # a fresh login per route: logging out must not hide the routes after it
         headers = {} if me is None else {"Authorization": f"Bearer {token_for(me)}"}
@@ -138,7 +173,9 @@ def test_nothing_written_anonymously(client: Any, ctx: Any) -> None:
     for method, template, allowed in ROUTES:
         if "anonymous" in allowed or method in ("GET", "HEAD"):
             continue
-        path = template.format(card=1, call=1, user=1, number="1", key="1.1", segment=1)
+        path = template.format(
+            card=1, call=1, user=1, number="1", key="1.1", segment=1, step="accept", photo=1, row=1, org=1
+        )
         answer = client.request(method, path, json=BODIES.get((method, template)))
         assert answer.status_code == 401 and "log in" in answer.json()["detail"]
     with ctx.sessionmaker() as s:

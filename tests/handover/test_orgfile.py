@@ -175,3 +175,51 @@ def test_working_hours_read_and_write(given: object, stored: dict[str, str], wri
 def test_bad_working_hours_are_refused(text: str) -> None:
     with pytest.raises(HoursError):
         parse_hours(text)
+
+
+def test_deadlines_by_priority_read_and_round_trip(taxonomy: Taxonomy) -> None:
+    text = GOOD.replace(
+        "    email: dispatch@water.example.kz",
+        "    email: dispatch@water.example.kz\n    deadlines: {urgent: 4, normal: 48}",
+    )
+    directory = read_directory(text, fmt="yaml", taxonomy=taxonomy, streets=STREETS)
+    assert directory.organisations[0].deadline_hours == {"urgent": 4, "normal": 48}
+    assert directory.organisations[1].deadline_hours == {}
+    as_csv = write_csv(directory)
+    assert "normal=48" in as_csv and "urgent=4" in as_csv
+    for written, fmt in ((write_yaml(directory), "yaml"), (as_csv, "csv")):
+        again = read_directory(written, fmt=fmt, taxonomy=taxonomy, streets=STREETS)
+        assert again.organisations[0].deadline_hours == {"normal": 48, "urgent": 4}, fmt
+
+
+@pytest.mark.parametrize(
+    ("deadlines", "problem"),
+    [
+        ("{urgent: 0}", "whole hours from 1"),
+        ("{urgent: 2.5}", "whole hours from 1"),
+        ("{soon: 4}", "'soon' is not a priority"),
+        ("{normal: many}", "whole hours from 1"),
+        ("48", "hours by priority"),
+    ],
+)
+def test_bad_deadlines_are_refused(taxonomy: Taxonomy, deadlines: str, problem: str) -> None:
+    text = GOOD.replace(
+        "    email: dispatch@water.example.kz", f"    email: dispatch@water.example.kz\n    deadlines: {deadlines}"
+    )
+    assert any(problem in p and "organisations #1 (water-co)" in p for p in problems_of(text, taxonomy))
+
+
+def test_hostile_files_are_refused_with_a_sentence(taxonomy: Taxonomy) -> None:
+    """What no organisations file needs and a hostile one uses is a problem, never a crash or a huge message."""
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + n)}: &{chr(98 + n)} [*{chr(97 + n)}, *{chr(97 + n)}, *{chr(97 + n)}]\n" for n in range(20)
+    )
+    [alias] = problems_of(bomb, taxonomy)
+    assert alias.startswith("line 2: YAML aliases") and len(alias) < 200
+    nul = GOOD.replace("name_ru: Вода", 'name_ru: "Во\\0да"')
+    assert any("NUL character" in p and "'name_ru'" in p for p in problems_of(nul, taxonomy))
+    deep = "organisations: " + "[" * 5000 + "]" * 5000
+    assert problems_of(deep, taxonomy) == ["the file nests too deeply to be an organisations file"]
+    huge_cell = "kind,code,name_kk\norganisation,x," + '"' + "я" * 200_000 + '"\n'
+    [cell] = problems_of(huge_cell, taxonomy, fmt="csv")
+    assert cell.startswith("the file is not valid CSV")

@@ -29,6 +29,9 @@ TABLES = {
     "login_throttle",
     "organisations",
     "routing_rules",
+    "api_keys",
+    "card_photos",
+    "webhook_deliveries",
     "alembic_version",
 }
 

@@ -205,7 +205,14 @@ class AriPeer:
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        """Close every WebSocket and stop listening (channels are kept, as in a WebSocket outage)."""
+        """Stop listening, then close every WebSocket (channels are kept, as in a WebSocket outage).
+
+        Real Asterisk going down stops accepting first: a client reconnecting at once is refused, it never
+        reaches an events socket that shutdown then forgets to close.
+        """
+        if self._server is not None:
+            for listening in getattr(self._server, "servers", []):
+                listening.close()
         for client in list(self._clients):
             client.queue.put_nowait(None)
         if self._server is not None:
@@ -214,6 +221,8 @@ class AriPeer:
         if self._serve_task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._serve_task, 5)
+        for client in list(self._clients):  # one that slipped in before the listener closed
+            client.queue.put_nowait(None)
         self._server = self._serve_task = None
         self.connected.clear()
 

@@ -137,6 +137,7 @@ def web(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     from calls.hub import CardHub
     from calls.session import session_factory
     from core.config import Settings
+    from classifier.address import StreetIndex
     from core.taxonomy import load_taxonomy
     from models.db import make_engine, make_sessionmaker
     from models.repo import users
@@ -154,7 +155,8 @@ def web(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     sessions = make_sessionmaker(engine)
     taxonomy = load_taxonomy()
     hub = CardHub()
-    ctx = ApiContext(settings=settings, sessionmaker=sessions, taxonomy=taxonomy, hub=hub)
+    streets = tuple(street.name for street in StreetIndex.load().streets)
+    ctx = ApiContext(settings=settings, sessionmaker=sessions, taxonomy=taxonomy, hub=hub, street_names=streets)
     server = LiveServer(create_app(ctx))
     server.start()
 

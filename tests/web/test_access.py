@@ -243,7 +243,7 @@ def test_a_supervisor_starts_on_the_registry_and_does_not_correct(web: Web, brow
     wait_for(browser, lambda d: urlsplit(d.current_url).path == "/registry", what="the supervisor's start page")
     wait_for(browser, lambda d: "старший смены" in text_of(d, "#topbar .user"), what="role label")
     nav = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#topbar .topnav a")]
-    assert [urlsplit(str(h)).path for h in nav] == ["/desk", "/registry", "/dashboard"]
+    assert [urlsplit(str(h)).path for h in nav] == ["/desk", "/registry", "/dashboard", "/inbox", "/monitoring"]
     wait_for(
         browser,
         lambda d: "+77015550900" in text_of(d, "#cards tbody"),

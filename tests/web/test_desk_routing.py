@@ -109,7 +109,7 @@ def test_the_desk_shows_where_the_card_goes_and_the_operator_chooses_another(web
     ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     stored = httpx.get(f"{web.url}/api/cards/{card.id}", headers=headers).json()
-    assert stored["reg_number"] == reg and stored["status"] == "confirmed"
+    assert stored["reg_number"] == reg and stored["status"] == "routed", "handed over at once"
     assert stored["organisation"]["code"] == other.code and stored["organisation"]["name_kk"] == other.name_kk
     assert stored["routing_rule"] is None and stored["routing_reason"] == "chosen by aigerim"
     events = httpx.get(f"{web.url}/api/cards/{card.id}/audit", headers=headers).json()["data"]

@@ -165,7 +165,7 @@ export async function currentUser() {
 }
 
 /** Each role's start page (the pages each role may open: PAGE_ROLES in api/web/pages.py). */
-const START_PAGES = { operator: "/desk", supervisor: "/registry", qa: "/registry", admin: "/dashboard" };
+const START_PAGES = { operator: "/desk", supervisor: "/registry", qa: "/registry", admin: "/dashboard", executor: "/inbox" };
 
 /** The page a role starts on. */
 export function homeFor(user) {

@@ -2,12 +2,14 @@
 
 import { api } from "./api.js";
 import { applyI18n, fmtPct, fmtTime, lang, t } from "./i18n.js";
+import { loadOrganisationStats, renderOrganisationTable } from "./monitoring-orgs.js";
 import { EVERY_ROLE, h, startPage, taxonomy, toast } from "./shell.js";
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 let tax = null;
 let data = null;
+let organisations = null; // GET /api/stats/organisations (monitoring-orgs.js)
 
 function svg(tag, attrs = {}, text) {
   const el = document.createElementNS(SVG, tag);
@@ -83,11 +85,15 @@ function render() {
       : [h("li", { class: "muted" }, t("dash.nodata"))]),
   );
   $("updated").textContent = t("dash.updated", { time: fmtTime(data.generated_at) });
+  if (organisations) renderOrganisationTable($("organisations"), organisations, tax);
 }
 
 async function load() {
   try {
-    data = await api("/api/stats/dashboard", { query: { days: $("days").value } });
+    [data, organisations] = await Promise.all([
+      api("/api/stats/dashboard", { query: { days: $("days").value } }),
+      loadOrganisationStats($("days").value),
+    ]);
     render();
   } catch (err) {
     toast(err.message, { error: true });

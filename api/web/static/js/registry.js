@@ -6,7 +6,7 @@ import { emergencyLabel, EVERY_ROLE, EXPORT_ROLES, h, QA_ROLES, startPage, statu
 
 const PAGE = 25;
 const FIELDS = ["q", "status", "topic", "service", "district", "emergency", "caller", "date_from", "date_to"];
-const STATUSES = ["draft", "confirmed", "routed", "resolved", "closed"];
+const STATUSES = ["draft", "confirmed", "routed", "accepted", "in_progress", "returned", "resolved", "closed"];
 const $ = (id) => document.getElementById(id);
 let user = null;
 let tax = null;

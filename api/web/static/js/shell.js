@@ -44,11 +44,16 @@ export function toast(message, { error = false } = {}) {
 export const EVERY_ROLE = ["operator", "supervisor", "qa", "admin"];
 export const QA_ROLES = ["qa", "admin"];
 export const EXPORT_ROLES = ["supervisor", "qa", "admin"]; // the registry's CSV export (api/policy.py)
+export const INBOX_ROLES = ["executor", "supervisor", "admin"]; // an organisation's inbox (INBOX_READ)
+export const MONITORING_ROLES = ["supervisor", "admin"]; // the monitoring department (MONITOR_DEADLINES)
 
 const NAV = [
   { href: "/desk", key: "nav.desk", roles: EVERY_ROLE },
   { href: "/registry", key: "nav.registry", roles: EVERY_ROLE },
   { href: "/dashboard", key: "nav.dashboard", roles: EVERY_ROLE },
+  { href: "/inbox", key: "nav.inbox", roles: INBOX_ROLES },
+  { href: "/monitoring", key: "nav.monitoring", roles: MONITORING_ROLES },
+  { href: "/admin/directory", key: "nav.directory", roles: ["admin"] },
 ];
 
 function renderTopbar(user, page) {
