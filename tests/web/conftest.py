@@ -136,8 +136,8 @@ def web(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     from api.security import hash_password
     from calls.hub import CardHub
     from calls.session import session_factory
-    from core.config import Settings
     from classifier.address import StreetIndex
+    from core.config import Settings
     from core.taxonomy import load_taxonomy
     from models.db import make_engine, make_sessionmaker
     from models.repo import users
