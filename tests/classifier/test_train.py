@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from classifier.augment import augment
 from classifier.corpus import (
+    BLIND_SPLIT,
     Example,
     default_corpus_dir,
     drop_leaks,
@@ -20,6 +22,7 @@ from classifier.corpus import (
     text_key,
     training_data,
     training_files,
+    training_splits,
 )
 from classifier.store import ModelStore
 from core.taxonomy import Taxonomy
@@ -91,6 +94,22 @@ def test_the_shipped_test_split_shares_no_text_with_training(taxonomy: Taxonomy)
             for split in ("train", "heldout", "test")}
     assert len(keys["test"]) > 1500 and len(keys["train"]) > 10000
     assert not keys["test"] & (keys["train"] | keys["heldout"])
+
+
+def test_the_blind_split_is_in_thirds_shares_no_text_and_is_never_trained_on(taxonomy: Taxonomy) -> None:
+    """Issue 14's blind split: loads, ru/kk/mixed in thirds, no text shared with any other split, and no training
+    split or corpus hash reads it (its lines are not looked at here, only counted)."""
+    corpus = default_corpus_dir()
+    blind = [e for f in sorted((corpus / BLIND_SPLIT).glob("*.jsonl")) for e in load_jsonl(f, taxonomy)]
+    assert len(blind) >= 1700
+    per_language = Counter(e.language for e in blind)
+    assert set(per_language) == {"ru", "kk", "mixed"} and min(per_language.values()) >= len(blind) // 3 - 20
+    others = {text_key(e.text) for split in ("train", "heldout", "test")
+              for f in (corpus / split).glob("*.jsonl") for e in load_jsonl(f, taxonomy)}
+    keys = [text_key(e.text) for e in blind]
+    assert len(set(keys)) == len(keys) and not set(keys) & others
+    assert BLIND_SPLIT not in training_splits(corpus)
+    assert all(p.parent.name != BLIND_SPLIT for p in training_files(corpus))
 
 
 def test_augmentation_is_deterministic_and_keeps_labels(taxonomy: Taxonomy, streets) -> None:  # type: ignore[no-untyped-def]
