@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.params import MAX_ID
-from models.handover import Organisation
+from models.handover import CardPhoto, Organisation
 from models.records import Call, Card, Recording, TranscriptSegment, User
 
 Role = Literal["operator", "supervisor", "qa", "admin", "executor"]
@@ -629,6 +629,17 @@ class PhotoPublic(BaseModel):
     size: int
     uploaded_by: str
     created_at: datetime
+
+    @classmethod
+    def of(cls, photo: CardPhoto) -> PhotoPublic:
+        """From a record (its bytes are not read)."""
+        return cls(
+            id=photo.id,
+            content_type=photo.content_type,
+            size=photo.size,
+            uploaded_by=photo.uploaded_by,
+            created_at=photo.created_at,
+        )
 
 
 class InboxCard(BaseModel):

@@ -20,6 +20,7 @@ from api.errors import ApiError
 from api.params import Offset, RecordId
 from api.policy import Action, CardFacts, Outcome, Role, Viewer, decide, inbox_cards
 from api.schemas import (
+    ADDRESS_FIELDS,
     Address,
     CardStatusName,
     InboxCard,
@@ -84,14 +85,7 @@ def to_inbox(session: Session, rows: list[Card]) -> list[InboxCard]:
                 topic=card.topic,
                 service=card.service,
                 emergency=card.emergency,
-                address=Address(
-                    street=card.street,
-                    house=card.house,
-                    building=card.building,
-                    apartment=card.apartment,
-                    district=card.district,
-                    landmark=card.landmark,
-                ),
+                address=Address(**{f: getattr(card, f) for f in ADDRESS_FIELDS}),
                 summary=card.summary,
                 language=card.language,
                 excerpt=excerpts.get(card.call_id, "") if card.call_id is not None else "",
@@ -105,16 +99,7 @@ def to_inbox(session: Session, rows: list[Card]) -> list[InboxCard]:
                 status_notes=card.status_notes,
                 return_count=card.return_count,
                 reopen_count=card.reopen_count,
-                photos=[
-                    PhotoPublic(
-                        id=p.id,
-                        content_type=p.content_type,
-                        size=p.size,
-                        uploaded_by=p.uploaded_by,
-                        created_at=p.created_at,
-                    )
-                    for p in attached.get(card.id, [])
-                ],
+                photos=[PhotoPublic.of(p) for p in attached.get(card.id, [])],
                 version=card.version,
             )
         )
@@ -221,13 +206,7 @@ async def add_photo(
         content_type=kind,
         data=data,
     )
-    return PhotoPublic(
-        id=stored.id,
-        content_type=stored.content_type,
-        size=stored.size,
-        uploaded_by=stored.uploaded_by,
-        created_at=stored.created_at,
-    )
+    return PhotoPublic.of(stored)
 
 
 @router.get(
