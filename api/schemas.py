@@ -267,6 +267,8 @@ class Proposed(BaseModel):
     confidence: dict[str, float] = {}
     alternatives: dict[str, Any] = {}
     model_version: str | None = None
+    # "uncertain": a street was heard but not the house number; the desk asks the caller for it
+    house_status: Literal["heard", "uncertain", "absent"] | None = None
     proposed_at: datetime | None = None
 
 
@@ -370,6 +372,7 @@ class CardPublic(BaseModel):
                 confidence=dict(card.proposed_confidence or {}),
                 alternatives=dict(card.proposed_alternatives or {}),
                 model_version=card.model_version,
+                house_status=card.proposed_house_status,  # type: ignore[arg-type]
                 proposed_at=card.proposed_at,
             )
         return cls(

@@ -28,7 +28,7 @@ from calls.messages import (
     TranscriptPartialMessage,
 )
 from calls.writes import CallWriter, SegmentWord, StoreProposal, StoreSegment
-from classifier.base import CallScorer, CardProposal, CardProposer, EmergencyHint
+from classifier.base import CallScorer, CardProposal, CardProposer, EmergencyHint, HeardWord
 from core.logging import current_call
 from core.types import NO_EMERGENCY, SAMPLE_RATE, SAMPLE_WIDTH
 
@@ -55,6 +55,7 @@ def proposal_dict(p: CardProposal) -> dict[str, Any]:
             for field, scored in p.alternatives.items()
         },
         "model_version": p.model_version,
+        "house_status": p.house_status.value,
     }
 
 
@@ -281,7 +282,8 @@ class CallSession:
         if self._scorer is not None:
             scorer = self._scorer
             try:
-                proposal = await asyncio.to_thread(scorer.add_final, seg.text)
+                heard = tuple(HeardWord(w.text, w.conf) for w in seg.words)
+                proposal = await asyncio.to_thread(scorer.add_final, seg.text, heard)
             except Exception:
                 logger.exception("the classifier failed on a segment; the operator fills the card by hand")
                 return

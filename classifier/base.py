@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class HeardWord:
+    """One word as the recogniser heard it, with its confidence (Vosk's ``conf``, 0..1)."""
+
+    word: str
+    confidence: float
+
+
+class HouseStatus(StrEnum):
+    """What the caller's house number came to: heard, said but not read with confidence, or not said."""
+
+    HEARD = "heard"
+    UNCERTAIN = "uncertain"  # a street was heard and a house number said, but its words were misheard or unsure
+    ABSENT = "absent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +58,8 @@ class CardProposal:
     confidence: dict[str, float] = field(default_factory=dict)  # topic, service, emergency
     alternatives: dict[str, tuple[Scored, ...]] = field(default_factory=dict)  # topic, service: top 3
     model_version: str = ""
+    # "street heard, house uncertain": the desk asks the caller for the house rather than trust a guess
+    house_status: HouseStatus = HouseStatus.ABSENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +75,8 @@ class EmergencyHint:
 class CallScorer(Protocol):
     """Per-call incremental state: re-scoring on each new segment never re-reads the whole call."""
 
-    def add_final(self, text: str) -> CardProposal:
-        """Add a final segment's text and return the updated proposal."""
+    def add_final(self, text: str, words: Sequence[HeardWord] = ()) -> CardProposal:
+        """Add a final segment's text (and, when the recogniser gave them, its words' confidences)."""
         ...
 
     def check_partial(self, text: str) -> EmergencyHint:

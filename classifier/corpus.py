@@ -36,10 +36,14 @@ class Example:
 
     @property
     def codes(self) -> tuple[str, ...]:
-        """All emergency codes of this example, in precedence order."""
+        """All emergency codes of this example: the labelled primary first, then the others in precedence order.
+
+        The primary is usually the first by taxonomy precedence, but a ruling may name another (a door nobody
+        opens: 102 first, the police open it, with 103 beside it).
+        """
         if self.emergency == "none":
             return ()
-        return order_codes({self.emergency, *self.emergency_also})
+        return (self.emergency, *(c for c in order_codes(set(self.emergency_also)) if c != self.emergency))
 
 
 def default_corpus_dir() -> Path:

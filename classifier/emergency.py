@@ -1,157 +1,105 @@
-"""High-recall emergency rules in Russian and Kazakh (101/102/103/104), with negation and past-event checks."""
+"""High-recall emergency rules in Russian and Kazakh (101/102/103/104), with negation and past-event checks.
 
-# ruff: noqa: E501  (the phrase tables read best one rule per line)
+The phrase tables are in classifier/emergency_lexicon.py. Matching runs on phonetic keys
+(classifier/emergency_keys.py), so the rules hold on damaged recognition output: voicing and vowel confusions,
+Kazakh letters written as Russian ones, fillers, split and merged words. Negation, past events, complaints and
+anti-contexts are read on the same keys.
+"""
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from enum import Enum
 
+from classifier import emergency_lexicon as lex
+from classifier.emergency_keys import (
+    KeyStream,
+    alternatives,
+    key_stream,
+    min_width,
+    pattern_key,
+    spelling_stream,
+    stream_lexicon,
+    word_key,
+)
 from classifier.normalize import normalize
 
-PRECEDENCE = ("101", "103", "104", "102")  # taxonomy.yaml: fire/rescue, medical, gas, police
+PRECEDENCE = lex.PRECEDENCE
 
-# Each rule: (pattern, anti-context). A pattern matches from the start of a token (stems, so case endings and
-# ASR endings still match). When the anti-context pattern occurs near the hit, the hit is discounted: the words
-# are ordinary there ("фонари горят", "пламя на плите", "дымқыл", "колеса бьются").
-_LIGHTS = r"фонар|светофор|ламп|лампоч|свет|шам|бағдаршам|прожектор|индикатор|конфорк|плит|горелк|котел|котл|колонк|духовк|жарық"
-_RULES: dict[str, tuple[tuple[str, str], ...]] = {
-    "101": (
-        (r"пожар(?!н\w* (?:част|сигнал|гидрант|инспек|безопас|лестниц))|по жар(?:а|у)?(?!\S)", r"сигнализац|гидрант|номер|инспекц|учени|тренир|приезжал|проехать|проезд|возмещ|машина пожарн|пожарная машина"),
-        (r"гори[тм]|горя[тщ]|горело|загорел|загорает|загорит|полыха", _LIGHTS + r"|газ горит|горит газ|газ еле|еле гор|душа|внутри все|все внутри|в горле|в груди|живот|красн|зелен|зелён|желт|жёлт|стрелк|секунд|каждую|каждый|постоянно|днем|днём|ночью"),
-        (r"подожг|поджиг|подпалил", ""), (r"огонь|огня|пламя|пламен", _LIGHTS + r"|газ горит|давлени|еле|синим"),
-        (r"дым(?!қ|о?ход)|задымл|дымит|дымится|гарь|гарью|горелым|паленым|паленой", r"сигарет|кальян|курят|котельн|труб|шашлык|завод|зауыт|ауа|ластап|копот|өртеп|печк|каждый|үнемі"),
-        (r"искр(?:ит|ят|ы|а|ил|ение)|ұшқын|от шаша|от шашыра|от шығ|от алып|от жалын|жалын", _LIGHTS.replace("|свет", "")),
-        (r"взрыв|взорв|рванул|жарылыс|жарылды|жарылып", r"дөңгелег|колес|шина|жол|асфальт|су құбыр|труба водо|шар|жылу|трасса|құбыр|тот|кетпей|бу |бұрыш|қабырға|трещин|сызат|бас|голов|шланг|ағаш|қайың|терек|қарағай|екіге|дерев"),
-        (r"өрт|жанып|жанды|жана баста|түтін|күйік иіс|күйген иіс|күйіп жатыр", _LIGHTS + r"|жасыл|қызыл|күндіз|түнде|сөніп|текке|теледидар|зауыт|завод|өртеп|ластап|ауа|үнемі|қауіпсіздіг|сөндіргіш|сөндіру бөлім|гидрант|мекенжай|зардап шеккен|күлі|күлін"),
-        (r"застрял\w* (?:в лифте|в машине|между этаж|внутри|на крыше|на дереве|на льду|в заборе|головой)|"
-         r"(?:в лифте|лифт\w*) застрял|застряли|заперт\w* (?:реб|в квартир|один)|зажат|заблокирован\w* (?:в|внутри)|"
-         r"лифт (?:упал|құлап|құлады|рухнул|оборвал|сорвал)", r"уже освобод|вытащили|нет никого|никого нет|вышл|вышел|открыл"),
-        (r"(?:упал|упала|упали|провалил\w*|свалил\w*|ушел|ушла) (?:\w+ ){0,2}(?:в|во|под) (?:\w+ )?(?:люк|колодец|яму|канализ|котлован|траншею|лед|воду|прорубь)|"
-         r"(?:в|во) (?:\w+ )?(?:люк|колодец|яму|траншею)\w* (?:\w+ )?(?:упал|провалил|свалил)|(?:люк\w*|колодец|колодц\w*) (?:упал|құлап|түсіп)", r"чуть не|едва не|могли бы|может упасть|кто нибудь упадет|упадет|жаздад|асфальт|вместе с"),
-        (r"(?:люкке|құдыққа|шұңқырға|траншеяға|суға|мұзға) (?:\w+ ){0,2}(?:құлап|құлады|түсіп|түсті|батып)", r"жаздад|дөңгелег|машина|колес"),
-        (r"не мо(?:жет|гут|жем) (?:выбрать|выйти|слезть|выплыть|вылезти)|шыға алмай", r"лифт|мүгедек|коляск|қар басып|снег|машин\w* не|сыртқа|дүкен|машина шыға|көлік|ливн|(?<!\S)ит(?!\S)|иттер|қорқ|собак|вода до|су "),
-        (r"тон[еу]т|утопа|тонул|под лед|провалил\w* под|на льдине|на льду|мұз\w* (?:үстінде|астына|ортасында)|батып (?:бара|жатыр|кет)", r"машина тұрағы|машины тонут в|упал\w* на льду|поскользн|гололед|тайғақ|тайып"),
-        (r"обрушил|рухнул|обвалил\w* (?:потол|стен|крыш|балкон|дом)|под завал|завалил[оа]|засыпал\w* землей|придавил|придавлен|"
-         r"(?:адам|адамдар|кісі|бала|балалар|жұмысшы|әйел)\w* (?:\w+ ){0,2}астында қал|үйінді астында|қирап|опрокинул|перевернул", r"колодец|асфальт|дорог|контейнер|бак|урн|мусор|алаң|аула|подвал|жертөле"),
-        (r"упал\w* на (?:человека|людей|ребенка|детск|прохож|женщин|мужчин)|на краю крыши|хочет прыгнуть|прыгнуть с", ""),
-        (r"(?:люди|адамдар|кісі|бабушк|дети|реб[её]н\w*) (?:\w+ ){0,3}(?:отрезан|на крыше|на чердаке|ішінде қалды|не может выйти)|"
-         r"вода (?:\w+ )?(?:по пояс|по грудь)|на чердаке с детьми", r"унитаз|ванн|раковин|подвал|алаң|погреб|каждый год|не поднимается|на этаж|насос"),
-        (r"спасател|құтқар", r"номер|телефон"),
-        (r"лифт\w* (?:\w+ ){0,5}(?:тұрып|қалып|қамал)\w* (?:қалдық|қалдым|қойдым|қойдық|тұрмыз)|лифтте (?:\w+ ){0,3}(?:тұрып|қалып|қамал|қалдық|қалдым|қамалдық)|"
-         r"лифт\w* (?:\w+ ){0,5}тұрып қалды (?:\w+ ){0,2}(?:ішінде|адам|бала)|лифт\w* (?:\w+ ){0,3}(?:қабат\w* арасында|между этажами) (?:\w+ ){0,2}(?:тұрып қалды|застрял)|"
-         r"(?:в лифте|лифт\w*) (?:\w+ ){0,3}застрял|(?:в )?застрявш\w* (?:\w+ )?лифт|лифт\w* (?:\w+ ){0,3}(?:тұрып|қалып) қалды (?:\w+ ){0,4}(?:сидим|отырмыз|барамыз|жатырмыз|тұрмыз)|лифт\w* (?:стоит|встал|остановил\w*) (?:\w+ )?между этажами|застрял\w* (?:\w+ ){0,2}(?:в лифте|лифтте)|лифт ашылмайды ішінде|ішіндеміз|лифтте (?:\w+ )?қалды (?:\w+ )?(?:бала|ребенок)",
-         r"вчера|кеше|шағым|жалоб|вышла|вышел|шығарды|открыл|постоянно|застревает|бұзық|сосед застрял|раньше"),
-        (r"(?<!ағаш )құлайын деп|секіремін|"
-         r"на крыше (?:\w+ ){0,3}(?:стоит|құлайын|секір)|закрыт\w* один|зажал\w* (?:человек|водител|реб|руку)|зажало|(?:кран|стена|плита) (?:\w+ )?(?:упал|обрушил|құлап)\w* (?:\w+ ){0,2}(?:астында|под)",
-         r"чуть не|едва не|жаздад|ағаш|дерев|бағана|столб"),
-        (r"(?:запах|пахнет|пахн\w*|воня\w*) (?:\w+ )?(?:дым|гар|горел|пален)|дымом (?:пахн|тян|несет)|замыкани\w* (?:\w+ ){0,2}(?:дым|искр|гор|огон)|"
-         r"хлопок|хлопнул\w*|бахнул|взрывом|пламя выры|огонь выры|горим|сгорел\w* (?:\w+ )?(?:квартир|дом|машин)|пожарных вызов|вызовите пожарных", r"вчера|прошл|давно|печк|топят|сектор|шашлык|конфорк|плит|давлени|фонар|ламп|светофор"),
-        (r"(?:заклинил\w*|захлопнул\w*|закрыл\w*|заперл\w*) (?:\w+ ){0,4}(?:реб[её]н|малыш|бала|дети|внутри)|(?:реб[её]н\w*|малыш\w*|дети) (?:\w+ ){0,3}(?:заперт|закрыт\w* (?:в|внутри))|"
-         r"(?:в|во) (?:шахт|котлован|яму|колодец|люк)\w* (?:\w+ )?(?:упал|провалил|сорвал)|упал\w* (?:\w+ )?(?:в шахту|с моста)|"
-         r"сорвал\w* (?:с|со) (?:крыши|балкона|высоты|скалы)|висит на (?:балконе|крыше|краю|карнизе)|застрял\w* (?:в|на|под) (?:\w+ )?(?:шахт|льдин|обрыв|трубе|завал)", r"чуть не|едва не|кошка|мысық"),
-        (r"мұз (?:ойылып|сынып|жарылып)|мұз\w* астына (?:кетті|түсті|құлады)|суға (?:кетіп|ағып) бара|суға түсіп кетті|батып (?:кетті|бара жатыр)|"
-         r"қамалып қал|есік\w* (?:\w+ )?құлыпталып (?:\w+ )?(?:бала|ішінде)|қысылып қал|опырылып|құлап (?:түсті|қалды) (?:үй|шатыр|балкон|қабырға|төбе)|"
-         r"(?:өртеніп|жанып) (?:жатыр|кетті|барады)|түтіндеп|түтін (?:шығып|толып|басып)|от (?:шықты|кетті|алды)|жалын (?:шығып|көрінді)", r"өртеп|контейнер\w* өрт|зауыт|ауа|теледидар|кернеу|тоңазытқыш|шам|жол|құдық|асфальт|тротуар|дорог|полос|тұра[қғ]|жер асты|күлі|күлін"),
-    ),
-    "103": (
-        (r"без сознан|(?:без|потерял\w*) со знани|потерял\w* сознан|сознание потерял|в обморок|обморок|не дыш|не может дышать|задыха|"
-         r"судорог|приступ|инфаркт|инсульт|эпилепс|парализ", r"жалоб|после инфаркт|после инсульт|планов|реабилит|кардиолог на дом|учет"),
-        (r"дышать нечем", r"запах|вонь|вонищ|иіс|канализац|свалк|дым|пыль|жарко|автобус"),
-        (r"(?:болит|прихватил|схватил|колет) сердц|сердц\w* (?:болит|плохо|схватил|прихват|останов)|плохо с сердц", ""),
-        (r"(?:ему|ей|мне|им|человеку|бабушке|дедушке|ребенку|мужчине|женщине|мужу|жене|маме|папе|сыну|дочке|соседке|соседу) "
-         r"(?:очень |совсем |стало |резко )?плохо|плохо становится|стало плохо", r"от жары в автобусе|кондицион"),
-        (r"кровотеч|истека\w* кров|кровь (?:идет|течет|хлещет|не останав|льется)|(?:идет|течет|хлещет) кровь|в крови|кровь с головы", ""),
-        (r"ранен|ножев|пырнул|порезал|обгорел|ожог|ошпар|перелом|сломал\w* (?:ногу|руку|шею|позвон|ребр)|ударил\w* головой|"
-         r"голова (?:разбит|пробит)|разбил\w* голову|сбил\w* (?:пешеход|человек|ребенк|женщин|мужчин)|сбила машина|"
-         r"покусал|укусил|он лежит|она лежит|лежит без", r"чуть не|кусали раньше|собаку|собака лежит|уколы|мертв|өлі|свора|бродяч|кормит"),
-        (r"отравил|отравлен|отравлени|угорел|надышал|выпил\w* (?:таблет|уксус|отрав|химию)|наглотал|передоз|аллерги|отек|анафил", r"пищев\w* в столов|собак|(?<!\S)ит(?!\S)|иттер|мысық|кошк|крыс"),
-        (r"(?:собак\w*|иттер\w*|ит) (?:\w+ ){0,2}(?:напал|шабуыл|тістеп жатыр|тістеп алды|қауып алды)|тошнит|тошнот|рвота|голова кружится|"
-         r"голова болит у всех|головн\w* боль|зажа(?:ли|ло|л) (?:\w+ )?(?:руку|ногу|палец|ребенк|ребёнк)", r"вчера|кеше"),
-        (r"рожает|роды|схватки|воды отошли|толға[қғ]|босанып|босану", ""),
-        (r"(?:ударил\w*|шибанул\w*|убил\w*) током|током (?:ударил|убил|шибанул)|(?:ток|тоқ) (?:соқ|соғ)|токқа түс|тоққа түс", ""),
-        (r"не (?:встает|шевелится|двигается|просыпается|приходит в себя|может встать|откликается)|не реагиру\w* на", r"лифт|кск|оси|диспетчер|телефон|очеред|кезек|светофор|кнопк|бағдаршам|батырма"),
-        (r"есінен тан|есі ?нен тан|есін жоғалт|қатты күйді|күйіп кетті|басын жар|есі жоқ|ес[ -]?түссіз|есі кіріп|демалмай|дем ала алмай|демі (?:жоқ|тоқтап)|тыныс ала алмай|"
-         r"ауа жетпей|тұншығ|демікпе|жүрег\w* (?:ауыр|ұстап|тоқта|қысып)|талып|талма|құрысып|қан (?:ағып|кетіп|тоқтамай|шығып)|"
-         r"қанап|қансырап|улан|жарақат|сынып қалды|сынған сияқты|аяғы сынған|қолы сынған|бас\w* жарыл|басына тиді|"
-         r"қимылдамай|жауап бермей|жағдайы (?:нашар|ауыр)|ояна алмай|құсып|басымыз айналып|басы айналып|ит (?:тістеп|қапты)|тістеп алды",
-         r"телефон|кск|тск|оси|пиқ|пик|сатушы|тауар|дүкен|диспетчер|прожектор|шам|жол|трактор|көлік|компания|құрылыс|әкімдік|провайдер|банк|интернет|мекеме|әкім"),
-        (r"умира|без пульса|пульс\w* нет|нет пульса|посинел|синеет|хрипит|пена изо рта|конвульс|трясет всего|подавил\w*|задохнул|повесил(?:ся|ась|ись)|вскрыл\w* вен|суицид|"
-         r"покончить с собой|давлени\w* (?:упало|очень высок|двести)|обморожен|переохлажден|замерза\w* человек|человек замерза|змея укусил|укусил\w* змея|"
-         r"сотрясени|открыт\w* перелом|травм\w* головы|много крови|потерял\w* много крови|пострадавш|раненые|раненый|пострадал\w* (?:человек|люди|ребенок|водитель|пешеход)", r"вчера|прошл|давно|планов|справк|собак|кошк|кран|труб|вода"),
-        (r"өліп бара|өлейін деп|жан тәсілім|ес-?түс|талып (?:қалды|жатыр|түсті)|құлап (?:қалды|түсті) (?:\w+ )?(?:қозғалмай|есінен|тұра алмай)|тұра алмай жатыр|"
-         r"сүйе\w* сынды|сынып кетті (?:аяғ|қол)|(?:аяғы|қолы|басы|бас сүйегі) (?:\w+ )?(?:сынды|сынып|жарылды)|күйіп қалды|күйік алды|үсіп қалды|тұншығып|демі бітіп|"
-         r"қысымы (?:көтеріліп|түсіп) (?:кетті|жатыр)|көлік қағып|машина қағып|қағып кетті|апат\w* (?:\w+ ){0,2}(?:жараланды|зардап|жарақат)|жараланды|зардап шекті|"
-         r"ауруханаға (?:жеткізу|апару) керек|жедел жәрдем|жедел жардем", r"кеше|өткен|бұрын|кешікті|келмеді|ұзақ|шағым|дөрекі|нөмір|кіре алмай|машинасы|аулаға|автобус|желдеткіш|кондиционер|машиналар|бағана|шам|қоршау|ағаш|белгі|знак"),
-        (r"(?:терезеден|балконнан|биіктен|қабаттан|(?<!қар )шатырдан|с крыши|с балкона|с высоты|из окна|окна) (?:\w+ ){0,2}(?<!қар )(?<!мұз )(?<!мұзсүңгі )(?<!снег )(?:құлап|упал|выпал)|(?:упал|выпал)\w* (?:\w+ )?(?:с высоты|с крыши|с балкона|из окна)|дем алмай|демі шықпай|көгеріп|көбік шығып|оянбайды|оята алмай|ояна алмай|(?:таблетка|дәрі)\w* (?:\w+ )?ішіп қойды|есі ауып|ыңырсып|"
-         r"ит талап|иттер талап|пойыз қақ|қағылды|қағып кетті|қаны (?:ағып|кетіп|тоқтамай)|құлап (?:түсті|кетті) (?:\w+ )?(?:қабаттан|биіктен)|"
-         r"сбил[аи]? (?:\w+ )?(?:пешеход|человек|ребенк|велосипедист|женщин|мужчин|парн)|велосипедиста сбили|пешехода сбили|(?:машин|астында) (?:\w+ )?қалды бала",
-         r"кеше|өткен|бұрын|вчера|давно|кәріз|люг|люк|өзен|машиналар|машинаны|бағана|шам|қоршау|ағаш|белгі|знак|столб"),
-        (r"скор(?:ую|ая|ой|ый) (?:\w+ )?(?:вызов|пришл|надо|нужн|срочно|помощь|керек)|тез (?:жәрдем|жардем)|вызовите скорую|нужна скорая|скорая нужна|"
-         r"жедел (?:жәрдем|жардем)\w* (?:шақыр|керек|жібер|келсін)|скорый (?:шақыр|керек)", r"долго|ехал|жалоб|грубил|не приехал|келмеді|стоит|газон|портит|парков|подъехать|проехать|проезд|шлагбаум|кіре алмай|машинасы"),
-    ),
-    "104": (
-        (r"(?:запах\w*|пахн\w*|воня\w*|несет|иіс\w*|утечк\w*|шип\w*|свист\w*|ысыл\w*|ысқыр\w*|травит|сасы\w*) (?:\w+ ){0,2}газ|"
-         r"газ\w* (?:\w+ ){0,3}(?:запах|пахн|пах нет|воня|несет|иіс|утечк|утека|шип|свист|ысыл|ысқыр|травит|сасы|жібереді|"
-         r"срезал|порвал|лопнул|погнул|повредил|пробил|сорвал|бұзып|майыс|зақым|тесіл|жарыл|взорв|ағып|шығып|не закрыва|надышал)",
-         r"оплат|тариф|квитанц|показани|газ жоқ|нет газа|давлени|қысым|баллон\w* жоқ"),
-        (r"(?:от газа|газом|газдан|газқа) (?:\w+ ){0,2}(?:отрав|улан|плохо|надышал|тұншық)|(?:отравил\w*|надышал\w*|улан\w*|плохо) (?:\w+ ){0,2}(?:газом|от газа|газдан)", ""),
-        (r"(?:повредил|пробил|сорвал|сломал|срезал|погнул|порвал|задел)\w* (?:\w+ )?газ|газопровод\w* (?:\w+ ){0,2}(?:поврежд|пробит|погнул|шип|лопнул)", ""),
-    ),
-    "102": (
-        (r"драк|дра к[аи](?!\S)|дерут|подрал|бь[её]т меня|бьют меня|избива|избил|бьют (?:человека|его|ее|жену|женщину|ребенка|друг|мужчину|парня)|бьет (?:жену|ребенка|человека|женщину|мать)|"
-         r"ударил\w* (?:жену|ребенка|мать|женщину)", r"вчера|было|в школе|мектепте|учитель|мұғалім|сыныптас|одноклассник"),
-        (r"граб[ия]т|ограб|крад[уе]т|вору[юе]т|вскрыва|взлам|вломил|ломятся|выбива\w* дверь|залезл\w* (?:в|к)|"
-         r"ломает машин|ломают машин|ломают двер|разбива\w* (?:машин|окн|стекл)", r"вчера|неделю|год|счетчик|свет|электроэнерг"),
-        (r"угрожа|с ножом|нож\w* (?:угрож|бега|маха)|пистолет|стреля|пристает|уводит|преследу|насил(?!ьно)|похит|напал\w* на|нападени",
-         r"коллектор|кредит|по телефону|звонят|собак|(?<!\S)ит(?!\S)|иттер"),
-        (r"пьян\w* (?:\w+ )?(?:водител|за рул)|водител\w* (?:\w+ ){0,2}пьян|за рул\w* пьян|мас (?:жүргізуш|күйде)|жүргізуш\w* мас|мас сияқты", ""),
-        (r"(?:пропал|потерял(?:ся|ась)|исчез|не вернул)\w* (?:\w+ )?(?:реб|сын|доч|мальчик|девочк)|"
-         r"(?:реб[её]н\w*|сын|дочь|дочка|мальчик|девочка) (?:\w+ ){0,2}(?:пропал|потерял|исчез|не вернул|уехал\w* (?:\w+ ){0,2}один|остал\w* в автобус)", ""),
-        (r"әйнегін сындырып|есігін (?:\w+ )?бұзып|(?:есік|дверь|двери) (?:\w+ )?(?:ломают|бұзып жатыр)|ломают (?:дверь|двери)|сөмкесін жұлып|жұлып алып|"
-         r"қашып барады|әкетіп барады|қинап жатыр|дөңгелегін шешіп|қуып жүр|(?:жену|ребенка|мать|женщину|детей) бьет|вырвал\w* (?:сумку|телефон)|(?:сумку|телефон) вырвал|"
-         r"(?:әкем|анам|әжем|атам|әжеміз|атамыз|ұлым|қызым|балам|дедушка|бабушка) (?:\w+ )?(?:жоғалып|пропал)|мектептен (?:\w+ )?(?:келмеді|оралмады)|таба алмай жатыр",
-         r"шағым|жалоб|(?<!\S)ит(?!\S)|иттер|собак"),
-        (r"хулиган|подожгл\w* (?:машин|дом|подъезд|дверь)", r"вчера|знак|повернул|граффити|изрисов|исписал"),
-        (r"напал\w*|нападают|убива|убить|убьет|зарезал|пырнули|стрельб|выстрел|угоня|угнали (?:прямо|сейчас)|похищ|украли реб|домогает|"
-         r"насилу|изнасил|ломают (?:замок|дверь|окно)|лезут в (?:окно|квартир|дом)|воры|грабител|разбойн|скандал\w* (?:\w+ ){0,2}(?:бьет|бьют|убь)", r"вчера|прошл|давно|собак|ит |иттер|кредит|коллектор"),
-        (r"ұрып-соғ|ұрып жатыр|ұрып-соғып жатыр|өлтір|пышақ салды|пышақтап|мылтық|атып жатыр|тонап жатыр|ұрлап жатыр|ұрлап кетіп бара|зорлап|"
-         r"қорқытып тұр|өлтіремін|ішіп алып (?:\w+ )?рульде|мас күйде (?:\w+ )?(?:көлік|машина|руль)|бала\w* (?:\w+ )?(?:жоғалды|жоғалып кетті|табылмай)|адам ұрла", r"кеше|өткен|бұрын|(?<!\S)ит(?!\S)|иттер|су |отшашу|салют|фейерверк|петард"),
-        (r"төбелес|ұрып|ұрлап|ұрлық|тонап|пышақ|қорқытып|зорлық|шабуыл|атып жатыр|атыс|есікті бұзып|бала\w* жоғал|"
-         r"(?:ұлым|қызым|балам|баласы|бала) (?:\w+ ){0,2}(?:жоғал|табылмай|қайтпай|қалып қойды)|мас (?:адам|жүргізуші)|"
-         r"(?:ұры|ұрылар|вор|воры|вора)(?!\S)|ломает двер|дверь ломает|біреу (?:\w+ )?(?:кіріп алды|бұзып)|кто то ходит в квартир|в квартире кто то ходит",
-         r"су |фонтан|кеше|өткен|отшашу|салют|люк|қақпағ|(?<!\S)ит(?!\S)|иттер|кейін|шам|фонар|қараңғы|темно"),
-    ),
-}
-# Words that make a hit a past event, a report about something already handled, or a complaint.
-_PAST_OR_COMPLAINT = re.compile(
-    r"(?<!\S)(?:вчера|вчерашн\w*|позавчера|нашли|нашел\w*|нашл\w*|табылды|тауып алдық|на прошлой|прошл\w+|давно|неделю назад|месяц назад|год назад|в прошлом|"
-    r"когда-то|раньше|был\w* пожар|уже потуш\w*|потушил\w*|потушен\w*|жалоб\w*|пожаловат\w*|долго ехал\w*|"
-    r"не приехал\w*|не приезжа\w*|ехал\w* час|час\w* ехал|грубил\w*|нагрубил\w*|хамил\w*|почему скор\w*|"
-    r"кеше|бүрсігүні|өткен|бұрын|былтыр|апта бұрын|ай бұрын|сөндірілді|сөндіріп қойды|сөндірді|шағым\w*|"
-    r"ұзақ келді|(?:ай|апта|жыл)\w* бері|таңертең көрдім|утром (?:увидел\w*|обнаружил\w*)|(?:жәрдем|скорая|скорый|полиция|бригада|ешкім)\w* (?:\w+ ){0,2}(?:келмеді|кешікті|кешігіп)|дөрекі|болған|болып еді|после пожара|өрттен кейін|учени\w*|"
-    r"тренировк\w*|оқу-жаттығу|жаттығу|учебн\w*|если вдруг|на будущее|на всякий случай|если будет|что делать если|"
-    r"куда звонить если|егер (?:\w+ )?болса|на днях|на той неделе|в прошлом месяце|в том году|прошлой зимой|"
-    r"уже приезжал\w*|приезжали|увезли|забрали в больницу|обошлось|все обошлось|сейчас все нормально|уже все хорошо|"
-    r"сейчас нормально|уже нормально|недовол\w*|хамств\w*|почему так долго|номер телефона|какой номер|как вызвать|"
-    r"можно ли вызвать|проверк\w* сигнализ\w*|ложн\w* вызов|алып кетті|әкетті|қазір жақсы|қазір бәрі жақсы|"
-    r"наразы\w*|нөмірі қандай|қандай нөмір|қалай шақыр\w*|өтіп кетті|болып өтті|оқиға болды|өткен аптада)(?!\S)"
-)
-# "five minutes ago" is no past event
-_RECENT = re.compile(r"(?<!\S)(?:\w+ )?(?:минут|сағат|час)\w* (?:бұрын|назад)(?!\S)")
-_MISSING = re.compile(r"пропал|жоғал|не вернул|келмеді|оралмады|табылмай|қайтпай")
-_FOUND = re.compile(r"(?<!\S)(?:нашли|нашел\w*|нашл\w*|табылды|тауып алдық|(?<!не )вернул(?:ся|ась))(?!\S)")
-# a rescue that is already done (people pulled out): no fire/rescue call, though a medical one may remain
-_RESCUED = re.compile(r"(?<!\S)(?:шығарып алдық|шығарып алды|вытащили|достали|спасли|уже освобод\w*)(?!\S)")
-_NEGATORS = frozenset({"не", "нет", "ни", "без"})
-_KK_NEGATORS = frozenset({"жоқ", "емес", "шықпайды", "сезілмейді", "нет", "жоғы"})
 
-_COMPILED: list[tuple[str, re.Pattern[str], re.Pattern[str] | None]] = [
-    (code, re.compile(r"(?<!\S)(?:" + pat + r")"), re.compile(anti) if anti else None)
-    for code, rules in _RULES.items()
-    for pat, anti in rules
+FUZZY_MIN_WIDTH = 5  # an alternative that can match fewer key letters is matched as spelt (Kazakh letters folded)
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern_key(pattern))
+
+
+def _token_start(pattern: str) -> str:
+    return r"(?<!\S)(?:" + pattern + r")"
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """A rule compiled twice: long alternatives on phonetic keys, short ones on spelling; anti-context on keys."""
+
+    code: str
+    fuzzy: re.Pattern[str] | None
+    exact: re.Pattern[str] | None
+    anti: re.Pattern[str] | None
+    traits: frozenset[RuleTrait] = frozenset()
+
+
+class RuleTrait(Enum):
+    """What sets a rule apart from the plain ones (each listed by code and position in the lexicon)."""
+
+    LEADS = "leads"  # its code leads the card over the precedence (lex.LEADING: the door ruling)
+    NEEDS_NOW = "needs_now"  # counts only with a sign that it is happening now (lex.NEEDS_NOW: the fraud ruling)
+    EXPLICIT_REQUEST = "explicit_request"  # the caller asks for the service now; no model veto (lex.EXPLICIT_REQUEST)
+
+
+_TRAIT_TABLES = ((RuleTrait.LEADS, lex.LEADING), (RuleTrait.NEEDS_NOW, lex.NEEDS_NOW),
+                 (RuleTrait.EXPLICIT_REQUEST, lex.EXPLICIT_REQUEST))
+
+
+def _traits(code: str, position: int) -> frozenset[RuleTrait]:
+    return frozenset(trait for trait, table in _TRAIT_TABLES if position in table.get(code, ()))
+
+
+def _rule(code: str, pattern: str, anti: str, traits: frozenset[RuleTrait] = frozenset()) -> _Rule:
+    alts = alternatives(pattern)
+    long_alts = [a for a in alts if min_width(pattern_key(a)) >= FUZZY_MIN_WIDTH and not a.startswith(lex.SPELT)]
+    short_alts = [a for a in alts if a not in long_alts]
+    return _Rule(
+        code,
+        _compile(_token_start("|".join(long_alts))) if long_alts else None,
+        re.compile(_token_start("|".join(short_alts))) if short_alts else None,
+        _compile(_token_start(anti)) if anti else None,
+        traits,
+    )
+
+
+_COMPILED: list[_Rule] = [
+    _rule(code, pat, anti, _traits(code, i))
+    for code, rules in lex.RULES.items()
+    for i, (pat, anti) in enumerate(rules)
 ]
+_NOW_SIGNS = _compile(lex.NOW_SIGNS)
+_DONE_SIGNS = _compile(lex.DONE_SIGNS)
+_PAST_OR_COMPLAINT = _compile(lex.PAST_OR_COMPLAINT)
+_PAST_SPELT = re.compile(lex.PAST_SPELT)
+_ONGOING = _compile(lex.ONGOING)
+_RECENT = _compile(lex.RECENT)
+_MISSING = _compile(r"(?<!\S)(?:" + lex.MISSING + r")")
+_FOUND = _compile(lex.FOUND)
+_RESCUED = _compile(lex.RESCUED)
+_NEGATORS = frozenset(word_key(w) for w in lex.NEGATORS)
+_KK_NEGATORS = frozenset(word_key(w) for w in lex.KK_NEGATORS)
+_NEGATOR_LOOKALIKES = frozenset(lex.NEGATOR_LOOKALIKES)
+_NEGATED_STEM = word_key("не") + " "
+_STREAM = stream_lexicon(lex.FILLERS, lex.STOPWORDS, lex.ANCHORS, lex.TAILS, lex.UNJOINABLE)
+
 CONTEXT_TOKENS = 10  # tokens either side of a hit searched for past-event and complaint words
 RESCAN_TOKENS = 8  # a streaming scan re-reads this many tokens before the new ones (longest phrase)
 REDISCOUNT_TOKENS = CONTEXT_TOKENS + 8  # hits this close to the end are re-checked for past/negation words
@@ -168,24 +116,63 @@ class RuleHit:
     discounted: bool  # negated, or a past event / complaint nearby
     rule: int = -1  # index of the rule that fired
 
+    @property
+    def leads(self) -> bool:
+        """Whether this hit's code leads the card over the taxonomy's precedence (a ruling, lex.LEADING)."""
+        return 0 <= self.rule < len(_COMPILED) and RuleTrait.LEADS in _COMPILED[self.rule].traits
 
-def _discounted(sub: list[str], ti: int, tj: int, code: str, matched: str, rule: int) -> bool:
-    """Negated, or a past event / complaint / ordinary use nearby (tokens ``sub``, hit at [ti, tj))."""
-    if ti > 0 and sub[ti - 1] in _NEGATORS and not matched.startswith("не "):
+    @property
+    def explicit(self) -> bool:
+        """Whether the caller asked for the service itself right now (the model cannot veto it)."""
+        return 0 <= self.rule < len(_COMPILED) and RuleTrait.EXPLICIT_REQUEST in _COMPILED[self.rule].traits
+
+
+def _negator(stream: KeyStream, i: int, negators: frozenset[str]) -> bool:
+    """Key ``i`` is a negator, and its word is no look-alike ("нее" and "бес" fold to the keys of "не", "без")."""
+    return stream.plain[i] in negators and stream.words[i] not in _NEGATOR_LOOKALIKES
+
+
+def _past(stream: KeyStream, lo: int, hi: int) -> bool:
+    keyed = _RECENT.sub(" ", " ".join(stream.plain[lo:hi]))
+    return bool(_PAST_OR_COMPLAINT.search(keyed) or _PAST_SPELT.search(" ".join(stream.words[lo:hi])))
+
+
+def _discounted(stream: KeyStream, si: int, sj: int, code: str, matched: str, rule: int) -> bool:
+    """Negated, or a past event / complaint / ordinary use nearby (hit at keys [si, sj) of ``stream``)."""
+    keys = stream.plain
+    if si > 0 and _negator(stream, si - 1, _NEGATORS) and not matched.startswith(_NEGATED_STEM):
         return True
-    if code in ("101", "104") and any(t in _KK_NEGATORS for t in sub[tj : tj + 2]):
+    if code in ("101", "104") and any(_negator(stream, k, _KK_NEGATORS) for k in range(sj, min(sj + 2, len(keys)))):
         return True
-    window = _RECENT.sub(" ", " ".join(sub[max(0, ti - CONTEXT_TOKENS) : tj + CONTEXT_TOKENS]))
+    lo, hi = max(0, si - CONTEXT_TOKENS), sj + CONTEXT_TOKENS
+    window = _RECENT.sub(" ", " ".join(keys[lo:hi]))
     if _MISSING.search(matched):
         # a missing person stays missing: "left yesterday" is no past event, only "found" is
         if _FOUND.search(window):
             return True
-    elif _PAST_OR_COMPLAINT.search(window):
-        return True
+    elif _past(stream, lo, hi):
+        # a gas smell that grows now is a call now, however long it has been there
+        if not (code == "104" and _ONGOING.search(window)):
+            return True
     if code == "101" and _RESCUED.search(window):
         return True
-    anti = _COMPILED[rule][2]
-    return anti is not None and bool(anti.search(" ".join(sub[max(0, ti - 6) : tj + 6])))
+    if RuleTrait.NEEDS_NOW in _COMPILED[rule].traits and (_DONE_SIGNS.search(window) or not _NOW_SIGNS.search(window)):
+        return True
+    anti = _COMPILED[rule].anti
+    return anti is not None and bool(anti.search(" ".join(keys[max(0, si - 6) : sj + 6])))
+
+
+def _words(tokens: list[str], base: int, start: int, end: int) -> str:
+    return " ".join(tokens[start - base : end - base])
+
+
+def _key_span(stream: KeyStream, start: int, end: int) -> tuple[int, int]:
+    """Keys [si, sj) that came from tokens [start, end)."""
+    si = stream.first_at_or_after(start)
+    sj = si
+    while sj < len(stream.keys) and stream.start[sj] < end:
+        sj += 1
+    return si, max(sj, si + 1)
 
 
 def scan(tokens: list[str], start: int = 0) -> list[RuleHit]:
@@ -198,23 +185,43 @@ def scan(tokens: list[str], start: int = 0) -> list[RuleHit]:
     sub = tokens[base:]
     if not sub:
         return []
-    text = " ".join(sub)
-    offsets: list[int] = []
-    pos = 0
-    for t in sub:
-        offsets.append(pos)
-        pos += len(t) + 1
-    first = offsets[start - base] if start - base < len(offsets) else len(text)
-    hits: list[RuleHit] = []
-    for rule, (code, pattern, _anti) in enumerate(_COMPILED):
-        for m in pattern.finditer(text, first):
-            ti = bisect_right(offsets, m.start()) - 1
-            tj = bisect_right(offsets, max(m.start(), m.end() - 1))
-            matched = text[m.start() : m.end()].strip()
-            hits.append(RuleHit(code, ti + base, tj + base, matched, _discounted(sub, ti, tj, code, matched, rule),
-                                rule))
-    hits.sort(key=lambda h: (h.start, h.code))
-    return hits
+    keys = key_stream(sub, _STREAM, base)
+    spelt = spelling_stream(sub, _STREAM, base)
+    hits: dict[tuple[int, int], RuleHit] = {}
+    for rule, compiled in enumerate(_COMPILED):
+        for stream, pattern in ((keys, compiled.fuzzy), (spelt, compiled.exact)):
+            if pattern is None:
+                continue
+            first_key = stream.first_at_or_after(start)
+            first = stream.offsets[first_key] if first_key < len(stream.offsets) else len(stream.text)
+            for m in pattern.finditer(stream.text, first):
+                mi = bisect_right(stream.offsets, m.start()) - 1
+                mj = bisect_right(stream.offsets, max(m.start(), m.end() - 1))
+                ti, tj = stream.start[mi], stream.end[mj - 1]
+                if ti < start or (rule, ti) in hits:
+                    continue
+                matched = pattern_key(m.group().strip())
+                si, sj = _key_span(keys, ti, tj)
+                discounted = _discounted(keys, si, sj, compiled.code, matched, rule)
+                hits[(rule, ti)] = RuleHit(compiled.code, ti, tj, _words(sub, base, ti, tj), discounted, rule)
+    return sorted(hits.values(), key=lambda h: (h.start, h.code))
+
+
+def _rematch(tokens: list[str], base: int, keys: KeyStream, hit: RuleHit) -> str:
+    """The key text the hit's rule matched (to re-read its discount), else the keys of its tokens."""
+    compiled = _COMPILED[hit.rule]
+    si, sj = _key_span(keys, hit.start, hit.end)
+    if compiled.fuzzy is not None and si < len(keys.keys):
+        m = compiled.fuzzy.match(keys.text, keys.offsets[si])
+        if m is not None:
+            return m.group().strip()
+    spelt = spelling_stream(tokens, _STREAM, base)
+    pi = spelt.first_at_or_after(hit.start)
+    if compiled.exact is not None and pi < len(spelt.keys):
+        m = compiled.exact.match(spelt.text, spelt.offsets[pi])
+        if m is not None:
+            return pattern_key(m.group().strip())
+    return " ".join(keys.keys[si:sj])
 
 
 def rediscount(hits: list[RuleHit], tokens: list[str]) -> list[RuleHit]:
@@ -222,8 +229,10 @@ def rediscount(hits: list[RuleHit], tokens: list[str]) -> list[RuleHit]:
     out = []
     for h in hits:
         base = max(0, h.start - CONTEXT_TOKENS - 8)
-        sub = tokens[base : h.end + CONTEXT_TOKENS]
-        d = _discounted(sub, h.start - base, h.end - base, h.code, h.text, h.rule)
+        window = tokens[base : h.end + CONTEXT_TOKENS]
+        keys = key_stream(window, _STREAM, base)
+        si, sj = _key_span(keys, h.start, h.end)
+        d = _discounted(keys, si, sj, h.code, _rematch(window, base, keys, h), h.rule)
         out.append(h if d == h.discounted else RuleHit(h.code, h.start, h.end, h.text, d, h.rule))
     return out
 
@@ -239,18 +248,25 @@ def order_codes(codes: set[str] | list[str] | tuple[str, ...]) -> tuple[str, ...
     return tuple(c for c in PRECEDENCE if c in present)
 
 
-def split_primary(codes: set[str] | list[str] | tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-    """("none", ()) or (primary, also) by precedence."""
+def split_primary(
+    codes: set[str] | list[str] | tuple[str, ...], leading: set[str] | frozenset[str] = frozenset()
+) -> tuple[str, tuple[str, ...]]:
+    """("none", ()) or (primary, also) by precedence; a ``leading`` code present (a ruling's) goes first when every
+    other code is one it leads over (``lex.LEADS_OVER``: the door ruling's 102 before 103; a fire or a gas smell
+    behind the door keeps the precedence)."""
     ordered = order_codes(codes)
     if not ordered:
         return "none", ()
-    return ordered[0], ordered[1:]
+    first = next(
+        (c for c in ordered if c in leading and set(ordered) - {c} <= lex.LEADS_OVER.get(c, frozenset())), ordered[0]
+    )
+    return first, tuple(c for c in ordered if c != first)
 
 
 def rules_only(text: str) -> tuple[str, tuple[str, ...], str]:
     """Rules alone on raw text: (primary, also, evidence). Discounted hits do not count."""
     norm = normalize(text)
     hits = [h for h in rule_hits(norm) if not h.discounted]
-    primary, also = split_primary({h.code for h in hits})
+    primary, also = split_primary({h.code for h in hits}, {h.code for h in hits if h.leads})
     evidence = ", ".join(dict.fromkeys(h.text for h in hits))
     return primary, also, evidence

@@ -138,6 +138,10 @@ class IncrementalFeatures:
         self.weights = weights
         self.n_outputs = weights.shape[1]
 
+    def unigram_idf(self) -> dict[str, float]:
+        """Every single-word feature with its idf (lower: more common in the training lines)."""
+        return {w: float(self._word_idf[i]) for w, i in self._word_vocab.items() if " " not in w}
+
     def new_state(self) -> FeatureState:
         """Empty per-call state."""
         return FeatureState(

@@ -32,9 +32,10 @@ RU_WORDS = frozenset({
 
 
 # Courtesy set phrases Astana's Russian speakers use: they do not make Russian speech mixed (nor Kazakh evidence).
+# The hotline's ruling (conventions.md, "Language") names сәлеметсіз бе, рақмет, кешіріңіз, бауырым, иә and әлгі.
 COURTESY_WORDS = frozenset({
     "сәлеметсіз", "бе", "сәлем", "рахмет", "рақмет", "апай", "ағай", "апа", "аға", "айналайын", "қарағым",
-    "бауырым",
+    "бауырым", "кешіріңіз", "иә", "әлгі",
 })
 # Both a Russian and a Kazakh word ("не": "not" / "what").
 _SHARED_WORDS = frozenset({"не"})

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from classifier import emergency as rules
-from classifier.address import AddressExtractor, Mention, StreetIndex
-from classifier.base import Address, CardProposal, EmergencyHint, Scored
+from classifier.address import AddressExtractor, AddressReading, Mention, StreetIndex, heard_tokens
+from classifier.base import CardProposal, EmergencyHint, HeardWord, Scored
+from classifier.calibration import UNCALIBRATED, Calibration, ConfidenceKind
 from classifier.features import FeatureState, street_name_words
 from classifier.language import Lexicon, content_counts, with_evidence
 from classifier.language import decide as decide_language
@@ -19,6 +21,7 @@ from classifier.language import vote as language_vote
 from classifier.normalize import normalize
 from classifier.sklearn_model import SklearnModel, calibrated_proba
 from classifier.summary import make_summary
+from classifier.word_repair import WordRepair
 from core.taxonomy import EMERGENCY_CODES, Taxonomy
 
 logger = logging.getLogger(__name__)
@@ -32,12 +35,14 @@ DEFAULT_RULE_VETO = 0.03  # a clean rule hit counts unless the model is this sur
 
 @dataclass(frozen=True, slots=True)
 class EmergencyVerdict:
-    """Emergency decision with its evidence."""
+    """Emergency decision with its evidence; ``raw`` is the score its ``kind`` of confidence map calibrates."""
 
     primary: str
     also: tuple[str, ...]
     confidence: float
     evidence: str
+    kind: ConfidenceKind = ConfidenceKind.EMERGENCY_NONE
+    raw: float = 0.0
 
 
 def decide_emergency(
@@ -52,9 +57,12 @@ def decide_emergency(
     """
     veto = thresholds.get("rule_veto", DEFAULT_RULE_VETO)
     clean: dict[str, list[str]] = {}
+    explicit: set[str] = set()  # codes the caller asked for by name: the model cannot veto them
     for h in hits:
         if not h.discounted:
             clean.setdefault(h.code, []).append(h.text)
+            if h.explicit:
+                explicit.add(h.code)
     beside = thresholds.get("model_beside_rules", 0.0)
     active: dict[str, float] = {}
     evidence: list[str] = []
@@ -65,7 +73,7 @@ def decide_emergency(
             threshold = max(threshold, beside)
         if p >= threshold:
             active[code] = p
-        elif code in clean and p >= veto:
+        elif code in clean and (p >= veto or code in explicit):
             active[code] = max(p, 0.9)
         if code in active and code in clean:
             evidence.extend(clean[code])
@@ -78,11 +86,14 @@ def decide_emergency(
         # topic, which by the taxonomy always carries a code) though no single code is sure: the likeliest code
         code = max(EMERGENCY_CODES, key=lambda c: probs.get(c, 0.0))
         active[code] = max(p_any, topic_emergency if topic_says else 0.0)
-    primary, also = rules.split_primary(set(active))
+    leading = {h.code for h in hits if h.leads and not h.discounted}
+    primary, also = rules.split_primary(set(active), leading)
     if primary == "none":
         top = max([probs.get(c, 0.0) for c in EMERGENCY_CODES] + [p_any])
-        return EmergencyVerdict("none", (), round(1.0 - top, 4), "")
-    return EmergencyVerdict(primary, also, round(active[primary], 4), ", ".join(dict.fromkeys(evidence)))
+        return EmergencyVerdict("none", (), round(1.0 - top, 4), "", ConfidenceKind.EMERGENCY_NONE, 1.0 - top)
+    kind = ConfidenceKind.EMERGENCY_RULES if primary in clean else ConfidenceKind.EMERGENCY_MODEL
+    raw = probs.get(primary, 0.0) if primary in clean else active[primary]
+    return EmergencyVerdict(primary, also, round(active[primary], 4), ", ".join(dict.fromkeys(evidence)), kind, raw)
 
 
 def assemble(
@@ -94,11 +105,16 @@ def assemble(
     hits: list[rules.RuleHit],
     thresholds: dict[str, float],
     language: str,
-    address: Address,
+    address: AddressReading,
     phrase: str,
     version: str,
+    calibration: Calibration = UNCALIBRATED,
 ) -> CardProposal:
-    """A CardProposal from any backend's probabilities: service by taxonomy routing, emergency by rules + model."""
+    """A CardProposal from any backend's probabilities: service by taxonomy routing, emergency by rules + model.
+
+    The confidences shown are the calibrated chances of being right (``classifier.calibration``), not the heads'
+    raw scores.
+    """
     ti = int(np.argmax(topic_p))
     topic = topics[ti]
     services = sorted({taxonomy.service_for(t) for t in topics})
@@ -114,12 +130,13 @@ def assemble(
         emergency=verdict.primary,
         emergency_also=verdict.also,
         language=language,
-        address=address,
-        summary=make_summary(topic, address, phrase, language, taxonomy),
+        address=address.address,
+        house_status=address.house_status,
+        summary=make_summary(topic, address.address, phrase, language, taxonomy),
         confidence={
-            "topic": round(float(topic_p[ti]), 4),
-            "service": round(float(service_p[services.index(service)]), 4),
-            "emergency": verdict.confidence,
+            "topic": calibration.apply(ConfidenceKind.TOPIC, float(topic_p[ti])),
+            "service": calibration.apply(ConfidenceKind.SERVICE, float(service_p[services.index(service)])),
+            "emergency": calibration.apply(verdict.kind, verdict.raw),
         },
         alternatives={"topic": _top(topics, topic_p), "service": _top(tuple(services), service_p)},
         model_version=version,
@@ -131,11 +148,18 @@ def _top(labels: tuple[str, ...] | list[str], probs: np.ndarray, k: int = TOP_K)
     return tuple(Scored(labels[i], round(float(probs[i]), 4)) for i in order)
 
 
+def token_confidences(tokens: list[str], heard: Sequence[HeardWord]) -> list[float]:
+    """The recogniser's confidence of each normalised token (1.0 where its words do not align with the text)."""
+    heard_toks, conf = heard_tokens(heard)
+    return conf if heard_toks == tokens else [1.0] * len(tokens)
+
+
 @dataclass(slots=True)
 class CallText:
     """What any backend keeps of a call's words: tokens, rule hits, address mentions, language votes."""
 
     tokens: list[str] = field(default_factory=list)  # normalised tokens (aligned with FeatureState.aligned)
+    confidences: list[float] = field(default_factory=list)  # the recogniser's confidence of each token (1.0: unknown)
     mentions: list[Mention] = field(default_factory=list)
     hits: list[rules.RuleHit] = field(default_factory=list)
     kk_votes: int = 0
@@ -143,10 +167,12 @@ class CallText:
     kk_words: int = 0  # Kazakh content words (language.content_counts)
     ru_words: int = 0
 
-    def add(self, new_tokens: list[str], extractor: AddressExtractor, lexicon: Lexicon | None = None) -> int:
+    def add(self, new_tokens: list[str], extractor: AddressExtractor, lexicon: Lexicon | None = None,
+            heard: Sequence[HeardWord] = ()) -> int:
         """Append a segment's tokens, rescanning only a fixed tail; returns the previous token count."""
         n_prev = len(self.tokens)
         self.tokens.extend(new_tokens)
+        self.confidences.extend(token_confidences(new_tokens, heard))
         r0 = max(0, n_prev - rules.RESCAN_TOKENS)
         d0 = max(0, n_prev - rules.REDISCOUNT_TOKENS)
         kept = [h for h in self.hits if h.start < r0]
@@ -154,7 +180,8 @@ class CallText:
         recheck = rules.rediscount([h for h in kept if h.start >= d0], self.tokens)
         self.hits = settled + recheck + rules.scan(self.tokens, r0)
         a0 = max(0, n_prev - ADDRESS_RESCAN)
-        self.mentions = [m for m in self.mentions if m.start < a0] + extractor.mentions(self.tokens, a0)
+        self.mentions = [m for m in self.mentions if m.start < a0] + extractor.mentions(self.tokens, a0,
+                                                                                        self.confidences)
         v = language_vote(new_tokens)
         self.kk_votes += v.kk
         self.ru_votes += v.ru
@@ -191,8 +218,8 @@ class SklearnCallScorer:
         self._s = _CallState(feats=proposer.model.incremental.new_state())
         self._last: CardProposal | None = None
 
-    def add_final(self, text: str) -> CardProposal:
-        """Add a final segment's text and return the updated proposal."""
+    def add_final(self, text: str, words: Sequence[HeardWord] = ()) -> CardProposal:
+        """Add a final segment's text (and its words' confidences) and return the updated proposal."""
         p = self._p
         s = self._s
         new_tokens = normalize(text).split()
@@ -201,9 +228,10 @@ class SklearnCallScorer:
                 self._last = p.build(s)
             return self._last
         assert s.feats is not None
-        p.model.incremental.add(s.feats, text)
+        # the heads read misheard words put back (word_repair); rules and address read what was heard
+        p.model.incremental.add(s.feats, " ".join(p.repair.repair(new_tokens, token_confidences(new_tokens, words))))
         # rules and address: rescan a fixed tail so words of this segment can complete or discount earlier ones
-        n_prev = s.add(new_tokens, p.extractor, p.lexicon)
+        n_prev = s.add(new_tokens, p.extractor, p.lexicon, heard=words)
         p.update_windows(s, n_prev)
         self._last = p.build(s)
         return self._last
@@ -231,6 +259,8 @@ class SklearnProposer:
         self._emergency_specs = {c: model.heads[f"emergency_{c}"] for c in (*EMERGENCY_CODES, "any")
                                  if f"emergency_{c}" in model.heads}
         self._thresholds = dict(model.thresholds)
+        self.calibration = Calibration.from_json(model.metadata.get("calibration"))
+        self.repair = WordRepair(model.incremental.unigram_idf())
         self.lexicon = Lexicon.from_lists(model.lexicon) if model.lexicon else None
         w = model.incremental.weights[:, self._topic_spec.columns]
         self._topic_weights = np.ascontiguousarray(w)
@@ -255,7 +285,8 @@ class SklearnProposer:
         assert s.feats is not None
         decision = self.model.incremental.peek(s.feats, partial) if toks else self.model.incremental.decisions(s.feats)
         verdict = decide_emergency(self._emergency_probs(decision), hits, self._thresholds)
-        return EmergencyHint(verdict.primary, verdict.also, verdict.confidence, verdict.evidence)
+        confidence = self.calibration.apply(verdict.kind, verdict.raw)
+        return EmergencyHint(verdict.primary, verdict.also, confidence, verdict.evidence)
 
     def update_windows(self, s: _CallState, n_prev: int) -> None:
         """Slide the key-phrase windows over the new tokens (per-topic best window of SUMMARY_WINDOW words)."""
@@ -303,9 +334,10 @@ class SklearnProposer:
             hits=s.hits,
             thresholds=self._thresholds,
             language=self._language(decision, s),
-            address=self.extractor.merge(s.mentions),
+            address=self.extractor.judge(s.mentions),
             phrase=self.key_phrase(s, ti),
             version=self.version,
+            calibration=self.calibration,
         )
 
     def _language(self, decision: np.ndarray, s: CallText) -> str:

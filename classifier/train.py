@@ -7,7 +7,8 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,20 +17,20 @@ import numpy as np
 
 from classifier import emergency as rules
 from classifier.address import StreetIndex
-from classifier.augment import augment_grouped
-from classifier.base import CardProposer
+from classifier.augment import augment_grouped, damaged_views
+from classifier.calibration import UNCALIBRATED, Calibration, ConfidenceKind, ConfidenceMap
 from classifier.corpus import Example, corpus_hash, training_data, training_files
+from classifier.evaluation import evaluate, summary_metrics
 from classifier.features import feature_text
 from classifier.normalize import normalize
 from classifier.proposer import SklearnProposer, decide_emergency
 from classifier.sklearn_model import SklearnModel, fit_model
-from core.errors import ClassifierError
 from core.taxonomy import EMERGENCY_CODES, Taxonomy
 
 logger = logging.getLogger(__name__)
 
 # Part of every model version's hash: bump when training code changes what a model is (features, heads, rules).
-TRAINING_REVISION = 11
+TRAINING_REVISION = 16
 
 
 
@@ -56,46 +57,93 @@ TARGET_PREVALENCE = 0.3
 
 @dataclass(frozen=True, slots=True)
 class OutOfFold:
-    """Out-of-fold model outputs over the training examples, and what the thresholds are judged against."""
+    """Out-of-fold model outputs over the training examples (and their damaged views), and their true labels."""
 
-    probs: list[dict[str, float]]  # per example: emergency code (and "any") -> probability
-    topic_emergency: list[float]  # per example: the topic head's probability of the "emergency" topic
+    probs: list[dict[str, float]]  # per row: emergency code (and "any") -> probability
+    topic_emergency: list[float]  # per row: the topic head's probability of the "emergency" topic
     hits: list[list[rules.RuleHit]]
     codes: list[tuple[str, ...]]
+    topic_classes: tuple[str, ...] = ()
+    topic_probs: list[list[float]] = field(default_factory=list)  # per row, in topic_classes order
+    topics: list[str] = field(default_factory=list)  # per row: the true topic
+
+
+# How a training example is seen again, as recognition would damage it (for thresholds and calibration that
+# hold on real calls); None scores the clean text only.
+Views = Callable[[list[Example]], list[Example]]
 
 
 def out_of_fold(examples: list[Example], *, params: dict[str, Any] | None, seed: int, folds: int = 4,
-                streets: StreetIndex | None = None) -> OutOfFold:
-    """Each training example scored by a model fitted (with augmentation) on the other folds."""
+                streets: StreetIndex | None = None, views: Views | None = None) -> OutOfFold:
+    """Each training example scored by a model fitted (with augmentation) on the other folds.
+
+    With ``views``, each held-out fold is also scored as ``views`` transforms it (damaged copies, labels kept);
+    those rows follow the clean ones. The fitted folds never see any view of their held-out examples.
+    """
     texts, _topics, codes, _langs = _arrays(examples)
     n = len(texts)
-    names = (*EMERGENCY_CODES, "any")
-    probs = {c: np.zeros(n) for c in names}
-    topic_emergency = np.zeros(n)
     strat = [c[0] if c else "none" for c in codes]
     counts = Counter(strat)
     strat = [s if counts[s] >= folds else "rare" for s in strat]
     from sklearn.model_selection import StratifiedKFold
 
+    names = (*EMERGENCY_CODES, "any")
+    rows: list[tuple[int, Example]] = []  # (order key, example) of every scored row
+    row_probs: dict[str, list[float]] = {c: [] for c in names}
+    row_topic_em: list[float] = []
+    row_topic_p: list[list[float]] = []
+    topic_classes: tuple[str, ...] = ()
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fold_train, fold_test in skf.split(texts, strat):
         sub, groups = augment_grouped([examples[i] for i in fold_train], seed=seed, streets=streets)
         m = fit_model(*_arrays(sub), params=params, seed=seed, groups=groups)
-        test_texts = [texts[i] for i in fold_test]
+        scored = [(int(i), examples[i]) for i in fold_test]
+        if views is not None:
+            seen = views([examples[i] for i in fold_test])
+            scored += [(n + int(i), ex) for i, ex in zip(fold_test, seen, strict=True)]
+        test_texts = [ex.text for _, ex in scored]
+        rows.extend(scored)
         topic_pipe = m.pipelines["topic"]
-        if "emergency" in topic_pipe.classes_:
-            col = list(topic_pipe.classes_).index("emergency")
-            topic_emergency[fold_test] = topic_pipe.predict_proba(test_texts)[:, col]
+        topic_classes = tuple(str(c) for c in topic_pipe.classes_)
+        tp = topic_pipe.predict_proba(test_texts)
+        row_topic_p.extend(tp.tolist())
+        col = topic_classes.index("emergency") if "emergency" in topic_classes else None
+        row_topic_em.extend(tp[:, col].tolist() if col is not None else [0.0] * len(test_texts))
         for c in names:
             pipe = m.pipelines.get(f"emergency_{c}")
-            if pipe is not None:
-                probs[c][fold_test] = pipe.predict_proba(test_texts)[:, 1]
+            vals = pipe.predict_proba(test_texts)[:, 1].tolist() if pipe is not None else [0.0] * len(test_texts)
+            row_probs[c].extend(vals)
+    order = sorted(range(len(rows)), key=lambda r: rows[r][0])
+    ordered = [rows[r][1] for r in order]
     return OutOfFold(
-        probs=[{c: float(probs[c][i]) for c in names} for i in range(n)],
-        topic_emergency=[float(x) for x in topic_emergency],
-        hits=[rules.scan(normalize(t).split()) for t in texts],
-        codes=codes,
+        probs=[{c: float(row_probs[c][r]) for c in names} for r in order],
+        topic_emergency=[float(row_topic_em[r]) for r in order],
+        hits=[rules.scan(normalize(ex.text).split()) for ex in ordered],
+        codes=[ex.codes for ex in ordered],
+        topic_classes=topic_classes,
+        topic_probs=[row_topic_p[r] for r in order],
+        topics=[ex.topic for ex in ordered],
     )
+
+
+def fit_calibration(oof: OutOfFold, thresholds: dict[str, float], taxonomy: Taxonomy) -> Calibration:
+    """Confidence maps from out-of-fold predictions: topic, service and each kind of emergency verdict."""
+    scores: dict[ConfidenceKind, list[float]] = defaultdict(list)
+    right: dict[ConfidenceKind, list[bool]] = defaultdict(list)
+    classes = oof.topic_classes
+    services = [taxonomy.service_for(t) for t in classes]
+    for probs, hits, topic_em, codes, tp, true_topic in zip(oof.probs, oof.hits, oof.topic_emergency, oof.codes,
+                                                            oof.topic_probs, oof.topics, strict=True):
+        ti = int(np.argmax(tp))
+        scores[ConfidenceKind.TOPIC].append(tp[ti])
+        right[ConfidenceKind.TOPIC].append(classes[ti] == true_topic)
+        service = services[ti]
+        scores[ConfidenceKind.SERVICE].append(sum(p for p, s in zip(tp, services, strict=True) if s == service))
+        right[ConfidenceKind.SERVICE].append(service == taxonomy.service_for(true_topic))
+        v = decide_emergency(probs, hits, thresholds, topic_em)
+        scores[v.kind].append(v.raw)
+        right[v.kind].append(v.primary == (codes[0] if codes else "none"))
+    return Calibration({kind: ConfidenceMap.fit(scores[kind], right[kind]) for kind in scores})
 
 
 def choose_thresholds(oof: OutOfFold, *, prevalence: float | None = TARGET_PREVALENCE) -> dict[str, float]:
@@ -151,6 +199,15 @@ def tune_thresholds(examples: list[Example], *, params: dict[str, Any] | None, s
     return choose_thresholds(out_of_fold(examples, params=params, seed=seed, folds=folds, streets=streets))
 
 
+def tune_and_calibrate(examples: list[Example], taxonomy: Taxonomy, *, params: dict[str, Any] | None, seed: int,
+                       folds: int = 4, streets: StreetIndex | None = None,
+                       views: Views | None = None) -> tuple[dict[str, float], Calibration]:
+    """Emergency thresholds and confidence maps from one out-of-fold pass over TRAIN (clean and ``views``)."""
+    oof = out_of_fold(examples, params=params, seed=seed, folds=folds, streets=streets, views=views)
+    thresholds = choose_thresholds(oof)
+    return thresholds, fit_calibration(oof, thresholds, taxonomy)
+
+
 def _objective(recall: float, precision: float, right: float) -> tuple[float, ...]:
     """Best recall at precision >= 0.90 (then right code, then precision); below 0.90 precision, the best F2."""
     if precision >= 0.90:
@@ -200,7 +257,11 @@ def train_sklearn(
     for e in extra or []:
         h.update(json.dumps([e.text, e.topic, e.emergency, list(e.emergency_also)], ensure_ascii=False).encode())
     h.update(json.dumps(params or {}, sort_keys=True, default=str).encode())
-    thresholds = tune_thresholds(train, params=params, seed=seed, streets=streets) if tune else {}
+    calibration = UNCALIBRATED
+    thresholds: dict[str, float] = {}
+    if tune:
+        thresholds, calibration = tune_and_calibrate(train, taxonomy, params=params, seed=seed, streets=streets,
+                                                      views=damaged_views(seed))
     h.update(json.dumps([TRAINING_REVISION, seed, augment_copies, thresholds], sort_keys=True).encode())
     digest = h.hexdigest()
     data, groups = (augment_grouped(train, seed=seed, copies=augment_copies, streets=streets) if augment_copies
@@ -217,6 +278,7 @@ def train_sklearn(
         "heldout_examples": len(heldout),
         "seed": seed,
         "thresholds": thresholds,
+        "calibration": calibration.to_json(),
     }
     model = fit_model(*_arrays(data), params=params, seed=seed, metadata=metadata,
                       groups=groups, lexicon_lines=[(e.text, e.language) for e in train])
@@ -228,180 +290,6 @@ def train_sklearn(
     model.metadata["train_seconds"] = round(time.monotonic() - started, 1)
     model.save(out_dir)
     return TrainResult(model, out_dir, metrics)
-
-
-# --- evaluation -------------------------------------------------------------------------------------------------
-def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "support": tp + fn}
-
-
-def evaluate(proposer: CardProposer, examples: list[Example]) -> dict[str, Any]:
-    """Score a proposer on labelled examples (each text proposed as a whole call)."""
-    n = len(examples)
-    if n == 0:
-        raise ClassifierError("nothing to evaluate")
-    topic_ok = service_ok = emerg_ok = lang_ok = 0
-    lang_n = 0
-    topic_conf: Counter[tuple[str, str]] = Counter()
-    emerg_conf: Counter[tuple[str, str]] = Counter()
-    per_topic: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # tp, fp, fn
-    per_code: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    any_tp = any_fp = any_fn = 0
-    true_emerg = right_code = 0
-    addr = {"street_n": 0, "street_ok": 0, "house_n": 0, "house_ok": 0, "both_n": 0, "both_ok": 0,
-            "apartment_n": 0, "apartment_ok": 0, "district_n": 0, "district_ok": 0, "street_false": 0,
-            "no_street_n": 0}
-    latencies: list[float] = []
-    errors: list[dict[str, Any]] = []
-    for ex in examples:
-        t0 = time.perf_counter()
-        prop = proposer.propose(ex.text)
-        latencies.append(time.perf_counter() - t0)
-        service = proposer.taxonomy.service_for(ex.topic) if hasattr(proposer, "taxonomy") else None
-        topic_ok += prop.topic == ex.topic
-        if service is not None:
-            service_ok += prop.service == service
-        if prop.topic != ex.topic:
-            topic_conf[(ex.topic, prop.topic)] += 1
-            per_topic[ex.topic][2] += 1
-            per_topic[prop.topic][1] += 1
-            if len(errors) < 400:
-                errors.append({"field": "topic", "text": ex.text, "true": ex.topic, "pred": prop.topic})
-        else:
-            per_topic[ex.topic][0] += 1
-        emerg_ok += prop.emergency == ex.emergency
-        if prop.emergency != ex.emergency:
-            emerg_conf[(ex.emergency, prop.emergency)] += 1
-            if len(errors) < 400:
-                errors.append({"field": "emergency", "text": ex.text, "true": ex.emergency, "pred": prop.emergency})
-        for code in EMERGENCY_CODES:
-            t, p = ex.emergency == code, prop.emergency == code
-            per_code[code][0] += t and p
-            per_code[code][1] += p and not t
-            per_code[code][2] += t and not p
-        t_any, p_any = ex.emergency != "none", prop.emergency != "none"
-        any_tp += t_any and p_any
-        any_fp += p_any and not t_any
-        any_fn += t_any and not p_any
-        if t_any:
-            true_emerg += 1
-            right_code += prop.emergency == ex.emergency
-        if ex.language:
-            lang_n += 1
-            lang_ok += prop.language == ex.language
-            if prop.language != ex.language and len(errors) < 400:
-                errors.append({"field": "language", "text": ex.text, "true": ex.language, "pred": prop.language})
-        a = ex.address or {}
-        pa = prop.address
-        if a.get("street"):
-            addr["street_n"] += 1
-            addr["street_ok"] += pa.street == a["street"]
-        else:
-            addr["no_street_n"] += 1
-            addr["street_false"] += pa.street is not None
-        if a.get("house"):
-            addr["house_n"] += 1
-            addr["house_ok"] += (pa.house or "").upper() == str(a["house"]).upper()
-        if a.get("street") and a.get("house"):
-            addr["both_n"] += 1
-            ok = pa.street == a["street"] and (pa.house or "").upper() == str(a["house"]).upper()
-            addr["both_ok"] += ok
-            if not ok and len(errors) < 400:
-                errors.append({"field": "address", "text": ex.text, "true": f"{a['street']} {a['house']}",
-                               "pred": f"{pa.street} {pa.house}"})
-        if a.get("apartment"):
-            addr["apartment_n"] += 1
-            addr["apartment_ok"] += pa.apartment == a["apartment"]
-        if a.get("district"):
-            addr["district_n"] += 1
-            addr["district_ok"] += pa.district == a["district"]
-    lat = np.array(latencies) * 1000
-    return {
-        "n": n,
-        "topic_accuracy": round(topic_ok / n, 4),
-        "service_accuracy": round(service_ok / n, 4),
-        "emergency_accuracy": round(emerg_ok / n, 4),
-        "language_accuracy": round(lang_ok / lang_n, 4) if lang_n else None,
-        "any_emergency": {**_prf(any_tp, any_fp, any_fn)},
-        "right_code_of_true_emergencies": round(right_code / true_emerg, 4) if true_emerg else None,
-        "emergency_per_code": {c: _prf(*per_code[c]) for c in EMERGENCY_CODES},
-        "topic_per_class": {t: _prf(*v) for t, v in sorted(per_topic.items())},
-        "address": {
-            "street_accuracy": round(addr["street_ok"] / addr["street_n"], 4) if addr["street_n"] else None,
-            "house_accuracy": round(addr["house_ok"] / addr["house_n"], 4) if addr["house_n"] else None,
-            "street_and_house_accuracy": round(addr["both_ok"] / addr["both_n"], 4) if addr["both_n"] else None,
-            "apartment_accuracy": round(addr["apartment_ok"] / addr["apartment_n"], 4) if addr["apartment_n"] else None,
-            "district_accuracy": round(addr["district_ok"] / addr["district_n"], 4) if addr["district_n"] else None,
-            "street_false_positive_rate": round(addr["street_false"] / addr["no_street_n"], 4)
-            if addr["no_street_n"] else None,
-            "calls_with_street_and_house": addr["both_n"],
-        },
-        "worst_topic_confusions": [{"true": t, "pred": p, "count": c} for (t, p), c in topic_conf.most_common(10)],
-        "worst_emergency_confusions": [{"true": t, "pred": p, "count": c} for (t, p), c in emerg_conf.most_common(10)],
-        "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 3), "p99": round(float(np.percentile(lat, 99)), 3)},
-        "errors": errors,
-    }
-
-
-def summary_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The headline numbers (stored in metadata.json)."""
-    return {
-        "n": metrics["n"],
-        "topic_accuracy": metrics["topic_accuracy"],
-        "service_accuracy": metrics["service_accuracy"],
-        "emergency_accuracy": metrics["emergency_accuracy"],
-        "any_emergency_recall": metrics["any_emergency"]["recall"],
-        "any_emergency_precision": metrics["any_emergency"]["precision"],
-        "right_code_of_true_emergencies": metrics["right_code_of_true_emergencies"],
-        "street_and_house_accuracy": metrics["address"]["street_and_house_accuracy"],
-        "language_accuracy": metrics["language_accuracy"],
-    }
-
-
-def format_report(metrics: dict[str, Any], *, title: str = "", show_errors: int = 0) -> str:
-    """A plain-text report of evaluate()'s metrics."""
-    lines = []
-    if title:
-        lines.append(f"== {title} ==")
-    lines.append(f"examples: {metrics['n']}")
-    lines.append(f"topic accuracy:     {metrics['topic_accuracy']:.4f}")
-    lines.append(f"service accuracy:   {metrics['service_accuracy']:.4f}")
-    lines.append(f"emergency accuracy: {metrics['emergency_accuracy']:.4f}")
-    la = metrics["language_accuracy"]
-    lines.append(f"language accuracy:  {la:.4f}" if la is not None else "language accuracy:  n/a")
-    ae = metrics["any_emergency"]
-    lines.append(f"any emergency vs none: recall {ae['recall']:.4f} precision {ae['precision']:.4f} "
-                 f"(true emergencies {ae['support']})")
-    rc = metrics["right_code_of_true_emergencies"]
-    lines.append(f"right code of true emergencies: {rc:.4f}" if rc is not None else "right code: n/a")
-    lines.append("emergency per code (primary):")
-    for code, v in metrics["emergency_per_code"].items():
-        lines.append(f"  {code}: precision {v['precision']:.4f} recall {v['recall']:.4f} support {v['support']}")
-    ad = metrics["address"]
-
-    def f(v: float | None) -> str:
-        return "n/a" if v is None else f"{v:.4f}"
-
-    lines.append(f"address: street+house {f(ad['street_and_house_accuracy'])} (of {ad['calls_with_street_and_house']}),"
-                 f" street {f(ad['street_accuracy'])}, house {f(ad['house_accuracy'])},"
-                 f" apartment {f(ad['apartment_accuracy'])}, district {f(ad['district_accuracy'])},"
-                 f" street false positives {f(ad['street_false_positive_rate'])}")
-    lines.append("topic per class (precision / recall / support):")
-    for t, v in metrics["topic_per_class"].items():
-        lines.append(f"  {t:22s} {v['precision']:.3f} / {v['recall']:.3f} / {v['support']}")
-    lines.append("worst topic confusions (true -> predicted: count):")
-    for c in metrics["worst_topic_confusions"]:
-        lines.append(f"  {c['true']} -> {c['pred']}: {c['count']}")
-    lines.append("worst emergency confusions:")
-    for c in metrics["worst_emergency_confusions"]:
-        lines.append(f"  {c['true']} -> {c['pred']}: {c['count']}")
-    lines.append(f"latency per whole-text proposal: p50 {metrics['latency_ms']['p50']} ms, "
-                 f"p99 {metrics['latency_ms']['p99']} ms")
-    for e in metrics["errors"][:show_errors]:
-        lines.append(f"  [{e['field']}] {e['true']} -> {e['pred']}: {e['text']}")
-    return "\n".join(lines)
 
 
 def feature_preview(text: str) -> str:

@@ -11,6 +11,7 @@ import json
 import logging
 import multiprocessing
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,8 @@ import numpy as np
 
 from classifier.address import AddressExtractor, StreetIndex
 from classifier.augment import augment
-from classifier.base import CardProposal, EmergencyHint
+from classifier.base import CardProposal, EmergencyHint, HeardWord
+from classifier.calibration import Calibration
 from classifier.corpus import Example, corpus_hash, training_data, training_files
 from classifier.language import decide as decide_language
 from classifier.normalize import normalize
@@ -168,7 +170,7 @@ def train_transformers(
     (out_dir / METADATA_FILE).write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     metrics = None
     if evaluate_heldout and heldout:
-        from classifier.train import evaluate, summary_metrics
+        from classifier.evaluation import evaluate, summary_metrics
 
         proposer = load_transformers_proposer(out_dir, taxonomy, streets_path=streets_path, workers=0)
         try:
@@ -259,14 +261,14 @@ class TransformersCallScorer:
         self._last: CardProposal | None = None
         self._probs: dict[str, Any] | None = None
 
-    def add_final(self, text: str) -> CardProposal:
-        """Add a final segment's text and return the updated proposal."""
+    def add_final(self, text: str, words: Sequence[HeardWord] = ()) -> CardProposal:
+        """Add a final segment's text (and its words' confidences) and return the updated proposal."""
         toks = normalize(text).split()
         if not toks and self._last is not None:
             return self._last
-        self._text.add(toks, self._p.extractor)
-        words = " ".join(self._text.tokens[-MAX_WORDS:])
-        self._probs = self._p.engine.infer([words])[0]
+        self._text.add(toks, self._p.extractor, heard=words)
+        last_words = " ".join(self._text.tokens[-MAX_WORDS:])
+        self._probs = self._p.engine.infer([last_words])[0]
         self._last = self._p.build(self._text, self._probs)
         return self._last
 
@@ -294,6 +296,7 @@ class TransformersProposer:
         self.topics = tuple(metadata["labels"]["topic"])
         self.languages = tuple(metadata["labels"]["language"])
         self.thresholds = {k: float(v) for k, v in (metadata.get("thresholds") or {}).items()}
+        self.calibration = Calibration.from_json(metadata.get("calibration"))
 
     def propose(self, text: str) -> CardProposal:
         """Propose a card for a whole text."""
@@ -320,9 +323,10 @@ class TransformersProposer:
             hits=text.hits,
             thresholds=self.thresholds,
             language=language,
-            address=self.extractor.merge(text.mentions),
+            address=self.extractor.judge(text.mentions),
             phrase=" ".join(text.tokens[-PHRASE_WORDS:]),
             version=self.version,
+            calibration=self.calibration,
         )
 
     def close(self) -> None:

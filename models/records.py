@@ -32,6 +32,7 @@ ROLES = ("operator", "supervisor", "qa", "admin", "executor")
 REVOKE_REASONS = ("logout", "password_changed", "deactivated", "role_changed", "admin")
 SPEAKERS = ("caller", "operator")
 LANGUAGES = ("ru", "kk", "mixed")
+HOUSE_STATUSES = ("heard", "uncertain", "absent")  # classifier.base.HouseStatus
 SEGMENT_SOURCES = ("live", "postcall", "redecode", "qa")
 
 
@@ -166,6 +167,7 @@ class Card(Base):
         CheckConstraint(_in("status", CARD_STATUSES), name="status"),
         CheckConstraint(_in("deadline_stage", DEADLINE_STAGES), name="deadline_stage"),
         CheckConstraint(_in("priority", PRIORITIES), name="priority"),
+        CheckConstraint(_in("proposed_house_status", HOUSE_STATUSES), name="proposed_house_status"),
         Index("ix_cards_status_created", "status", "created_at"),
         Index("ix_cards_open_due", "status", "due_at"),
         Index("ix_cards_caller_number", "caller_number"),
@@ -190,6 +192,8 @@ class Card(Base):
     proposed_landmark: Mapped[str | None] = mapped_column(String(200))
     proposed_summary: Mapped[str | None] = mapped_column(Text)
     proposed_language: Mapped[str | None] = mapped_column(String(8))
+    # heard | uncertain ("street heard, house unsure": ask the caller) | absent; None before this was recorded
+    proposed_house_status: Mapped[str | None] = mapped_column(String(16))
     # {"topic": 0.93, "service": 0.93, "emergency": 0.99, "address": 0.7, ...}
     proposed_confidence: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     # {"topic": [{"id": ..., "confidence": ...}, ...], "service": [...]}

@@ -25,7 +25,8 @@ def _segments(texts: list[str], n: int, rng: random.Random) -> list[str]:
     words: list[str] = []
     while len(words) < n * 8:
         words.extend(rng.choice(texts).split())
-    out, i = [], 0
+    out: list[str] = []
+    i = 0
     while len(out) < n:
         k = rng.randint(4, 12)
         out.append(" ".join(words[i : i + k]))

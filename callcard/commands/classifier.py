@@ -72,8 +72,8 @@ def train(
 ) -> None:
     """Train on the corpus's train split, report held-out metrics, write and publish a versioned artifact."""
     from classifier.corpus import default_corpus_dir, load_operator_cards
+    from classifier.evaluation import format_report
     from classifier.store import ModelStore, shipped_model_dir
-    from classifier.train import format_report
     from core.errors import CallcardError
 
     settings, taxonomy = _taxonomy()
@@ -127,9 +127,10 @@ def train(
 def retrain(cards: Path, out: Path | None, corpus: Path | None, seed: int, no_tune: bool) -> None:
     """Train on the corpus plus confirmed cards; print held-out metrics before and after; publish a new version."""
     from classifier.corpus import default_corpus_dir, heldout_split, load_operator_cards, load_split
+    from classifier.evaluation import evaluate, format_report
     from classifier.loader import load_proposer
     from classifier.store import ModelStore
-    from classifier.train import evaluate, format_report, train_sklearn
+    from classifier.train import train_sklearn
     from core.errors import CallcardError
 
     settings, taxonomy = _taxonomy()
@@ -171,16 +172,24 @@ def retrain(cards: Path, out: Path | None, corpus: Path | None, seed: int, no_tu
 @click.option("--backend", type=click.Choice(["sklearn", "transformers"]), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option("--errors", type=int, default=0, show_default=True, help="Also list this many misclassified lines.")
-def eval_(file: Path, model_dir: Path | None, backend: str | None, as_json: bool, errors: int) -> None:
-    """Evaluate on labelled JSON lines (the corpus format): accuracy per field, per-class P/R, confusions."""
+@click.option("--damage", "damage_wer", type=click.FloatRange(0.0, 0.9), default=None,
+              help="Measure on copies damaged as recognition would, to about this word error rate (e.g. 0.3).")
+@click.option("--seed", type=int, default=20261207, show_default=True, help="Seed of the damaged copies.")
+def eval_(file: Path, model_dir: Path | None, backend: str | None, as_json: bool, errors: int,
+          damage_wer: float | None, seed: int) -> None:
+    """Evaluate on labelled JSON lines (the corpus format): accuracy per field, per-class P/R, confusions,
+    reliability of the confidences."""
     from classifier.corpus import load_jsonl
+    from classifier.damage import DamageModel, damage_examples
+    from classifier.evaluation import evaluate, format_report
     from classifier.loader import load_proposer
-    from classifier.train import evaluate, format_report
     from core.errors import CallcardError
 
     settings, taxonomy = _taxonomy()
     try:
         examples = load_jsonl(file, taxonomy)
+        if damage_wer is not None:
+            examples = damage_examples(examples, DamageModel(damage_wer, seed=seed))
         proposer = load_proposer(backend or settings.classifier_backend, model_dir or settings.classifier_dir, taxonomy)
         metrics = evaluate(proposer, examples)
     except CallcardError as exc:

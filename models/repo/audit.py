@@ -72,6 +72,7 @@ CARD_FIELDS: tuple[str, ...] = (
     "proposed_summary",
     "proposed_language",
     "proposed_confidence",
+    "proposed_house_status",
     "model_version",
 )
 

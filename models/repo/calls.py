@@ -14,7 +14,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from models.base import utcnow
-from models.records import LANGUAGES, SEGMENT_SOURCES, SPEAKERS, Call, Card, Recording, TranscriptSegment
+from models.records import (
+    HOUSE_STATUSES,
+    LANGUAGES,
+    SEGMENT_SOURCES,
+    SPEAKERS,
+    Call,
+    Card,
+    Recording,
+    TranscriptSegment,
+)
 from models.repo import audit
 from models.repo.errors import RecordNotFound
 
@@ -289,6 +298,11 @@ def _proposal_values(proposal: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _house_status(value: Any) -> str | None:
+    """The proposal's house status if it is one of heard | uncertain | absent; anything else is not recorded."""
+    return value if isinstance(value, str) and value in HOUSE_STATUSES else None
+
+
 def _jsonify(value: Any) -> Any:
     """Tuples and dataclasses (e.g. classifier.base.Scored) as plain JSON structures."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -359,6 +373,7 @@ def save_proposal(session: Session, *, call_id: int, proposal: Mapping[str, Any]
             for k, v in (proposal.get("confidence") or {}).items()
             if isinstance(v, int | float) and not isinstance(v, bool)
         }
+        card.proposed_house_status = _house_status(proposal.get("house_status"))
         card.proposed_alternatives = _jsonify(proposal.get("alternatives") or {})
         card.model_version = version
         card.proposed_at = utcnow()

@@ -4,9 +4,10 @@ they used): a keyword card proposer and a transfer that records what it was aske
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from classifier.base import Address, CardProposal, EmergencyHint, Scored
+from classifier.base import Address, CardProposal, EmergencyHint, HeardWord, HouseStatus, Scored
 from core.taxonomy import Taxonomy
 
 # (words in the text, topic, emergency)
@@ -16,7 +17,11 @@ RULES: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("батаре", "отоплен", "жылу"), "heating", "none"),
     (("лифт",), "elevator", "none"),
 )
-ADDRESS = re.compile(r"улица\s+(?P<street>[\w-]+)\s+дом\s+(?P<house>\d+)(?:\s+квартира\s+(?P<apt>\d+))?", re.I)
+# A house said in digits is heard; a house said in any other word ("дом двенацать") is one it could not read.
+ADDRESS = re.compile(
+    r"улица\s+(?P<street>[\w-]+)\s+дом\s+(?:(?P<house>\d+)|(?P<unread>[^\W\d]+))(?:\s+квартира\s+(?P<apt>\d+))?",
+    re.I,
+)
 
 
 class _Scorer:
@@ -32,12 +37,15 @@ class _Scorer:
                 return topic, emergency
         return None
 
-    def add_final(self, text: str) -> CardProposal:
+    def add_final(self, text: str, words: Sequence[HeardWord] = ()) -> CardProposal:
         self.texts.append(text)
         whole = " ".join(self.texts)
         topic, emergency = self._match(whole) or ("information", "none")
         m = ADDRESS.search(whole)
         address = Address(street=m["street"], house=m["house"], apartment=m["apt"]) if m else Address()
+        house_status = HouseStatus.ABSENT
+        if m:
+            house_status = HouseStatus.HEARD if m["house"] else HouseStatus.UNCERTAIN
         others = [t for t in ("heating", "hot_water", "water_supply") if t != topic][:2]
         self.last = CardProposal(
             topic=topic,
@@ -52,6 +60,7 @@ class _Scorer:
                 "service": (Scored(self.taxonomy.service_for(topic), 0.86),),
             },
             model_version="keyword-stand-in",
+            house_status=house_status,
         )
         return self.last
 

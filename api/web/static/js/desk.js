@@ -737,6 +737,10 @@ function renderProposal(c) {
     const box = $(`p-${name}`);
     if (!box) continue;
     box.replaceChildren();
+    if (name === "house" && askForHouse(c)) {
+      box.append(h("span", { class: "conf mid", id: "house-ask", role: "status" }, t("prop.house_uncertain")));
+      continue;
+    }
     if (!proposed || !proposed[name]) continue;
     const mine = name === "district" ? state.combos.district.value : name === "language" ? $("f-language").value : $(`f-${name}`).value.trim();
     if (mine === proposed[name]) {
@@ -764,6 +768,12 @@ function renderProposal(c) {
       ),
     );
   }
+}
+
+/** The model heard the street but not the house number, and the operator has not typed one: ask the caller. */
+function askForHouse(c) {
+  const p = c.proposal;
+  return !!p && p.house_status === "uncertain" && (c.status || "draft") === "draft" && !$("f-house").value.trim();
 }
 
 function renderCardStatus(c) {

@@ -91,6 +91,7 @@ const STRINGS = {
     "prop.alt": "другие:",
     "prop.take": "Взять вариант «{v}»",
     "prop.none": "нет предложения",
+    "prop.house_uncertain": "Улица расслышана, номер дома — нет. Уточните у звонящего",
     "combo.nomatch": "Нет совпадений",
     "combo.clear": "(пусто)",
     "lang.ru": "русский",
@@ -180,6 +181,7 @@ const STRINGS = {
     "status.returned": "возвращено",
 
     "qa.title": "Проверка звонка",
+    "qa.house_uncertain": "номер дома не расслышан",
     "qa.audio": "Запись разговора",
     "qa.speed": "Скорость воспроизведения",
     "qa.noaudio": "Записи этого звонка нет.",
@@ -468,6 +470,7 @@ const STRINGS = {
     "prop.alt": "басқалары:",
     "prop.take": "«{v}» нұсқасын алу",
     "prop.none": "ұсыныс жоқ",
+    "prop.house_uncertain": "Көше естілді, үй нөмірі анық емес. Қоңырау шалушыдан сұраңыз",
     "combo.nomatch": "Сәйкестік жоқ",
     "combo.clear": "(бос)",
     "lang.ru": "орысша",
@@ -557,6 +560,7 @@ const STRINGS = {
     "status.returned": "қайтарылды",
 
     "qa.title": "Қоңырауды тексеру",
+    "qa.house_uncertain": "үй нөмірі анық естілмеді",
     "qa.audio": "Сөйлесу жазбасы",
     "qa.speed": "Ойнату жылдамдығы",
     "qa.noaudio": "Бұл қоңыраудың жазбасы жоқ.",

@@ -192,7 +192,14 @@ function renderCard() {
       "tr",
       { class: a !== b ? "diff" : "", dataset: { field: f } },
       h("th", { scope: "row" }, t(`field.${f}`)),
-      h("td", {}, a, p.confidence?.[f] != null ? ` (${Math.round(p.confidence[f] * 100)}%)` : ""),
+      h(
+        "td",
+        {},
+        a,
+        p.confidence?.[f] != null ? ` (${Math.round(p.confidence[f] * 100)}%)` : "",
+        // The model heard the street but not the house number: the operator was to ask the caller.
+        f === "address" && p.house_status === "uncertain" ? h("span", { class: "muted", id: "qa-house-uncertain" }, ` · ${t("qa.house_uncertain")}`) : "",
+      ),
       h("td", { class: "final" }, b),
       h(
         "td",

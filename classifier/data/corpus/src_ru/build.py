@@ -89,7 +89,9 @@ def parse(path: Path) -> tuple[list[tuple[str, dict]], list[str]]:
         if e == "none" and also:
             errs.append(f"{where}: emergency_also without a primary code")
         for a in also:
-            if a not in PRECEDENCE or a == e or PRECEDENCE.index(a) < PRECEDENCE.index(e):
+            # the door ruling (conventions.md): a door nobody opens is 102 first, with 103 beside it
+            door_ruling = e == "102" and a == "103"
+            if a not in PRECEDENCE or a == e or (PRECEDENCE.index(a) < PRECEDENCE.index(e) and not door_ruling):
                 errs.append(f"{where}: bad or out-of-precedence secondary code {a}")
         if text != text.lower():
             errs.append(f"{where}: upper case")
