@@ -168,11 +168,12 @@ class CallText:
     ru_words: int = 0
 
     def add(self, new_tokens: list[str], extractor: AddressExtractor, lexicon: Lexicon | None = None,
-            heard: Sequence[HeardWord] = ()) -> int:
-        """Append a segment's tokens, rescanning only a fixed tail; returns the previous token count."""
+            confidences: Sequence[float] | None = None) -> int:
+        """Append a segment's tokens (and each token's recogniser confidence, 1.0 when unknown), rescanning only a
+        fixed tail; returns the previous token count."""
         n_prev = len(self.tokens)
         self.tokens.extend(new_tokens)
-        self.confidences.extend(token_confidences(new_tokens, heard))
+        self.confidences.extend(confidences if confidences is not None else [1.0] * len(new_tokens))
         r0 = max(0, n_prev - rules.RESCAN_TOKENS)
         d0 = max(0, n_prev - rules.REDISCOUNT_TOKENS)
         kept = [h for h in self.hits if h.start < r0]
@@ -229,9 +230,10 @@ class SklearnCallScorer:
             return self._last
         assert s.feats is not None
         # the heads read misheard words put back (word_repair); rules and address read what was heard
-        p.model.incremental.add(s.feats, " ".join(p.repair.repair(new_tokens, token_confidences(new_tokens, words))))
+        confidences = token_confidences(new_tokens, words)
+        p.model.incremental.add(s.feats, " ".join(p.repair.repair(new_tokens, confidences)))
         # rules and address: rescan a fixed tail so words of this segment can complete or discount earlier ones
-        n_prev = s.add(new_tokens, p.extractor, p.lexicon, heard=words)
+        n_prev = s.add(new_tokens, p.extractor, p.lexicon, confidences)
         p.update_windows(s, n_prev)
         self._last = p.build(s)
         return self._last

@@ -193,12 +193,6 @@ def choose_thresholds(oof: OutOfFold, *, prevalence: float | None = TARGET_PREVA
     return best[1]
 
 
-def tune_thresholds(examples: list[Example], *, params: dict[str, Any] | None, seed: int, folds: int = 4,
-                    streets: StreetIndex | None = None) -> dict[str, float]:
-    """Emergency thresholds chosen on out-of-fold predictions over TRAIN only (see ``choose_thresholds``)."""
-    return choose_thresholds(out_of_fold(examples, params=params, seed=seed, folds=folds, streets=streets))
-
-
 def tune_and_calibrate(examples: list[Example], taxonomy: Taxonomy, *, params: dict[str, Any] | None, seed: int,
                        folds: int = 4, streets: StreetIndex | None = None,
                        views: Views | None = None) -> tuple[dict[str, float], Calibration]:

@@ -27,7 +27,7 @@ from classifier.calibration import Calibration
 from classifier.corpus import Example, corpus_hash, training_data, training_files
 from classifier.language import decide as decide_language
 from classifier.normalize import normalize
-from classifier.proposer import CallText, assemble, decide_emergency
+from classifier.proposer import CallText, assemble, decide_emergency, token_confidences
 from classifier.sklearn_model import LANGUAGE_LABELS, METADATA_FILE, check_labels
 from core.errors import ClassifierError
 from core.taxonomy import EMERGENCY_CODES, Taxonomy
@@ -266,7 +266,7 @@ class TransformersCallScorer:
         toks = normalize(text).split()
         if not toks and self._last is not None:
             return self._last
-        self._text.add(toks, self._p.extractor, heard=words)
+        self._text.add(toks, self._p.extractor, confidences=token_confidences(toks, words))
         last_words = " ".join(self._text.tokens[-MAX_WORDS:])
         self._probs = self._p.engine.infer([last_words])[0]
         self._last = self._p.build(self._text, self._probs)

@@ -308,6 +308,8 @@ def test_the_model_cannot_veto_a_caller_asking_for_the_service_by_name() -> None
     th = {"emergency_102": 0.8, "emergency_103": 0.8, "rule_veto": 0.1}
     asked = decide_emergency({"102": 0.004}, scan(normalize("полиция нужна срочно").split()), th)
     assert asked.primary == "102"
+    ambulance = decide_emergency({"103": 0.0004}, scan(normalize("скорую на жубанова двенадцать быстрее").split()), th)
+    assert ambulance.primary == "103"
     # an ordinary rule hit is still vetoed when the model is sure it is not that code
     hits = scan(normalize("в подъезде драка дерутся").split())
     assert hits and not any(h.explicit for h in hits)
