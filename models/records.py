@@ -96,6 +96,11 @@ class Call(Base):
     asr_gaps: Mapped[list[list[float]] | None] = mapped_column(JSON)
     postcall_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     postcall_error: Mapped[str | None] = mapped_column(Text)
+    # The retention policy's work on this call (privacy.retention): when its recordings were deleted, its
+    # transcript anonymised, and the appellant's number removed. None: not yet.
+    recordings_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transcript_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    caller_number_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     recordings: Mapped[list[Recording]] = relationship(back_populates="call", order_by="Recording.id")
     segments: Mapped[list[TranscriptSegment]] = relationship(
@@ -112,7 +117,7 @@ class Recording(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16), default="mixed")  # mixed | caller
+    kind: Mapped[str] = mapped_column(String(16), default="mixed")  # mixed | caller | operator
     path: Mapped[str] = mapped_column(String(1024))
     format: Mapped[str] = mapped_column(String(16), default="wav")
     sample_rate: Mapped[int] = mapped_column(Integer, default=8000)
@@ -248,6 +253,10 @@ class Card(Base):
     qa_marks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Working fields a person has set; later proposals no longer overwrite them.
     operator_edited: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A legal hold stops the retention policy from deleting anything of this card's call.
+    legal_hold_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    legal_hold_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    legal_hold_reason: Mapped[str | None] = mapped_column(Text)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -6,6 +6,8 @@ from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
 import models.handover  # noqa: F401  (registers the second line's tables)
+import models.privacy  # noqa: F401  (the access log and retention runs)
+import models.quality  # noqa: F401  (QA rule sets, scorecards, judgments, samples)
 import models.records  # noqa: F401  (registers every table on Base.metadata)
 from models.base import Base
 

@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
+import models.privacy  # noqa: F401  (registers its tables)
+import models.quality  # noqa: F401
 from callcard.cli import cli
 from models import migrations
 from models.base import Base
@@ -32,6 +34,12 @@ TABLES = {
     "api_keys",
     "card_photos",
     "webhook_deliveries",
+    "access_log",
+    "retention_runs",
+    "qa_rule_sets",
+    "qa_scorecards",
+    "qa_judgments",
+    "qa_samples",
     "alembic_version",
 }
 
