@@ -67,6 +67,7 @@ def registry_view(card: CardPublic) -> CardPublic:
         "qa_marks": {},
         "operator_edited": [],
         "caller_number": mask_number(card.caller_number),
+        "legal_hold_reason": None,
     }
     return card.model_copy(update=hidden)
 
@@ -80,11 +81,14 @@ LiveUser = Annotated[User, Depends(allow(Action.LIVE_FEED))]
 Reopener = Annotated[User, Depends(allow(Action.REOPEN_CARD))]
 Monitor = Annotated[User, Depends(allow(Action.MONITOR_DEADLINES))]
 HandoverAdmin = Annotated[User, Depends(allow(Action.ADMIN_HANDOVER))]
+LegalHolder = Annotated[User, Depends(allow(Action.LEGAL_HOLD))]
+RetentionAdmin = Annotated[User, Depends(allow(Action.RETENTION_RUNS))]
 CallReader = Annotated[User, Depends(allow(Action.READ_CALL))]
 CardReader = Annotated[User, Depends(allow(Action.READ_CARD))]
 CardExporter = Annotated[User, Depends(allow(Action.EXPORT_CARDS))]
 DeskUser = Annotated[User, Depends(allow(Action.EDIT_CARD))]
 QaReviewer = Annotated[User, Depends(allow(Action.QA_REVIEW))]
 QaCorrector = Annotated[User, Depends(allow(Action.QA_CORRECT))]
+QaTrendsUser = Annotated[User, Depends(allow(Action.QA_TRENDS))]
 DashboardUser = Annotated[User, Depends(allow(Action.DASHBOARD))]
 AdminUser = Annotated[User, Depends(allow(Action.ADMIN_USERS))]

@@ -14,6 +14,7 @@ from api.limits import BodySizeLimit
 from api.open311.app import OPEN311_PREFIX, create_open311_app
 from api.openapi import build_openapi
 from api.routes import (
+    asr_quality,
     auth,
     calls,
     cards,
@@ -21,9 +22,13 @@ from api.routes import (
     directory,
     health,
     inbox,
+    legal_hold,
     live,
     organisations,
+    privacy,
     qa,
+    qa_review,
+    qa_rules,
     stats,
     taxonomy,
     transfer,
@@ -50,11 +55,16 @@ API_ROUTERS: list[APIRouter] = [
     claim.router,
     transfer.router,
     stats.router,
+    asr_quality.router,
     qa.router,
+    privacy.router,
+    qa_review.router,
+    qa_rules.router,
     organisations.router,
     inbox.router,
     webhooks.router,
     directory.router,
+    legal_hold.router,
 ]
 # Routers mounted at the root (HTML pages, static files are mounted by whoever owns them).
 # Routers mounted at the root: the OpenAPI docs page, served with its assets from the package (no CDN).

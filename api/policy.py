@@ -56,7 +56,8 @@ class Action(StrEnum):
     HANDLE_CARD = "handle_card"  # route, resolve, close
     TRANSFER_CALL = "transfer_call"  # the emergency transfer of a live caller
     QA_REVIEW = "qa_review"  # QA queue and training export
-    QA_CORRECT = "qa_correct"  # transcript corrections and classification marks
+    QA_CORRECT = "qa_correct"  # transcript corrections and classification marks; verdicts on automatic QA checks
+    QA_TRENDS = "qa_trends"  # per-operator QA trends (operators: their own row only, see qa_trends_operator)
     DASHBOARD = "dashboard"
     TAXONOMY = "taxonomy"
     READ_ORGANISATIONS = "read_organisations"  # the active organisations, for the desk's choice
@@ -66,6 +67,11 @@ class Action(StrEnum):
     REOPEN_CARD = "reopen_card"  # the appellant says it is not fixed
     INBOX_READ = "inbox_read"  # an organisation's cards, as its executors see them
     INBOX_WORK = "inbox_work"  # accept, start, report done, return as "not ours", add a note or photos
+    LEGAL_HOLD = "legal_hold"  # put a card under a legal hold (the retention policy removes nothing) or lift it
+    RETENTION_RUNS = "retention_runs"  # the retention policy's runs: what each removed
+    READ_UNMASKED = "read_unmasked"  # personal data (ИИН, phones, cards) shown as said; see personal_data_view
+    READ_ACCESS_LOG = "read_access_log"  # who listened to which recording, who read which unmasked transcript
+    EXPORT_MASKED_AUDIO = "export_masked_audio"  # a recording with its personal data replaced by a tone
 
 
 _ALL = frozenset(Role)
@@ -92,6 +98,7 @@ ROLE_RULES: dict[Action, frozenset[Role]] = {
     Action.TRANSFER_CALL: _DESK,
     Action.QA_REVIEW: _REVIEW,
     Action.QA_CORRECT: frozenset({Role.QA, Role.ADMIN}),
+    Action.QA_TRENDS: _STAFF,
     Action.DASHBOARD: _STAFF,
     Action.TAXONOMY: _ALL,
     Action.READ_ORGANISATIONS: _STAFF,
@@ -101,6 +108,11 @@ ROLE_RULES: dict[Action, frozenset[Role]] = {
     Action.REOPEN_CARD: _MONITORING,
     Action.INBOX_READ: frozenset({Role.EXECUTOR, Role.SUPERVISOR, Role.ADMIN}),
     Action.INBOX_WORK: frozenset({Role.EXECUTOR}),
+    Action.LEGAL_HOLD: _MONITORING,
+    Action.RETENTION_RUNS: frozenset({Role.ADMIN}),
+    Action.READ_UNMASKED: frozenset({Role.OPERATOR, Role.QA, Role.ADMIN}),
+    Action.READ_ACCESS_LOG: frozenset({Role.ADMIN}),
+    Action.EXPORT_MASKED_AUDIO: frozenset({Role.ADMIN}),
 }
 
 # Roles whose access is not narrowed to their own calls.
@@ -279,6 +291,12 @@ def decide(
     return ALLOW
 
 
+def qa_trends_operator(viewer: Viewer) -> int | None:
+    """Whose QA trends ``viewer`` sees (QA_TRENDS): None for every operator's (supervisors, QA, admins); an
+    operator sees only their own row: their scores coach them, colleagues' scores are not theirs to compare."""
+    return None if viewer.sees_every_call else viewer.user_id
+
+
 NOT_YOUR_ORGANISATION = "This card is not in your organisation's hands."
 
 
@@ -289,6 +307,59 @@ def _executor_decides(viewer: Viewer, card: CardFacts | None) -> Decision:
     if viewer.organisation_id is None or card.organisation_id != viewer.organisation_id or card.status == "draft":
         return _forbid(NOT_YOUR_ORGANISATION)
     return ALLOW
+
+
+# ------------------------------------------------------------------------------- personal data
+
+
+class PersonalDataView(StrEnum):
+    """How personal data (ИИН, phone and card numbers, the appellant's number) is shown to someone."""
+
+    UNMASKED = "unmasked"  # as said; a view of a transcript this way is written to the access log
+    MASKED = "masked"  # each number replaced by "<iin>", "<phone>", "<card>"; the caller's number "+7 701 *** ** 67"
+    NONE = "none"  # no transcript at all (executors)
+
+
+class Surface(StrEnum):
+    """Where personal data is shown: the same viewer may see a call unmasked on its page, masked in a list."""
+
+    CALL_PAGE = "call_page"  # one call: GET /api/calls/{id}, the QA page, a QA correction's answer
+    LISTING = "listing"  # lists, searches, one card, caller history, the inbox
+    LIVE_FEED = "live_feed"  # WS /api/live
+    EXPORT = "export"  # cards CSV, training export: masked for everyone
+
+
+def personal_data_view(viewer: Viewer, call: CallFacts | None, now: datetime, surface: Surface) -> PersonalDataView:
+    """The one rule for personal data in transcripts and cards.
+
+    - Exports: masked for everyone. Executors: no transcript (the inbox's card text masked).
+    - An operator sees a live call unmasked everywhere but exports while they hold it, or while nobody holds it yet
+      (the call they are about to take: the desk shows the caller's number, as every ACD shows it); after the
+      hang-up, and once a colleague took it, masked.
+    - QA and admins: unmasked on the call's own page (each view logged), masked in lists, searches and the live feed.
+    - Supervisors: masked.
+    """
+    del now  # the rule needs no clock today: "live" is the call's state; kept so a window can be added here
+    if viewer.role is Role.EXECUTOR:
+        return PersonalDataView.NONE
+    if surface is Surface.EXPORT or not role_allows(viewer.role, Action.READ_UNMASKED):
+        return PersonalDataView.MASKED
+    if viewer.role is Role.OPERATOR:
+        live = call is not None and call.ended_at is None and call.state in LIVE_STATES
+        takeable = call is not None and call.operator_id in (None, viewer.user_id)
+        return PersonalDataView.UNMASKED if live and takeable else PersonalDataView.MASKED
+    return PersonalDataView.UNMASKED if surface is Surface.CALL_PAGE else PersonalDataView.MASKED
+
+
+def appellant_number_shown(viewer: Viewer, call: CallFacts | None, now: datetime, surface: Surface) -> bool:
+    """Whether the appellant's number (the caller ID stored with a call or card, not numbers said in a transcript)
+    is shown in full: to whoever sees the call's personal data unmasked, and to supervisors and admins on every
+    surface but exports, because the monitoring department calls appellants back ("the appellant hears back")."""
+    if surface is Surface.EXPORT or viewer.role is Role.EXECUTOR:
+        return False
+    if viewer.role in (Role.SUPERVISOR, Role.ADMIN):
+        return True
+    return personal_data_view(viewer, call, now, surface) is PersonalDataView.UNMASKED
 
 
 # ------------------------------------------------------------------------------- the same rules, as SQL

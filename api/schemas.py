@@ -352,6 +352,8 @@ class CardPublic(BaseModel):
     emergency_dismissed_reason: str | None
     qa_marks: dict[str, Any]
     operator_edited: list[str]
+    legal_hold_at: datetime | None = None  # under a legal hold: the retention policy removes nothing of its call
+    legal_hold_reason: str | None = None
     created_at: datetime
     updated_at: datetime
     version: int
@@ -411,6 +413,8 @@ class CardPublic(BaseModel):
             emergency_dismissed_reason=card.emergency_dismissed_reason,
             qa_marks=dict(card.qa_marks or {}),
             operator_edited=list(card.operator_edited or []),
+            legal_hold_at=card.legal_hold_at,
+            legal_hold_reason=card.legal_hold_reason,
             created_at=card.created_at,
             updated_at=card.updated_at,
             version=card.version,
@@ -552,6 +556,10 @@ class CallPublic(BaseModel):
     frames_dropped: int
     asr_status: str | None
     card_id: int | None = None
+    # When the retention policy deleted the recordings, anonymised or deleted the transcript, cleared the number.
+    recordings_removed_at: datetime | None = None
+    transcript_removed_at: datetime | None = None
+    caller_number_removed_at: datetime | None = None
 
     @classmethod
     def of(cls, call: Call, card_id: int | None = None) -> CallPublic:
@@ -578,6 +586,9 @@ class CallPublic(BaseModel):
             frames_dropped=call.frames_dropped,
             asr_status=call.asr_status,
             card_id=card_id,
+            recordings_removed_at=call.recordings_removed_at,
+            transcript_removed_at=call.transcript_removed_at,
+            caller_number_removed_at=call.caller_number_removed_at,
         )
 
 

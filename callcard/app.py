@@ -20,9 +20,12 @@ from api.context import ApiContext
 from asr.base import SpeechEngine
 from asr.factory import build_speech_engine
 from asr.models import resolve_model_dirs
+from callcard.retention_runner import RetentionRunner
+from callcard.retention_runner import runner_from_settings as retention_from_settings
 from calls.hub import CardHub
 from calls.manager import CallManager
 from calls.postcall import FileDecoder, PostCallWorker
+from calls.quality_scoring import CallScoring
 from calls.reconciler import Reconciler
 from calls.registry import CallRegistry
 from calls.session import session_factory
@@ -32,6 +35,7 @@ from classifier.base import CardProposer
 from core.config import Settings, split_hostport
 from core.file_modes import private_dir, tree, wider_than_private
 from core.taxonomy import Taxonomy, load_taxonomy
+from core.types import Speaker
 from handover.deadline_runner import DeadlineRunner, runner_from_settings
 from handover.webhook_outbox import on_new_rows
 from handover.webhook_worker import WebhookWorker, worker_from_settings
@@ -63,6 +67,8 @@ class Services:
     reconciler: Reconciler | None = None
     webhooks: WebhookWorker | None = None  # delivers the webhook outbox
     deadlines: DeadlineRunner | None = None  # deadline control's periodic sweep
+    retention: RetentionRunner | None = None  # the retention policy's daily run
+    scoring: CallScoring | None = None  # QA's automatic checks, run on each call once its transcript is settled
 
 
 def load_proposer(settings: Settings, taxonomy: Taxonomy) -> CardProposer | None:
@@ -157,9 +163,15 @@ def build_services(settings: Settings) -> Services:
     proposer = load_proposer(settings, taxonomy)
     registry = CallRegistry(sessions, Spool(settings.spool_path))
     factory = session_factory(speech=speech, proposer=proposer, writer=registry, hub=hub)
+    operator_factory = (
+        session_factory(speech=speech, proposer=None, writer=registry, hub=hub, speaker=Speaker.OPERATOR)
+        if settings.operator_voice
+        else None
+    )
     manager = CallManager(
         registry=registry,
         processor_factory=factory,
+        operator_factory=operator_factory,
         hub=hub,
         capacity=settings.live_capacity or None,
     )
@@ -173,6 +185,8 @@ def build_services(settings: Settings) -> Services:
         live_finished=manager.live_finished,
     )
     manager.on_live_finished = postcall.request
+    scoring = CallScoring(sessions)
+    postcall.on_settled = scoring.request
     bridge = TelephonyBridge(
         events=manager,
         audio=manager,
@@ -192,6 +206,7 @@ def build_services(settings: Settings) -> Services:
         audiosocket_advertise=settings.audiosocket_advertise,
         agi_enabled=settings.agi_enabled,
         agi_bind=settings.agi_bind,
+        operator_voice=settings.operator_voice,
     )
     apply_telephony_allow_list(settings, bridge)
     ctx = ApiContext(
@@ -226,6 +241,8 @@ def build_services(settings: Settings) -> Services:
         reconciler=reconciler,
         webhooks=webhooks,
         deadlines=deadlines,
+        retention=retention_from_settings(settings, sessions),
+        scoring=scoring,
         settings=settings,
         taxonomy=taxonomy,
         db=db,
@@ -326,7 +343,7 @@ async def run_services(services: Services, *, stop: asyncio.Event | None = None)
     await services.bridge.start()
     if services.reconciler is not None:
         await services.reconciler.start()
-    for worker in (services.webhooks, services.deadlines):
+    for worker in (services.webhooks, services.deadlines, services.retention):
         if worker is not None:
             await worker.start()
     server: uvicorn.Server | None = None
@@ -363,12 +380,14 @@ async def run_services(services: Services, *, stop: asyncio.Event | None = None)
                     await server_task
         if services.reconciler is not None:
             await services.reconciler.stop()
-        for worker in (services.deadlines, services.webhooks):
+        for worker in (services.retention, services.deadlines, services.webhooks):
             if worker is not None:
                 await worker.stop()
         await services.bridge.stop()
         await services.manager.stop()
         await services.postcall.stop()
+        if services.scoring is not None:
+            await services.scoring.stop()
         await services.registry.stop()
         if services.speech is not None:
             await services.speech.aclose()

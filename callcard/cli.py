@@ -16,9 +16,13 @@ COMMANDS: dict[str, str] = {
     "apikeys": "callcard.commands.apikeys:apikeys",
     "models": "callcard.commands.models:models",
     "transcribe": "callcard.commands.transcribe:transcribe",
+    "asr": "callcard.commands.asr_quality:asr",
     "classify": "callcard.commands.classify:classify",
     "classifier": "callcard.commands.classifier:classifier",
     "demo-call": "callcard.commands.demo_call:demo_call",
+    "qa-sample": "callcard.commands.qa_sample:qa_sample",
+    "qa": "callcard.commands.qa:qa",
+    "retention": "callcard.commands.retention:retention",
 }
 
 

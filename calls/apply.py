@@ -25,6 +25,7 @@ from calls.writes import (
     StoreProposal,
     StoreSegment,
 )
+from core.types import Speaker
 from models.records import AuditEvent, Call
 from models.repo import audit, cards
 from models.repo import calls as repo
@@ -100,6 +101,7 @@ def apply_write(session: Session, write: CallWrite, stored: Stored) -> int | Non
             model_version=write.model_version,
             source=write.source,
             segment_key=write.segment_key,
+            speaker=write.speaker.value,
         )
         return segment.id
     if isinstance(write, StoreProposal):
@@ -108,9 +110,15 @@ def apply_write(session: Session, write: CallWrite, stored: Stored) -> int | Non
         return card.id
     if isinstance(write, SetTranscriptState):
         call = _call(session, write.call_key, stored)
-        call.asr_status = write.status.value
-        if write.gaps is not None:
-            call.asr_gaps = [[round(a, 3), round(b, 3)] for a, b in write.gaps]
+        gaps = [[round(a, 3), round(b, 3)] for a, b in write.gaps] if write.gaps is not None else None
+        if write.speaker is Speaker.OPERATOR:
+            call.operator_asr_status = write.status.value
+            if gaps is not None:
+                call.operator_asr_gaps = gaps or None
+        else:
+            call.asr_status = write.status.value
+            if gaps is not None:
+                call.asr_gaps = gaps
         session.commit()
         return None
     if isinstance(write, PostCallOutcome):
@@ -120,6 +128,10 @@ def apply_write(session: Session, write: CallWrite, stored: Stored) -> int | Non
         call.postcall_error = write.error
         if write.status is AsrStatus.POSTCALL_DONE:
             call.asr_gaps = None
+        if write.operator_status is not None:
+            call.operator_asr_status = write.operator_status.value
+            if write.operator_status is AsrStatus.POSTCALL_DONE:
+                call.operator_asr_gaps = None
         session.commit()
         return None
     if isinstance(write, RecordTransfer):
@@ -152,14 +164,24 @@ def _record_transfer(session: Session, call: Call, write: RecordTransfer) -> int
             actor=actor,
             code=write.code,
             now=write.at,
-            outcome={"method": write.method, "elapsed_s": write.elapsed_s, "destination": write.destination,
-                     "at": stamp},
+            outcome={
+                "method": write.method,
+                "elapsed_s": write.elapsed_s,
+                "destination": write.destination,
+                "at": stamp,
+            },
         )
         return card.id
     after: dict[str, object] = {"code": write.code, "uniqueid": call.uniqueid, "at": stamp}
     if write.status == "failed":
-        after = {"outcome": "failed", "code": write.code, "reason": write.reason, "detail": write.detail,
-                 "elapsed_s": write.elapsed_s, "at": stamp}
+        after = {
+            "outcome": "failed",
+            "code": write.code,
+            "reason": write.reason,
+            "detail": write.detail,
+            "elapsed_s": write.elapsed_s,
+            "at": stamp,
+        }
     audit.record(
         session, actor=actor.name, user_id=actor.user_id, entity="card", entity_id=card.id, action=action, after=after
     )

@@ -34,7 +34,7 @@ from calls.registry import CallRegistry
 from calls.writes import AttachRecording, CallWrite, EndCall, MarkAnswered, SetTranscriptState, StoreCall
 from core.logging import current_call
 from core.tasks import BackgroundTasks
-from core.types import SAMPLE_RATE, SAMPLE_WIDTH
+from core.types import SAMPLE_RATE, SAMPLE_WIDTH, Speaker
 from telephony.events import (
     AudioStreamEnded,
     AudioStreamStarted,
@@ -86,10 +86,34 @@ class FollowedCall:
     # (call time, loop time) at which the caller's audio stream broke off before the hang-up (None: it did not)
     stream_lost: tuple[float, float] | None = None
     announced_id: bool | None = None  # None: call_started not published yet; then whether it carried the id
+    operator: OperatorLeg | None = None  # the operator's voice, once its stream connected
 
     @property
     def clock(self) -> float:
         """Call-clock time of the next audio byte."""
+        return self.audio_base + self.received_bytes / BYTES_PER_SECOND
+
+
+@dataclass(eq=False)
+class OperatorLeg:
+    """The operator's voice of a followed call (what the caller hears): decoded live when the node has room, never
+    fed to the card proposal. Its own clock starts where the caller's did (both snoops start together)."""
+
+    queue: asyncio.Queue[AudioItem]
+    audio_base: float
+    phase: CallPhase = CallPhase.STARTING
+    task: asyncio.Task[LiveOutcome] | None = None
+    received_bytes: int = 0
+    frames: int = 0
+    dropped: int = 0
+    streams: int = 0
+    streams_done: asyncio.Event = field(default_factory=asyncio.Event)
+    not_live_since: float | None = None
+    stream_lost_at: float | None = None  # its stream broke off before the hang-up at this call time
+
+    @property
+    def clock(self) -> float:
+        """Call-clock time of the leg's next audio byte."""
         return self.audio_base + self.received_bytes / BYTES_PER_SECOND
 
 
@@ -107,6 +131,7 @@ class CallManager:
         *,
         registry: CallRegistry,
         processor_factory: ProcessorFactory | None,
+        operator_factory: ProcessorFactory | None = None,
         hub: CardHub | None = None,
         queue_frames: int = 500,
         end_timeout: float = 120.0,
@@ -115,13 +140,15 @@ class CallManager:
         capacity: int | None = None,
         on_live_finished: PostCallHook | None = None,
     ) -> None:
-        """Wire the manager. ``processor_factory`` None: no live decoding (every call is recording-only).
+        """Wire the manager. ``processor_factory`` None: no live decoding (every call is recording-only);
+        ``operator_factory``: live processing of the operator's voice (None: decoded after the call only).
 
         ``on_live_finished(key)`` is called once a call's live processing is over and its recording may be
         decoded (post-call work); it is also called for each mixed recording that arrives after that.
         """
         self.registry = registry
         self.processor_factory = processor_factory
+        self.operator_factory = operator_factory
         self.hub = hub
         self.queue_frames = queue_frames
         self.end_timeout = end_timeout
@@ -135,14 +162,19 @@ class CallManager:
         self.unknown_frames = 0
         self.deferred_calls = 0  # calls admitted recording-only because the node was full
         self.demoted_calls = 0  # live calls that fell behind and were finished from the recording
+        self.demoted_operator_legs = 0  # operators' voices no longer decoded live (fell behind, or room for a caller)
         registry.on_stored = self._stored
 
     # -------------------------------------------------------------------------------------------- queries
 
     @property
     def live_count(self) -> int:
-        """Calls being decoded live now."""
-        return sum(1 for c in self.calls.values() if c.phase in (CallPhase.STARTING, CallPhase.LIVE))
+        """Voices being decoded live now: each call's caller, and the operators' voices decoded live."""
+        return sum(
+            (c.phase in (CallPhase.STARTING, CallPhase.LIVE))
+            + (c.operator is not None and c.operator.phase in (CallPhase.STARTING, CallPhase.LIVE))
+            for c in self.calls.values()
+        )
 
     async def call_id_for(self, uniqueid: str) -> int | None:
         """callcard's database id of the call (None while it is not stored)."""
@@ -156,12 +188,14 @@ class CallManager:
 
     # -------------------------------------------------------------------------------------------- audio
 
-    def push_audio(self, uniqueid: str, pcm: bytes) -> bool:
-        """Queue one chunk of 8 kHz s16le PCM for the call; False (and counted) if it had to be dropped."""
+    def push_audio(self, uniqueid: str, pcm: bytes, speaker: Speaker = Speaker.CALLER) -> bool:
+        """Queue one chunk of 8 kHz s16le PCM of one voice of the call; False (and counted) if it had to be dropped."""
         followed = self.calls.get(uniqueid)
         if followed is None or followed.phase in (CallPhase.DRAINING, CallPhase.FINISHED):
             self.unknown_frames += 1
             return False
+        if speaker is Speaker.OPERATOR:
+            return self._push_operator(followed, pcm)
         if followed.received_bytes == 0 and followed.info.start_s > 0:
             # A re-adopted call's stream begins once its new listening chain is up: that long after the offset.
             followed.audio_base = followed.info.start_s + (asyncio.get_running_loop().time() - followed.announced_at)
@@ -181,6 +215,78 @@ class CallManager:
             return False
         followed.frames += 1
         return True
+
+    def _push_operator(self, followed: FollowedCall, pcm: bytes) -> bool:
+        leg = followed.operator or self._open_operator(followed)
+        at = leg.clock
+        leg.received_bytes += len(pcm)
+        if not leg.phase.accepts_audio:
+            return True  # decoded after the call from the operator-leg recording
+        try:
+            leg.queue.put_nowait(AudioChunk(pcm, at))
+        except asyncio.QueueFull:
+            leg.dropped += 1
+            self._demote_operator(followed, leg, at, "live decoding of the operator's voice fell behind real time")
+            return False
+        leg.frames += 1
+        return True
+
+    def _open_operator(self, followed: FollowedCall) -> OperatorLeg:
+        """The operator's voice connected: decode it live if the node has room for one more voice."""
+        leg = OperatorLeg(queue=asyncio.Queue(self.queue_frames), audio_base=followed.audio_base)
+        leg.streams_done.set()
+        followed.operator = leg
+        if self.operator_factory is None or not followed.phase.accepts_audio:
+            leg.phase, leg.not_live_since = CallPhase.RECORDING_ONLY, followed.info.start_s
+            return leg
+        if self.live_count - 1 >= self.capacity:  # this leg is already counted
+            leg.phase, leg.not_live_since = CallPhase.RECORDING_ONLY, followed.info.start_s
+            logger.info(
+                "call %s: no room to decode the operator's voice live; it is decoded after the call", followed.key
+            )
+            return leg
+        try:
+            processor = self.operator_factory(followed.info)
+        except Exception:
+            logger.exception("call %s: live processing of the operator's voice could not start", followed.key)
+            leg.phase, leg.not_live_since = CallPhase.RECORDING_ONLY, followed.info.start_s
+            return leg
+        leg.phase = CallPhase.LIVE
+        leg.task = self.tasks.spawn(self._run_operator(followed, leg, processor.run), f"call-op-{followed.key}")
+        return leg
+
+    async def _run_operator(
+        self,
+        followed: FollowedCall,
+        leg: OperatorLeg,
+        run: Callable[[asyncio.Queue[AudioItem]], Awaitable[LiveOutcome]],
+    ) -> LiveOutcome:
+        current_call.set(followed.key)
+        try:
+            return await run(leg.queue)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("call %s: live processing of the operator's voice failed", followed.key)
+            self._demote_operator(followed, leg, leg.clock, "live processing of the operator's voice failed")
+            return LiveOutcome(decoded=False)
+
+    def _demote_operator(self, followed: FollowedCall, leg: OperatorLeg, at: float, reason: str) -> None:
+        """Stop decoding the operator's voice live from ``at`` on (its recording fills the rest after the call)."""
+        if not leg.phase.accepts_audio:
+            return
+        leg.phase, leg.not_live_since = CallPhase.RECORDING_ONLY, at
+        self.demoted_operator_legs += 1
+        logger.warning("call %s: %s at %.1f s; the operator's rest is decoded after the call", followed.key, reason, at)
+
+    def _make_room_for_caller(self) -> bool:
+        """A caller comes first: stop decoding one operator's voice live (decoded after the call) to free a place."""
+        for other in self.calls.values():
+            leg = other.operator
+            if leg is not None and leg.phase.accepts_audio:
+                self._demote_operator(other, leg, leg.clock, "a new caller needed the place")
+                return True
+        return False
 
     def _demote(self, followed: FollowedCall, at: float, reason: str) -> None:
         """Stop decoding the call live from ``at`` on; its recording fills the rest after hang-up."""
@@ -213,9 +319,13 @@ class CallManager:
             elif isinstance(event, RecordingFinished):
                 self._recording(event)
             elif isinstance(event, AudioStreamStarted):
-                logger.info("call %s: caller audio stream %s connected", event.uniqueid, event.media_uuid)
+                logger.info("call %s: %s audio stream %s connected", event.uniqueid, event.speaker, event.media_uuid)
                 followed = self.calls.get(event.uniqueid)
-                if followed is not None:
+                if followed is not None and event.speaker is Speaker.OPERATOR:
+                    leg = followed.operator or self._open_operator(followed)
+                    leg.streams += 1
+                    leg.streams_done.clear()
+                elif followed is not None:
                     followed.streams += 1
                     followed.streams_done.clear()
             elif isinstance(event, AudioStreamEnded):
@@ -227,7 +337,14 @@ class CallManager:
                     event.dropped,
                 )
                 followed = self.calls.get(event.uniqueid)
-                if followed is not None:
+                if followed is not None and event.speaker is Speaker.OPERATOR and followed.operator is not None:
+                    leg = followed.operator
+                    leg.streams = max(0, leg.streams - 1)
+                    if leg.streams == 0:
+                        leg.streams_done.set()
+                        if not followed.hung_up and event.reason != "hangup":
+                            leg.stream_lost_at = leg.clock
+                elif followed is not None and event.speaker is Speaker.CALLER:
                     followed.streams = max(0, followed.streams - 1)
                     if followed.streams == 0:
                         followed.streams_done.set()
@@ -263,14 +380,14 @@ class CallManager:
         self.calls[key] = followed  # audio may arrive while the rest is set up
         stored = self._write(
             StoreCall(
-                    call_key=key,
-                    started_at=event.at,
-                    channel=event.channel,
-                    linkedid=event.linkedid,
-                    caller_number=event.caller_number,
-                    caller_name=event.caller_name,
-                    dialled_number=event.dialled_number,
-                    source=event.source,
+                call_key=key,
+                started_at=event.at,
+                channel=event.channel,
+                linkedid=event.linkedid,
+                caller_number=event.caller_number,
+                caller_name=event.caller_name,
+                dialled_number=event.dialled_number,
+                source=event.source,
                 media_uuid=event.media_uuid,
             )
         )
@@ -319,7 +436,7 @@ class CallManager:
             followed.phase = CallPhase.RECORDING_ONLY
             followed.not_live_since = followed.info.start_s
             return LiveTranscription.AFTER_CALL
-        if self.live_count - 1 >= self.capacity:  # this call is already counted
+        if self.live_count - 1 >= self.capacity and not self._make_room_for_caller():  # this call is already counted
             followed.phase = CallPhase.RECORDING_ONLY
             followed.not_live_since = followed.info.start_s
             self.deferred_calls += 1
@@ -391,6 +508,8 @@ class CallManager:
                 await asyncio.wait_for(followed.streams_done.wait(), self.stream_grace)
             except TimeoutError:
                 logger.warning("call %s: audio stream still open %.0f s after the hang-up", key, self.stream_grace)
+            if followed.operator is not None:
+                await self._finish_operator(followed, followed.operator)
             end_s = followed.clock
             if followed.phase.accepts_audio:
                 followed.phase = CallPhase.DRAINING
@@ -411,8 +530,12 @@ class CallManager:
                 status = AsrStatus.COMPLETE
             await self._write(SetTranscriptState(call_key=key, status=status, gaps=_pairs(merged) or None))
             if followed.dropped:
-                logger.warning("call %s ended with %d of %d audio frames not decoded live", key, followed.dropped,
-                               followed.frames + followed.dropped)
+                logger.warning(
+                    "call %s ended with %d of %d audio frames not decoded live",
+                    key,
+                    followed.dropped,
+                    followed.frames + followed.dropped,
+                )
                 self._write(EndCall(call_key=key, at=event.at, cause=event.cause, frames_dropped=followed.dropped))
         finally:
             followed.phase = CallPhase.FINISHED
@@ -426,20 +549,64 @@ class CallManager:
             if self.on_live_finished is not None:
                 self.on_live_finished(key)
 
+    async def _finish_operator(self, followed: FollowedCall, leg: OperatorLeg) -> None:
+        """Drain the operator's voice and store its state: complete, or the spans to decode after the call."""
+        try:
+            await asyncio.wait_for(leg.streams_done.wait(), self.stream_grace)
+        except TimeoutError:
+            logger.warning("call %s: the operator's audio stream is still open after the hang-up", followed.key)
+        end_s = leg.clock
+        if leg.phase.accepts_audio:
+            leg.phase = CallPhase.DRAINING
+        outcome = await self._drain_queue(followed.key, leg.queue, leg.task, end_s, start_s=leg.audio_base)
+        gaps = list(outcome.gaps)
+        if leg.not_live_since is not None and end_s > leg.not_live_since:
+            gaps.append(Span(leg.not_live_since, end_s))
+        if leg.stream_lost_at is not None:
+            gaps.append(Span(leg.stream_lost_at, max(followed.clock, leg.stream_lost_at)))
+        if leg.audio_base > 0:
+            gaps.append(Span(0.0, leg.audio_base))
+        merged = missed_spans(gaps)
+        if leg.received_bytes == 0:
+            # The stream never carried a frame (Asterisk streams a snoop's audio, silence included, from its start):
+            # it never worked, and what the caller heard is in the mixed recording as the caller's.
+            status, merged = AsrStatus.COMPLETE, ()
+            if leg.stream_lost_at is not None:
+                logger.warning("call %s: the operator's stream broke before it carried any audio", followed.key)
+        elif not outcome.decoded or leg.received_bytes == 0:
+            status, merged = AsrStatus.DEFERRED, ()
+        else:
+            status = AsrStatus.INCOMPLETE if merged else AsrStatus.COMPLETE
+        leg.phase = CallPhase.FINISHED
+        await self._write(
+            SetTranscriptState(call_key=followed.key, status=status, gaps=_pairs(merged), speaker=Speaker.OPERATOR)
+        )
+
     async def _drain(self, followed: FollowedCall, end_s: float) -> LiveOutcome:
         """Let the live processor finish the queued audio; never leave it running (post-call work follows)."""
-        task = followed.task
+        return await self._drain_queue(
+            followed.key, followed.queue, followed.task, end_s, start_s=followed.info.start_s
+        )
+
+    async def _drain_queue(
+        self,
+        key: CallKey,
+        queue: asyncio.Queue[AudioItem],
+        task: asyncio.Task[LiveOutcome] | None,
+        end_s: float,
+        *,
+        start_s: float,
+    ) -> LiveOutcome:
         if task is None:
             return LiveOutcome(decoded=False)
         try:
-            await asyncio.wait_for(followed.queue.put(EndOfAudio(end_s)), self.end_timeout)
+            await asyncio.wait_for(queue.put(EndOfAudio(end_s)), self.end_timeout)
             return await asyncio.wait_for(asyncio.shield(task), self.end_timeout)
         except TimeoutError:
-            logger.error("call %s: live processing did not finish within %.0f s; cancelled", followed.key,
-                         self.end_timeout)
+            logger.error("call %s: live processing did not finish within %.0f s; cancelled", key, self.end_timeout)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)  # it is over before post-call work may start
-            return LiveOutcome(gaps=(Span(followed.info.start_s, end_s),), decoded=False)
+            return LiveOutcome(gaps=(Span(start_s, end_s),), decoded=False)
         except asyncio.CancelledError:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -449,8 +616,9 @@ class CallManager:
 
     # ---------------------------------------------------------------------------------------------- hub
 
-    def _publish(self, message: CallStartedMessage | CallStoredMessage | CallEndedMessage
-                 | TranscriptionChangedMessage) -> None:
+    def _publish(
+        self, message: CallStartedMessage | CallStoredMessage | CallEndedMessage | TranscriptionChangedMessage
+    ) -> None:
         if self.hub is not None:
             self.hub.publish(message)
 
@@ -498,6 +666,8 @@ class CallManager:
         if followed.phase.accepts_audio:
             followed.phase = CallPhase.DRAINING
         try:
+            if followed.operator is not None:
+                await self._finish_operator(followed, followed.operator)
             outcome = await self._drain(followed, end_s)
             gaps = missed_spans([*followed.gaps, *outcome.gaps, *_before_stream(followed)])
             if gaps:

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from classifier.base import CardProposal
+from core.types import Speaker
 
 CallKey = str
 
@@ -52,6 +53,7 @@ class LiveSegment:
     language: str
     confidence: float
     words: tuple[LiveWord, ...] = ()
+    speaker: Speaker = Speaker.CALLER  # the operator's own words are shown small and grey, and never feed the card
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,7 @@ class TranscriptPartialMessage:
     text: str
     language: str
     start: float
+    speaker: Speaker = Speaker.CALLER
     type: Literal["transcript_partial"] = "transcript_partial"
 
 

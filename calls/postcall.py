@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.audio import AudioFormatError
@@ -25,14 +25,16 @@ from calls.hub import CardHub
 from calls.lifecycle import AsrStatus
 from calls.messages import CallKey, CardProposedMessage
 from calls.session import proposal_dict, segment_write
-from calls.writes import CallWriter, PostCallOutcome, StoreProposal
+from calls.writes import CallWriter, PostCallOutcome, SetTranscriptState, StoreProposal
 from classifier.base import CardProposer
 from core.tasks import BackgroundTasks
+from core.types import Speaker
 from models.records import Call, Recording, TranscriptSegment
 
 logger = logging.getLogger(__name__)
 
 LiveFinished = Callable[[CallKey], Awaitable[None]]
+MIN_SPAN_S = 0.25  # a stretch of the mixed recording shorter than this is not decoded for the operator
 
 
 class FileDecoder(Protocol):
@@ -68,6 +70,26 @@ class CallState:
     live: tuple[tuple[float, float], ...]  # spans of the live segments
     text: tuple[tuple[float, str], ...]  # (start, text) of every machine-made segment
     redecoded: bool  # the big models' transcript is stored already
+    operator: OperatorLegState | None = None  # the operator's voice, when it has a recording of its own
+    recording_kind: str = "mixed"  # mixed (both voices), or caller (a FastAGI call's caller leg)
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorLegState:
+    """What the database says of the operator's voice of a call."""
+
+    status: AsrStatus | None
+    gaps: tuple[Span, ...] | None
+    recording: str
+    spans: tuple[tuple[float, float], ...]  # spans of the operator's stored segments
+    # True: ``recording`` is the mixed one (an ARI call: the operator-leg file callcard wrote from the stream lacks
+    # what the stream lost, Asterisk's mixed recording has it); False: the operator's own file (MixMonitor t()).
+    from_mixed: bool = False
+
+    @property
+    def needs_decoding(self) -> bool:
+        """Whether the operator's recording still has to be decoded (None: never decoded live, e.g. FastAGI)."""
+        return self.status is None or self.status.needs_postcall
 
 
 def _status(value: str | None) -> AsrStatus | None:
@@ -82,14 +104,42 @@ def read_state(session: Session, key: CallKey) -> CallState | None:
     call = session.scalars(select(Call).where(Call.uniqueid == key)).first()
     if call is None:
         return None
-    recording = session.scalars(
-        select(Recording.path).where(Recording.call_id == call.id, Recording.kind == "mixed").order_by(Recording.id)
-    ).first()
+    paths = {
+        kind: path
+        for kind, path in session.execute(
+            select(Recording.kind, Recording.path).where(Recording.call_id == call.id).order_by(Recording.id.desc())
+        ).all()
+    }
+    # A FastAGI call's caller leg (MixMonitor r()) is on the mixed recording's clock and holds the caller alone.
+    recording_kind = "caller" if call.source == "agi" and "caller" in paths else "mixed"
+    recording = paths.get(recording_kind)
+    machine = TranscriptSegment.source.in_(("live", "postcall", "redecode"))
     rows = session.execute(
         select(TranscriptSegment.source, TranscriptSegment.start_s, TranscriptSegment.end_s, TranscriptSegment.text)
-        .where(TranscriptSegment.call_id == call.id, TranscriptSegment.source.in_(("live", "postcall", "redecode")))
+        .where(TranscriptSegment.call_id == call.id, machine, TranscriptSegment.speaker == Speaker.CALLER.value)
         .order_by(TranscriptSegment.start_s)
     ).all()
+    operator: OperatorLegState | None = None
+    operator_status = _status(call.operator_asr_status)
+    if call.source == "agi" and "operator" in paths:
+        operator_recording, from_mixed = paths["operator"], False
+    elif operator_status is not None and "mixed" in paths:
+        operator_recording, from_mixed = paths["mixed"], True
+    else:
+        operator_recording, from_mixed = None, False
+    if operator_recording is not None:
+        spoken = session.execute(
+            select(TranscriptSegment.start_s, TranscriptSegment.end_s).where(
+                TranscriptSegment.call_id == call.id, machine, TranscriptSegment.speaker == Speaker.OPERATOR.value
+            )
+        ).all()
+        operator = OperatorLegState(
+            status=operator_status,
+            gaps=tuple(Span(float(a), float(b)) for a, b in call.operator_asr_gaps) if call.operator_asr_gaps else None,
+            recording=operator_recording,
+            spans=tuple((float(a), float(b)) for a, b in spoken),
+            from_mixed=from_mixed,
+        )
     return CallState(
         call_id=call.id,
         status=_status(call.asr_status),
@@ -100,15 +150,25 @@ def read_state(session: Session, key: CallKey) -> CallState | None:
         live=tuple((float(s), float(e)) for src, s, e, _ in rows if src == "live"),
         text=tuple((float(s), str(t)) for src, s, _, t in rows if src != "redecode"),
         redecoded=any(src == "redecode" for src, *_ in rows),
+        operator=operator,
+        recording_kind=recording_kind,
     )
 
 
 def pending_calls(session: Session, *, max_attempts: int, limit: int = 500) -> list[CallKey]:
     """Ended calls whose transcript still needs their recording (oldest first)."""
     waiting = [s.value for s in AsrStatus if s.needs_postcall]
+    operator_waiting = and_(
+        or_(Call.operator_asr_status.is_(None), Call.operator_asr_status.in_(waiting)),
+        exists().where(Recording.call_id == Call.id, Recording.kind == "operator"),
+    )
     stmt = (
         select(Call.uniqueid)
-        .where(Call.ended_at.is_not(None), Call.asr_status.in_(waiting), Call.postcall_attempts < max_attempts)
+        .where(
+            Call.ended_at.is_not(None),
+            or_(Call.asr_status.in_(waiting), operator_waiting),
+            Call.postcall_attempts < max_attempts,
+        )
         .order_by(Call.ended_at)
         .limit(limit)
     )
@@ -194,6 +254,8 @@ class PostCallWorker:
         self._queued: set[CallKey] = set()
         self._tasks = BackgroundTasks("post-call worker")
         self.results: dict[CallKey, JobResult] = {}
+        # Called with a call's key once its post-call work is over (QA scoring, wired by the composition root).
+        self.on_settled: Callable[[CallKey], None] | None = None
         self.failed = 0
 
     # ----------------------------------------------------------------------------------------- lifecycle
@@ -246,6 +308,8 @@ class PostCallWorker:
             finally:
                 self._queued.discard(key)
             self.results[key] = result
+            if result in (JobResult.DONE, JobResult.NOTHING, JobResult.FAILED) and self.on_settled is not None:
+                self.on_settled(key)  # the transcript is as complete as it gets: QA's checks may read it
             if result is JobResult.RETRY:
                 attempts = await self._attempts(key)
                 delay = min(self.retry_max_s, self.retry_base_s * 2 ** max(0, attempts - 1))
@@ -288,6 +352,9 @@ class PostCallWorker:
             return JobResult.RETRY
         if state is None:
             return JobResult.RETRY  # the call is still in the spool
+        if state.operator is not None and state.operator.needs_decoding and state.ended:
+            heard = await self._operator_leg(key, state.operator, state)
+            state = replace(state, operator=replace(state.operator, spans=(*state.operator.spans, *heard)))
         if state.status is AsrStatus.COMPLETE and state.ended and self._decoder is not None:
             try:
                 await self._redecode(key, state)
@@ -318,7 +385,9 @@ class PostCallWorker:
             logger.warning("call %s: post-call decoding failed (%s); retried later", key, exc)
             await self._outcome(key, state.status, f"{type(exc).__name__}: {exc}")
             return JobResult.RETRY
-        segments = missing_words(decoded, live=state.live, spans=spans)
+        # The mixed recording holds both voices: where the operator's own leg has their words, these are theirs.
+        operator_spans = state.operator.spans if state.operator is not None and recording_is_mixed(state) else ()
+        segments = missing_words(decoded, live=(*state.live, *operator_spans), spans=spans)
         for seg in segments:
             self._writer.enqueue(segment_write(key, seg, source="postcall"))
         logger.info("call %s: %d segments decoded from the recording after the call", key, len(segments))
@@ -327,6 +396,41 @@ class PostCallWorker:
         await self._redecode(key, state)
         await self._outcome(key, AsrStatus.POSTCALL_DONE, None)
         return JobResult.DONE
+
+    async def _operator_leg(
+        self, key: CallKey, leg: OperatorLegState, state: CallState
+    ) -> tuple[tuple[float, float], ...]:
+        """Decode what the operator's live transcript lacks; the spans now transcribed.
+
+        From the mixed recording (ARI), only where the caller's live transcript has no gap and no words: where both
+        voices were lost, the words go to the caller (they can make the card; nothing can tell the voices apart).
+        Never retried in a loop: a recording that cannot be decoded marks the operator's voice postcall_failed (the
+        caller's transcript and the card do not depend on it)."""
+        if self._decoder is None:
+            await self._writer.enqueue(SetTranscriptState(key, AsrStatus.NO_MODEL, (), Speaker.OPERATOR))
+            return ()
+        spans = leg.gaps if leg.status is AsrStatus.INCOMPLETE else None
+        taken: tuple[tuple[float, float], ...] = leg.spans
+        if leg.from_mixed:
+            caller_gaps = state.gaps or ()
+            if state.status is AsrStatus.DEFERRED:  # the caller was not decoded live at all: the voices are one
+                await self._writer.enqueue(SetTranscriptState(key, AsrStatus.POSTCALL_DONE, (), Speaker.OPERATOR))
+                return ()
+            left = without(spans or (Span(0.0, float("inf")),), caller_gaps)
+            spans = tuple(s for s in left if s.end - s.start >= MIN_SPAN_S)  # slivers between clocks hold no words
+            taken = (*leg.spans, *state.live)
+        try:
+            decoded = await self._decoder.transcribe_file(leg.recording, spans=spans) if spans != () else []
+        except Exception as exc:
+            logger.error("call %s: the operator's recording %s cannot be decoded: %s", key, leg.recording, exc)
+            await self._writer.enqueue(SetTranscriptState(key, AsrStatus.POSTCALL_FAILED, None, Speaker.OPERATOR))
+            return ()
+        segments = missing_words(decoded, live=taken, spans=spans)
+        for seg in segments:
+            self._writer.enqueue(segment_write(key, seg, source="postcall", speaker=Speaker.OPERATOR))
+        await self._writer.enqueue(SetTranscriptState(key, AsrStatus.POSTCALL_DONE, (), Speaker.OPERATOR))
+        logger.info("call %s: %d segments of the operator's voice decoded after the call", key, len(segments))
+        return tuple((seg.start, seg.end) for seg in segments)
 
     async def _redecode(self, key: CallKey, state: CallState) -> None:
         """With big models configured, store their whole-call transcript beside the live one (source redecode)."""
@@ -353,3 +457,25 @@ class PostCallWorker:
 
     async def _outcome(self, key: CallKey, status: AsrStatus, error: str | None) -> None:
         await self._writer.enqueue(PostCallOutcome(call_key=key, status=status, error=error))
+
+
+def recording_is_mixed(state: CallState) -> bool:
+    """Whether the caller's words are decoded from the mixed recording (both voices), not from the caller's leg."""
+    return state.recording_kind == "mixed"
+
+
+def without(spans: Sequence[Span], remove: Sequence[Span]) -> tuple[Span, ...]:
+    """``spans`` with every part inside ``remove`` cut out."""
+    out = list(spans)
+    for cut in remove:
+        kept: list[Span] = []
+        for span in out:
+            if cut.end <= span.start or cut.start >= span.end:
+                kept.append(span)
+                continue
+            if span.start < cut.start:
+                kept.append(Span(span.start, cut.start))
+            if cut.end < span.end:
+                kept.append(Span(cut.end, span.end))
+        out = kept
+    return tuple(out)

@@ -30,7 +30,7 @@ from calls.messages import (
 from calls.writes import CallWriter, SegmentWord, StoreProposal, StoreSegment
 from classifier.base import CallScorer, CardProposal, CardProposer, EmergencyHint, HeardWord
 from core.logging import current_call
-from core.types import NO_EMERGENCY, SAMPLE_RATE, SAMPLE_WIDTH
+from core.types import NO_EMERGENCY, SAMPLE_RATE, SAMPLE_WIDTH, Speaker
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ def proposal_dict(p: CardProposal) -> dict[str, Any]:
     }
 
 
-def segment_write(call_key: str, seg: FinalSegment, *, source: str) -> StoreSegment:
-    """The durable write of one final segment (live, or decoded from the recording after the call)."""
+def segment_write(call_key: str, seg: FinalSegment, *, source: str, speaker: Speaker = Speaker.CALLER) -> StoreSegment:
+    """The durable write of one final segment of one voice (live, or decoded from a recording after the call)."""
     return StoreSegment(
         call_key=call_key,
         source=source,
@@ -72,10 +72,11 @@ def segment_write(call_key: str, seg: FinalSegment, *, source: str) -> StoreSegm
         words=tuple(SegmentWord(w.text, w.start, w.end, w.conf) for w in seg.words),
         engine=seg.engine,
         model_version=seg.model_version,
+        speaker=speaker,
     )
 
 
-def live_segment(seg: FinalSegment, segment_id: int | None) -> LiveSegment:
+def live_segment(seg: FinalSegment, segment_id: int | None, speaker: Speaker = Speaker.CALLER) -> LiveSegment:
     """A final segment as the desk shows it."""
     return LiveSegment(
         id=segment_id,
@@ -85,6 +86,7 @@ def live_segment(seg: FinalSegment, segment_id: int | None) -> LiveSegment:
         language=seg.language,
         confidence=seg.confidence,
         words=tuple(LiveWord(w.text, w.start, w.end, w.conf) for w in seg.words),
+        speaker=speaker,
     )
 
 
@@ -117,7 +119,12 @@ class SessionStats:
 
 
 class CallSession:
-    """Live processing of one call. Failures of ASR or the classifier never stop the audio draining."""
+    """Live processing of one voice of a call. Failures of ASR or the classifier never stop the audio draining.
+
+    The caller's voice feeds the card proposal and the emergency banner; the operator's voice (``speaker``
+    OPERATOR) is transcribed, stored and shown, and never reaches the classifier: an operator asking "пожар?" must
+    not raise the banner, and their words must not change the proposed topic.
+    """
 
     def __init__(
         self,
@@ -130,10 +137,12 @@ class CallSession:
         language: str = "auto",
         emergency_threshold: float = 0.5,
         id_wait: float = 0.5,
+        speaker: Speaker = Speaker.CALLER,
     ) -> None:
         self.info = info
+        self.speaker = speaker
         self._speech = speech
-        self._proposer = proposer
+        self._proposer = proposer if speaker is Speaker.CALLER else None
         self._writer = writer
         self._hub = hub
         self._language = language
@@ -186,7 +195,9 @@ class CallSession:
         if self._speech is not None:
             try:
                 self._stream = self._speech.open_session(
-                    call_id=self.key, language=self._language, start_s=self.info.start_s
+                    call_id=self.key if self.speaker is Speaker.CALLER else f"{self.key}/{self.speaker.value}",
+                    language=self._language,
+                    start_s=self.info.start_s,
                 )
             except Exception:
                 self.stats.asr_failed = True
@@ -209,8 +220,9 @@ class CallSession:
         if self._failed_at is not None and self._clock > self._failed_at:
             gaps.append(Span(self._failed_at, self._clock))
         if gaps:
-            logger.warning("live transcript has %d gap(s); they are decoded from the recording after the call",
-                           len(gaps))
+            logger.warning(
+                "live transcript has %d gap(s); they are decoded from the recording after the call", len(gaps)
+            )
         return LiveOutcome(gaps=tuple(gaps), decoded=True)
 
     async def _close(self) -> None:
@@ -255,7 +267,12 @@ class CallSession:
         self.stats.partials += 1
         self._hub.publish(
             TranscriptPartialMessage(
-                call_key=self.key, call_id=self._call_id(), text=seg.text, language=seg.language, start=seg.start
+                call_key=self.key,
+                call_id=self._call_id(),
+                text=seg.text,
+                language=seg.language,
+                start=seg.start,
+                speaker=self.speaker,
             )
         )
         if self._scorer is not None and seg.text:
@@ -270,12 +287,12 @@ class CallSession:
         if not seg.text.strip():
             return
         self.stats.finals += 1
-        segment_id = await self._store(segment_write(self.key, seg, source="live"))
+        segment_id = await self._store(segment_write(self.key, seg, source="live", speaker=self.speaker))
         self._hub.publish(
             TranscriptFinalMessage(
                 call_key=self.key,
                 call_id=self._call_id(),
-                segment=live_segment(seg, segment_id),
+                segment=live_segment(seg, segment_id, self.speaker),
                 stored_at=datetime.now(UTC),
             )
         )
@@ -373,10 +390,13 @@ def session_factory(
     writer: CallWriter,
     hub: CardHub,
     language: str = "auto",
+    speaker: Speaker = Speaker.CALLER,
 ) -> Callable[[CallInfo], CallSession]:
-    """A calls.live.ProcessorFactory that builds a CallSession per call."""
+    """A calls.live.ProcessorFactory that builds a CallSession per call, for one voice."""
 
     def build(info: CallInfo) -> CallSession:
-        return CallSession(info, speech=speech, proposer=proposer, writer=writer, hub=hub, language=language)
+        return CallSession(
+            info, speech=speech, proposer=proposer, writer=writer, hub=hub, language=language, speaker=speaker
+        )
 
     return build

@@ -19,6 +19,7 @@ from pydantic import Field, TypeAdapter
 
 from calls.lifecycle import AsrStatus
 from calls.messages import CallKey
+from core.types import Speaker
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +99,15 @@ class StoreSegment:
     words: tuple[SegmentWord, ...] = ()
     engine: str | None = None
     model_version: str | None = None
+    speaker: Speaker = Speaker.CALLER
     op: Literal["segment"] = "segment"
 
     @property
     def segment_key(self) -> str:
-        """What makes a replayed segment the same segment."""
+        """What makes a replayed segment the same segment (a caller's keys are as before the operator's voice)."""
         digest = zlib.crc32(self.text.encode("utf-8"))
-        return f"{self.source}:{round(self.start * 1000)}:{round(self.end * 1000)}:{digest:08x}"
+        voice = "" if self.speaker is Speaker.CALLER else f"{self.speaker.value}:"
+        return f"{voice}{self.source}:{round(self.start * 1000)}:{round(self.end * 1000)}:{digest:08x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,21 +122,25 @@ class StoreProposal:
 
 @dataclass(frozen=True, slots=True)
 class SetTranscriptState:
-    """The transcript's status, and the call-time spans live decoding missed (None: leave them)."""
+    """The transcript's status, and the call-time spans live decoding missed (None: leave them), of one voice."""
 
     call_key: CallKey
     status: AsrStatus
     gaps: tuple[tuple[float, float], ...] | None = None
+    speaker: Speaker = Speaker.CALLER
     op: Literal["asr_status"] = "asr_status"
 
 
 @dataclass(frozen=True, slots=True)
 class PostCallOutcome:
-    """One attempt of post-call decoding: its status afterwards and the error, if it failed."""
+    """One attempt of post-call decoding: its status afterwards and the error, if it failed.
+
+    ``operator_status``: the operator leg's status after the attempt (None: the attempt did not touch it)."""
 
     call_key: CallKey
     status: AsrStatus
     error: str | None = None
+    operator_status: AsrStatus | None = None
     op: Literal["postcall"] = "postcall"
 
 

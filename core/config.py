@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     live_max_sockets_per_user: int = 5
     ws_max_message_bytes: int = 4096
     local_timezone: str = "Asia/Almaty"  # the city's clock: registration years and due dates are counted in it
+    qa_sample_per_operator_week: int = 5  # calls drawn at random per operator per ISO week for QA review
 
     api_enabled: bool = True
     api_bind: str = "127.0.0.1:8000"
@@ -79,6 +80,9 @@ class Settings(BaseSettings):
     ari_app: str = "callcard"
     operators_context: str = "operators"
     operators_extension: str = "s"
+    # Transcribe the operator's voice too (ARI: a second snoop spy=out streamed live; FastAGI: MixMonitor's r()/t()
+    # files decoded after the call). Off: only the caller's voice, as before issue 15.
+    operator_voice: bool = True
     emergency_context: str = "emergency"  # 101..104 are dialled as extensions in this context
     emergency_transfer_context: str = "callcard-transfer"  # Local-channel context running ChannelRedirect
 
@@ -113,6 +117,11 @@ class Settings(BaseSettings):
     deadline_due_soon_hours: float = 4.0
     deadline_remind_after_hours: float = 4.0
     deadline_escalate_after_hours: float = 24.0
+
+    # The retention policy (privacy.retention): a site's YAML file (default: core/data/retention.yaml), and the
+    # hour of the city's day (local_timezone) at which the daily job applies it.
+    retention_policy_file: Path | None = None
+    retention_hour: int = Field(default=3, ge=0, le=23)
 
     log_level: str = "INFO"
     extra_origins: list[str] = Field(default_factory=list)

@@ -5,7 +5,6 @@ interval; the stages live on the cards, so nothing is repeated or lost."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -13,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
+from core.periodic import PeriodicJob
 from handover.deadlines import EscalationSteps, SweepResult, sweep
-from handover.lifecycle import Lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ def steps_from_hours(*, due_soon: float, remind_after: float, escalate_after: fl
     )
 
 
-class DeadlineRunner:
+class DeadlineRunner(PeriodicJob):
     """Sweeps the open cards' deadlines periodically; ``run_once`` sweeps now."""
 
     def __init__(
@@ -43,37 +42,16 @@ class DeadlineRunner:
         interval_s: float = 60.0,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        if interval_s <= 0:
-            raise ValueError("deadline runner: interval_s must be positive")
+        super().__init__("deadline runner", interval_s)
         self.sessions = sessions
         self.steps = steps
-        self.interval_s = interval_s
         self.clock = clock
-        self.state = Lifecycle.IDLE
         self.sweeps = 0
-        self.failures = 0
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
-    async def start(self) -> None:
-        """Sweep now, then every ``interval_s`` (idle -> running)."""
-        if self.state is not Lifecycle.IDLE:
-            raise RuntimeError(f"the deadline runner is {self.state}, not idle")
-        self.state = Lifecycle.RUNNING
-        self._task = asyncio.create_task(self._run(), name="deadline-runner")
-
-    async def stop(self) -> None:
-        """Stop after the sweep in progress (if any) ends."""
-        if self.state in (Lifecycle.IDLE, Lifecycle.STOPPED):
-            self.state = Lifecycle.STOPPED
-            return
-        self.state = Lifecycle.STOPPING
-        self._stop.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self.state = Lifecycle.STOPPED
+    async def tick(self) -> SweepResult:
+        """One sweep (the periodic job's run)."""
+        return await self.run_once()
 
     async def run_once(self) -> SweepResult:
         """One sweep at the clock's ``now`` (sweeps never overlap)."""
@@ -88,16 +66,6 @@ class DeadlineRunner:
     def _sweep(self, now: datetime) -> SweepResult:
         with self.sessions() as session:
             return sweep(session, now=now, steps=self.steps)
-
-    async def _run(self) -> None:
-        while self.state is Lifecycle.RUNNING:
-            try:
-                await self.run_once()
-            except Exception as exc:
-                self.failures += 1
-                logger.warning("deadline control failed (%s); trying again in %.0f s", exc, self.interval_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.interval_s)
 
 
 def runner_from_settings(settings: Settings, sessions: sessionmaker[Session]) -> DeadlineRunner:

@@ -1,14 +1,7 @@
-"""The lifecycle of a background worker (the webhook worker, the deadline runner)."""
+"""The lifecycle of a background worker (the webhook worker, the deadline runner): core.periodic's."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from core.periodic import Lifecycle
 
-
-class Lifecycle(StrEnum):
-    """idle (built, not started) -> running -> stopping (finishing what is in flight) -> stopped."""
-
-    IDLE = "idle"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
+__all__ = ["Lifecycle"]

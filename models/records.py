@@ -94,6 +94,10 @@ class Call(Base):
     asr_status: Mapped[str | None] = mapped_column(String(32))  # calls.lifecycle.AsrStatus
     # Call-time spans [[start, end], ...] that live decoding missed (re-decoded from the recording after the call).
     asr_gaps: Mapped[list[list[float]] | None] = mapped_column(JSON)
+    # The operator's leg (issue 15), kept apart from the caller's: its status (calls.lifecycle.AsrStatus) and the
+    # spans its live decoding missed, decoded after the call from the operator-leg recording.
+    operator_asr_status: Mapped[str | None] = mapped_column(String(32))
+    operator_asr_gaps: Mapped[list[list[float]] | None] = mapped_column(JSON)
     postcall_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     postcall_error: Mapped[str | None] = mapped_column(Text)
     # The retention policy's work on this call (privacy.retention): when its recordings were deleted, its

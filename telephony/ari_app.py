@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from core.tasks import BackgroundTasks
+from core.types import Speaker
 from telephony.ari import AriClient, AriError, Json
 from telephony.ari_recordings import fetch_stored_recording, finished
-from telephony.audiosocket import MediaDirectory
+from telephony.audiosocket import MediaDirectory, operator_media_uuid
 from telephony.causes import CALLER_GONE, GONE_WHILE_AWAY, LEFT_DURING_SETUP, cause_name
 from telephony.events import CallAnswered, CallEnded, CallEventSink, CallStarted, RecordingFinished
 
@@ -27,7 +28,9 @@ logger = logging.getLogger(__name__)
 HELPER_TECHS = ("Snoop/", "UnicastRTP/", "AudioSocket/", "WebSocket/")
 HELPER_ARG = "callcard-helper"
 ROLE_RECORD, ROLE_LISTEN, ROLE_MEDIA = "record", "listen", "media"
-HELPER_ID_PREFIXES = ("callcard-rec-", "callcard-lsn-", "callcard-em-")
+# The operator's voice: a snoop spy=out on the caller (what the caller hears) bridged with its own externalMedia.
+ROLE_LISTEN_OPERATOR, ROLE_MEDIA_OPERATOR = "listen-operator", "media-operator"
+HELPER_ID_PREFIXES = ("callcard-rec-", "callcard-lsn-", "callcard-em-", "callcard-lso-", "callcard-emo-")
 RECENTLY_ENDED = 1000  # uniqueids of calls this application ended itself, remembered for the reconciler
 
 
@@ -74,9 +77,11 @@ class AriCall:
     def handed_over(self) -> bool:
         """The caller left (or is leaving) Stasis for the operators' context."""
         return self.phase in (AriCallPhase.HANDING_OVER, AriCallPhase.WITH_OPERATORS)
+
     setup_task: asyncio.Task[None] | None = None
     helpers: dict[str, str] = field(default_factory=dict)  # channel id -> role
     bridge_id: str | None = None
+    operator_bridge_id: str | None = None
     hangup_cause: int | None = None  # from ChannelHangupRequest
     last_seen: datetime | None = None  # time of the last event Asterisk sent about this caller
     recording_started: datetime | None = None  # when Asterisk accepted the recording of the call
@@ -88,7 +93,10 @@ class AriCall:
             ROLE_RECORD: f"callcard-rec-{tag}",
             ROLE_LISTEN: f"callcard-lsn-{tag}",
             ROLE_MEDIA: f"callcard-em-{tag}",
+            ROLE_LISTEN_OPERATOR: f"callcard-lso-{tag}",
+            ROLE_MEDIA_OPERATOR: f"callcard-emo-{tag}",
             "bridge": f"callcard-br-{tag}",
+            "operator_bridge": f"callcard-bro-{tag}",
             "recording": f"callcard-{tag}",
         }
 
@@ -99,8 +107,11 @@ class AriApplication:
     Per caller: answer; snoop ``spy=both`` recorded through ARI (the whole conversation, and it keeps
     recording after the caller leaves Stasis, because the snoop channel stays in this application while the
     audiohook stays on the caller); snoop ``spy=in`` bridged with an externalMedia channel (AudioSocket over
-    TCP, slin) that streams the caller's voice to callcard; ``continue`` into the operators' context. The
-    application subscribes to the caller's channel so its hang-up is still seen after it left Stasis.
+    TCP, slin) that streams the caller's voice to callcard; ``continue`` into the operators' context; then, with
+    ``operator_voice``, snoop ``spy=out`` (what the caller hears: the operator) bridged with a second externalMedia
+    channel that streams the operator's voice (a failure there costs only the live operator transcript: the
+    recording has both voices). The application subscribes to the caller's channel so its hang-up is still seen
+    after it left Stasis.
     """
 
     def __init__(
@@ -116,6 +127,7 @@ class AriApplication:
         recording_format: str = "wav",
         delete_fetched_recordings: bool = True,
         helper_timeout: float = 5.0,
+        operator_voice: bool = True,
     ) -> None:
         """Wire the application to its client, its event sink and the AudioSocket stream directory."""
         self.client = client
@@ -128,6 +140,7 @@ class AriApplication:
         self.recording_format = recording_format
         self.delete_fetched_recordings = delete_fetched_recordings
         self.helper_timeout = helper_timeout
+        self.operator_voice = operator_voice
         self.calls: dict[str, AriCall] = {}
         self._helpers: dict[str, tuple[str, str]] = {}  # helper channel id -> (caller uniqueid, role)
         self._helper_up: dict[str, asyncio.Event] = {}
@@ -232,7 +245,7 @@ class AriApplication:
         call.answered = channel.get("state") == "Up"
         call.last_seen = at
         self.calls[cid] = call
-        self.directory.register(call.media_uuid, cid)
+        self._register_streams(call)
         logger.info("call %s entered Stasis on %s", cid, call.name)
         await self.events.on_event(
             CallStarted(
@@ -370,6 +383,8 @@ class AriApplication:
                     call.phase = AriCallPhase.SETTING_UP
                     raise
             call.phase = AriCallPhase.WITH_OPERATORS
+            if self.operator_voice:
+                await self._listen_to_operator(call)
             logger.info(
                 "call %s set up: %sstreaming %s, %s",
                 uid,
@@ -392,6 +407,43 @@ class AriApplication:
             else:
                 logger.error("call %s: set-up failed: %s", uid, exc)
                 await self._cleanup(call)
+
+    def _register_streams(self, call: AriCall) -> None:
+        self.directory.register(call.media_uuid, call.uniqueid)
+        if self.operator_voice:
+            self.directory.register(operator_media_uuid(call.media_uuid), call.uniqueid, Speaker.OPERATOR)
+
+    async def _listen_to_operator(self, call: AriCall) -> None:
+        """Stream what the caller hears (the operator) to callcard. Never fatal: the recording has both voices."""
+        uid, ids = call.uniqueid, call.ids()
+        try:
+            listen_up = self._expect(call, ids[ROLE_LISTEN_OPERATOR], ROLE_LISTEN_OPERATOR)
+            await self.client.snoop(
+                uid, spy="out", snoop_id=ids[ROLE_LISTEN_OPERATOR], app_args=f"{HELPER_ARG},listen-operator"
+            )
+            await self.client.create_bridge(ids["operator_bridge"], type="mixing", name=f"callcard {uid} operator")
+            call.operator_bridge_id = ids["operator_bridge"]
+            media_up = self._expect(call, ids[ROLE_MEDIA_OPERATOR], ROLE_MEDIA_OPERATOR)
+            await self.client.external_media(
+                external_host=self.advertise,
+                data=operator_media_uuid(call.media_uuid),
+                channel_id=ids[ROLE_MEDIA_OPERATOR],
+                encapsulation="audiosocket",
+                transport="tcp",
+                format="slin",
+            )
+            await asyncio.wait_for(asyncio.gather(listen_up.wait(), media_up.wait()), self.helper_timeout)
+            await self.client.add_to_bridge(
+                ids["operator_bridge"], [ids[ROLE_LISTEN_OPERATOR], ids[ROLE_MEDIA_OPERATOR]]
+            )
+        except asyncio.CancelledError:
+            raise
+        except (AriError, TimeoutError) as exc:
+            logger.warning(
+                "call %s: the operator's voice is not streamed (%s); it is decoded from the recording after the call",
+                uid,
+                exc or "helpers did not enter Stasis in time",
+            )
 
     async def _follow(self, call: AriCall) -> None:
         try:
@@ -477,12 +529,13 @@ class AriApplication:
                 continue
             with contextlib.suppress(AriError):
                 await self.client.hangup(cid)
-        if call.bridge_id is not None:
-            with contextlib.suppress(AriError):
-                await self.client.destroy_bridge(call.bridge_id)
-            call.bridge_id = None
+        for bridge_id in (call.bridge_id, call.operator_bridge_id):
+            if bridge_id is not None:
+                with contextlib.suppress(AriError):
+                    await self.client.destroy_bridge(bridge_id)
+        call.bridge_id = call.operator_bridge_id = None
         if call.ended:
-            self.directory.unregister(call.media_uuid)
+            self.directory.forget_call(call.uniqueid)
 
     async def _readopt(
         self, channel: Json, record_snoop_id: str, now: datetime, recording_since: datetime | None = None
@@ -505,12 +558,14 @@ class AriApplication:
         self._helpers[record_snoop_id] = (cid, ROLE_RECORD)
         call.helpers[record_snoop_id] = ROLE_RECORD
         self._recordings[f"callcard-{tag}"] = cid
-        self.directory.register(call.media_uuid, cid)
-        # The old listening snoop and bridge lost their media connection with the old process.
-        with contextlib.suppress(AriError):
-            await self.client.hangup(f"callcard-lsn-{tag}")
-        with contextlib.suppress(AriError):
-            await self.client.destroy_bridge(f"callcard-br-{tag}")
+        self._register_streams(call)
+        # The old listening snoops and bridges lost their media connections with the old process.
+        for old in (f"callcard-lsn-{tag}", f"callcard-lso-{tag}"):
+            with contextlib.suppress(AriError):
+                await self.client.hangup(old)
+        for old in (f"callcard-br-{tag}", f"callcard-bro-{tag}"):
+            with contextlib.suppress(AriError):
+                await self.client.destroy_bridge(old)
         logger.info("call %s re-adopted after a restart (recording %s continues)", cid, f"callcard-{tag}")
         caller = channel.get("caller") or {}
         await self.events.on_event(

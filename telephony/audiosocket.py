@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ProtocolError
-from core.types import SAMPLE_RATE
+from core.types import SAMPLE_RATE, Speaker
 from telephony.allowlist import Network, PeerAllowList
 from telephony.events import (
     AudioSink,
@@ -89,25 +89,42 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes] | None:
     return kind, payload
 
 
+def operator_media_uuid(media_uuid: str) -> str:
+    """The stream UUID of a call's operator voice, derived from its caller stream's UUID (so a restarted callcard
+    finds it again without storing it)."""
+    return str(uuid.uuid5(uuid.UUID(media_uuid), Speaker.OPERATOR.value))
+
+
 @dataclass
 class MediaDirectory:
-    """Which call each AudioSocket stream UUID belongs to (filled by the ARI app, FastAGI and the demo)."""
+    """Which call, and which voice of it, each AudioSocket stream UUID belongs to (filled by the ARI app, FastAGI
+    and the demo)."""
 
     _by_uuid: dict[str, str] = field(default_factory=dict)
+    _speakers: dict[str, Speaker] = field(default_factory=dict)
 
-    def register(self, media_uuid: str, uniqueid: str) -> None:
-        """Expect a stream ``media_uuid`` for the call ``uniqueid``."""
-        self._by_uuid[str(uuid.UUID(media_uuid))] = uniqueid
+    def register(self, media_uuid: str, uniqueid: str, speaker: Speaker = Speaker.CALLER) -> None:
+        """Expect a stream ``media_uuid`` carrying ``speaker``'s voice of the call ``uniqueid``."""
+        key = str(uuid.UUID(media_uuid))
+        self._by_uuid[key] = uniqueid
+        self._speakers[key] = speaker
+
+    def speaker_of(self, media_uuid: str) -> Speaker:
+        """Whose voice the stream carries (the caller's unless registered otherwise)."""
+        return self._speakers.get(media_uuid, Speaker.CALLER)
 
     def unregister(self, media_uuid: str) -> None:
         """Forget a stream (after its call ended)."""
         with contextlib.suppress(ValueError):
-            self._by_uuid.pop(str(uuid.UUID(media_uuid)), None)
+            key = str(uuid.UUID(media_uuid))
+            self._by_uuid.pop(key, None)
+            self._speakers.pop(key, None)
 
     def forget_call(self, uniqueid: str) -> None:
         """Forget every stream of a call."""
         for key in [k for k, v in self._by_uuid.items() if v == uniqueid]:
             self._by_uuid.pop(key, None)
+            self._speakers.pop(key, None)
 
     def lookup(self, media_uuid: str) -> str | None:
         """The call's uniqueid, or None for a stream nobody announced."""
@@ -220,13 +237,13 @@ class AudioSocketServer:
             for stream in list(self._streams):
                 stream.check_idle(now)
 
-    def _open_recorder(self, uniqueid: str, media_uuid: str) -> WavWriter | None:
+    def _open_recorder(self, uniqueid: str, media_uuid: str, speaker: Speaker) -> WavWriter | None:
         if self.caller_recordings_dir is None:
             return None
         try:
-            return WavWriter(self.caller_recordings_dir / f"{_safe(uniqueid)}-caller-{media_uuid[:8]}.wav")
+            return WavWriter(self.caller_recordings_dir / f"{_safe(uniqueid)}-{speaker.value}-{media_uuid[:8]}.wav")
         except OSError as exc:
-            logger.error("cannot open the caller-leg recording of call %s: %s", uniqueid, exc)
+            logger.error("cannot open the %s-leg recording of call %s: %s", speaker.value, uniqueid, exc)
             return None
 
 
@@ -241,6 +258,7 @@ class _AudioSocketStream(asyncio.Protocol):
         self.buf = bytearray()
         self.media_uuid: str | None = None
         self.uniqueid: str | None = None
+        self.speaker = Speaker.CALLER
         self.frames = 0
         self.dropped = 0
         self.carry = b""
@@ -368,7 +386,7 @@ class _AudioSocketStream(asyncio.Protocol):
         self.frames += 1
         if self.recorder is not None:
             self.recorder.write(pcm)
-        if not self.server.audio.push_audio(self.uniqueid, pcm):
+        if not self.server.audio.push_audio(self.uniqueid, pcm, self.speaker):
             self.dropped += 1
 
     def _identify(self, kind: int, payload: bytes) -> None:
@@ -388,10 +406,11 @@ class _AudioSocketStream(asyncio.Protocol):
             self._reject()
             return
         self.media_uuid, self.uniqueid = media_uuid, uniqueid
+        self.speaker = self.server.directory.speaker_of(media_uuid)
         self.server.streams += 1
-        self.recorder = self.server._open_recorder(uniqueid, media_uuid)
+        self.recorder = self.server._open_recorder(uniqueid, media_uuid, self.speaker)
         self.pump = asyncio.create_task(self._pump(), name=f"audiosocket-{media_uuid[:8]}")
-        self.outbox.put_nowait(AudioStreamStarted(uniqueid=uniqueid, media_uuid=media_uuid))
+        self.outbox.put_nowait(AudioStreamStarted(uniqueid=uniqueid, media_uuid=media_uuid, speaker=self.speaker))
 
     # ---------------------------------------------------------------------------------------- endings
 
@@ -464,6 +483,7 @@ class _AudioSocketStream(asyncio.Protocol):
                 frames=self.frames,
                 dropped=self.dropped,
                 reason=reason,
+                speaker=self.speaker,
             )
         )
         self.outbox.put_nowait(None)
@@ -484,13 +504,18 @@ class _AudioSocketStream(asyncio.Protocol):
         try:
             info = await asyncio.to_thread(recorder.finalize)
         except Exception as exc:
-            logger.error("cannot finalize the caller-leg recording of call %s: %s", uniqueid, exc)
+            logger.error("cannot finalize the %s-leg recording of call %s: %s", self.speaker.value, uniqueid, exc)
+            return
+        if self.speaker is Speaker.OPERATOR and self.frames == 0:
+            # The operator's stream carried nothing (the caller hung up before anyone answered): no recording.
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(info.path.unlink)
             return
         await self.server.events.on_event(
             RecordingFinished(
                 uniqueid=uniqueid,
                 path=str(info.path),
-                kind="caller",
+                kind=self.speaker.value,
                 format="wav",
                 sample_rate=info.sample_rate,
                 duration_s=info.duration_s,

@@ -45,6 +45,7 @@ class TelephonyBridge:
         caller_recordings: bool = True,
         agi_enabled: bool = True,
         agi_bind: str = "127.0.0.1:4573",
+        operator_voice: bool = True,
     ) -> None:
         """Build the enabled parts (nothing listens or connects until ``start``)."""
         self.directory = MediaDirectory()
@@ -76,6 +77,7 @@ class TelephonyBridge:
                 host=host,
                 port=port,
                 call_ids=call_ids,
+                leg_recordings=operator_voice,
             )
         if ari_enabled:
             self.ari_client = AriClient(ari_url, ari_user, ari_password, ari_app)
@@ -87,6 +89,7 @@ class TelephonyBridge:
                 operators_context=operators_context,
                 operators_extension=operators_extension,
                 recordings_dir=recordings_dir,
+                operator_voice=operator_voice,
             )
             self.transfer = AriTransfer(
                 self.ari_client, emergency_context=emergency_context, transfer_context=transfer_context

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from core.types import Speaker
+
 
 @dataclass(frozen=True, slots=True)
 class CallStarted:
@@ -40,7 +42,7 @@ class RecordingFinished:
 
     uniqueid: str
     path: str
-    kind: str = "mixed"  # mixed | caller
+    kind: str = "mixed"  # mixed | caller | operator (the legs: each voice alone)
     format: str = "wav"
     sample_rate: int = 8000
     duration_s: float | None = None
@@ -60,10 +62,12 @@ class CallEnded:
 
 @dataclass(frozen=True, slots=True)
 class AudioStreamStarted:
-    """An AudioSocket stream for a known call connected."""
+    """An AudioSocket stream for a known call connected: the caller's voice, or the operator's (what the caller
+    hears)."""
 
     uniqueid: str
     media_uuid: str
+    speaker: Speaker = Speaker.CALLER
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +79,10 @@ class AudioStreamEnded:
     frames: int = 0
     dropped: int = 0
     reason: str = "hangup"
+    speaker: Speaker = Speaker.CALLER
 
 
-CallEvent = (
-    CallStarted | CallAnswered | RecordingFinished | CallEnded | AudioStreamStarted | AudioStreamEnded
-)
+CallEvent = CallStarted | CallAnswered | RecordingFinished | CallEnded | AudioStreamStarted | AudioStreamEnded
 
 
 class CallEventSink(Protocol):
@@ -93,8 +96,8 @@ class CallEventSink(Protocol):
 class AudioSink(Protocol):
     """Where telephony delivers a call's audio frames (implemented by calls/)."""
 
-    def push_audio(self, uniqueid: str, pcm: bytes) -> bool:
-        """Queue 8 kHz s16le frames for the call without blocking; False if dropped (buffer full)."""
+    def push_audio(self, uniqueid: str, pcm: bytes, speaker: Speaker = Speaker.CALLER) -> bool:
+        """Queue 8 kHz s16le frames of one voice of the call without blocking; False if dropped (buffer full)."""
         ...
 
 

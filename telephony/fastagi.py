@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.tasks import BackgroundTasks
+from core.types import Speaker
 from telephony.agi_protocol import (
     MAX_LINE,
     STATE_UP,
@@ -34,9 +35,11 @@ from telephony.events import (
     CallStarted,
     RecordingFinished,
 )
-from telephony.recording import repair_wav, wait_for_complete_wav
+from telephony.recording import RecordingInfo, repair_wav, wait_for_complete_wav
 
 logger = logging.getLogger(__name__)
+
+LEG_GRACE_S = 5.0  # how long a voice's own file may lag behind the mixed one (MixMonitor closes them together)
 
 CALL_ID_VARIABLE = "CALLCARD_CALL_ID"
 
@@ -77,9 +80,13 @@ class FastAgiServer:
         recording_timeout: float = 30.0,
         call_id_timeout: float = 5.0,
         allow: Sequence[Network] = (),
+        leg_recordings: bool = True,
     ) -> None:
         """Configure the server; ``recordings_dir`` must be the same path on the Asterisk host; ``allow``: the
-        Asterisk addresses that may connect (telephony.allowlist; none: loopback when bound to loopback)."""
+        Asterisk addresses that may connect (telephony.allowlist; none: loopback when bound to loopback);
+        ``leg_recordings``: MixMonitor also writes each voice alone (its ``r()`` and ``t()`` options), so the
+        operator's words are transcribed apart from the caller's after the call."""
+        self.leg_recordings = leg_recordings
         self.events = events
         self.directory = directory
         self.recordings_dir = recordings_dir
@@ -220,7 +227,7 @@ class FastAgiServer:
             )
         )
         path = self.recording_path(uniqueid)
-        await agi.appexec("MixMonitor", f"{path}")
+        await agi.appexec("MixMonitor", mixmonitor_args(self.recordings_dir, uniqueid, legs=self.leg_recordings))
         try:
             if await agi.channel_status() == STATE_UP:
                 await self._emit(CallAnswered(uniqueid=uniqueid, at=datetime.now(UTC)))
@@ -252,10 +259,23 @@ class FastAgiServer:
         self._tasks.spawn(self._finish_recording(uniqueid), f"agi-recording-{uniqueid}")
 
     async def _finish_recording(self, uniqueid: str) -> None:
-        path = self.recording_path(uniqueid)
-        info = await wait_for_complete_wav(path, within=self.recording_timeout)
+        """Announce the call's recordings once MixMonitor closed them: each voice's own file first, then the mixed
+        one (whose arrival starts post-call work, which then finds the voices' files)."""
+        mixed = self.recording_path(uniqueid)
+        info = await wait_for_complete_wav(mixed, within=self.recording_timeout)
         if info is None:
             return
+        if self.leg_recordings:
+            for speaker in Speaker:  # MixMonitor closes the voices' files together with the mixed one
+                leg = mixmonitor_leg_path(self.recordings_dir, uniqueid, speaker)
+                if not await asyncio.to_thread(leg.exists):  # MixMonitor opens every file at its start
+                    continue
+                leg_info = await wait_for_complete_wav(leg, within=min(LEG_GRACE_S, self.recording_timeout))
+                if leg_info is not None:
+                    await self._announce(uniqueid, leg, speaker.value, leg_info)
+        await self._announce(uniqueid, mixed, "mixed", info)
+
+    async def _announce(self, uniqueid: str, path: Path, kind: str, info: RecordingInfo) -> None:
         if not info.complete:  # MixMonitor never closed it (Asterisk died): make it readable, keep it incomplete
             try:
                 info = await asyncio.to_thread(repair_wav, path)
@@ -266,7 +286,7 @@ class FastAgiServer:
             RecordingFinished(
                 uniqueid=uniqueid,
                 path=str(path),
-                kind="mixed",
+                kind=kind,
                 format="wav",
                 sample_rate=info.sample_rate,
                 duration_s=info.duration_s,
@@ -281,3 +301,20 @@ def mixmonitor_path(recordings_dir: Path, uniqueid: str) -> Path:
     """Where FastAGI's ``incoming`` has MixMonitor record a call (absolute, as Asterisk needs it)."""
     safe = "".join(c if c.isalnum() or c in ".-_" else "_" for c in uniqueid)
     return (recordings_dir / f"callcard-{safe}.wav").absolute()
+
+
+def mixmonitor_leg_path(recordings_dir: Path, uniqueid: str, speaker: Speaker) -> Path:
+    """Where MixMonitor records one voice of a call: ``r()`` the caller (the channel's read direction), ``t()`` the
+    operator (what is written to the caller's channel)."""
+    mixed = mixmonitor_path(recordings_dir, uniqueid)
+    return mixed.with_name(f"{mixed.stem}-{speaker.value}.wav")
+
+
+def mixmonitor_args(recordings_dir: Path, uniqueid: str, *, legs: bool) -> str:
+    """MixMonitor's arguments: the mixed file, and with ``legs`` the options r(caller file) and t(operator file)."""
+    mixed = mixmonitor_path(recordings_dir, uniqueid)
+    if not legs:
+        return str(mixed)
+    caller = mixmonitor_leg_path(recordings_dir, uniqueid, Speaker.CALLER)
+    operator = mixmonitor_leg_path(recordings_dir, uniqueid, Speaker.OPERATOR)
+    return f"{mixed},r({caller})t({operator})"

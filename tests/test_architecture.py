@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = {"core", "models", "telephony", "asr", "classifier", "calls", "api", "callcard", "handover", "privacy"}
+OURS = {"core", "models", "telephony", "asr", "classifier", "calls", "api", "callcard", "handover", "privacy", "qa"}
 
 # package -> what of ours (and which outside libraries) it must never import
 FORBIDDEN: dict[str, set[str]] = {
@@ -20,6 +20,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "asr": (OURS - {"asr", "core"}) | {"fastapi", "starlette", "sqlalchemy", "uvicorn"},
     "classifier": (OURS - {"classifier", "core"}) | {"fastapi", "starlette", "sqlalchemy", "uvicorn"},
     "privacy": (OURS - {"privacy", "core", "classifier"}) | {"fastapi", "starlette", "sqlalchemy", "uvicorn"},
+    # the automatic QA checks: pure functions over typed turns and facts (models/repo/qa_scoring.py feeds them)
+    "qa": (OURS - {"qa", "core", "classifier"}) | {"fastapi", "starlette", "sqlalchemy", "uvicorn"},
     "telephony": (OURS - {"telephony", "core"}) | {"fastapi", "sqlalchemy"},
     "calls": {"api", "callcard"},
     "api": {"telephony", "asr", "classifier", "callcard"},
@@ -65,7 +67,7 @@ def test_ruff_finds_nothing() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-PACKAGES = ["core", "models", "telephony", "asr", "classifier", "calls", "api", "callcard", "handover", "privacy"]
+PACKAGES = ["core", "models", "telephony", "asr", "classifier", "calls", "api", "callcard", "handover", "privacy", "qa"]
 
 
 def test_mypy_finds_nothing() -> None:

@@ -13,10 +13,20 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from api.access import CallReader, enforce, registry_view, viewer
+from api.access_log import log_access
 from api.deps import CtxDep, SessionDep, end_reads
 from api.errors import ApiError
 from api.params import Offset, OptionalRecordId, RecordId
-from api.policy import Action, listable_cards, readable_calls, readable_cards
+from api.personal_data import (
+    card_as_seen,
+    cards_as_seen,
+    masked_call,
+    masked_card_text,
+    masked_segment,
+    number_shown,
+    view_of,
+)
+from api.policy import Action, PersonalDataView, Surface, listable_cards, readable_calls, readable_cards
 from api.routes.cards import parse_when, to_public, to_public_list
 from api.schemas import CallDetail, CallPublic, CallsPublic, CardsPublic, RecordingPublic, SegmentPublic
 from models.records import CALL_STATES, Call, Card, Recording, User
@@ -58,13 +68,25 @@ def list_calls(
         limit=limit,
         offset=offset,
     )
+    now = datetime.now(UTC)
+    data = [
+        CallPublic.of(call, card_id)
+        if view_of(user, call, Surface.LISTING, now) is PersonalDataView.UNMASKED
+        else masked_call(CallPublic.of(call, card_id), keep_number=number_shown(user, call, Surface.LISTING, now))
+        for call, card_id in rows
+    ]
     end_reads(session)
-    return CallsPublic(data=[CallPublic.of(call, card_id) for call, card_id in rows], count=total)
+    return CallsPublic(data=data, count=total)
 
 
 @router.get("/calls/{call_id}", response_model=CallDetail)
-def get_call(call_id: RecordId, session: SessionDep, user: CallReader) -> CallDetail:
-    """A call with its recordings, transcript segments (live and QA corrections) and card."""
+def get_call(call_id: RecordId, request: Request, session: SessionDep, user: CallReader) -> CallDetail:
+    """A call with its recordings, transcript segments (live and QA corrections) and card.
+
+    Personal data is shown as the policy says (docs/access.md, "Personal data"): unmasked to the operator holding
+    the live call and to QA and admins, each such view written to the access log first (503 when it cannot be);
+    masked to everyone else.
+    """
     call = _visible_call(session, call_id, user)
     card = calls.find_card_of_call(session, call_id=call.id)
     base = CallPublic.of(call, card.id if card else None).model_dump()
@@ -72,10 +94,14 @@ def get_call(call_id: RecordId, session: SessionDep, user: CallReader) -> CallDe
         **base,
         recordings=[RecordingPublic.of(r) for r in call.recordings],
         segments=[SegmentPublic.of(s) for s in sorted(call.segments, key=lambda s: (s.start_s, s.id))],
-        card=to_public(session, card) if card else None,
+        card=card_as_seen(user, card, to_public(session, card), Surface.CALL_PAGE) if card else None,
     )
+    if view_of(user, call, Surface.CALL_PAGE) is PersonalDataView.UNMASKED:
+        log_access(session, request, user, kind="unmasked_transcript", call_id=call.id)
+        return detail
     end_reads(session)
-    return detail
+    masked = masked_call(detail, keep_number=number_shown(user, call, Surface.CALL_PAGE))
+    return masked.model_copy(update={"segments": [masked_segment(s) for s in masked.segments]})
 
 
 @router.get("/callers/{number}/history", response_model=CardsPublic)
@@ -106,7 +132,9 @@ def caller_history(
         visible=listable_cards(who, now),
     )
     full = set(session.scalars(select(Card.id).where(Card.id.in_([c.id for c in rows]), readable_cards(who, now))))
-    data = [p if p.id in full else registry_view(p) for p in to_public_list(session, rows)]
+    public = to_public_list(session, rows)
+    seen = cards_as_seen(user, rows, public)
+    data = [s if p.id in full else registry_view(masked_card_text(p)) for p, s in zip(public, seen, strict=True)]
     return CardsPublic(data=data, count=len(data))
 
 
@@ -155,7 +183,12 @@ def _read(path: FilePath, start: int, length: int) -> Iterator[bytes]:
 @router.get(
     "/calls/{call_id}/audio",
     response_class=StreamingResponse,
-    responses={200: {"content": {"audio/wav": {}}}, 206: {"description": "Partial content"}, 416: {}},
+    responses={
+        200: {"content": {"audio/wav": {}}},
+        206: {"description": "Partial content"},
+        410: {"description": "The recording was deleted under the retention policy"},
+        416: {},
+    },
 )
 def call_audio(
     call_id: RecordId,
@@ -167,6 +200,9 @@ def call_audio(
 ) -> StreamingResponse:
     """The call's recording (WAV); honours ``Range: bytes=...`` (206, or 416 outside the file)."""
     call = _visible_call(session, call_id, user)
+    if call.recordings_removed_at is not None:
+        day = call.recordings_removed_at.date().isoformat()
+        raise ApiError(410, f"The recording of call {call_id} was deleted under the retention policy on {day}.")
     stmt = select(Recording).where(Recording.call_id == call.id)
     if recording_id is not None:
         stmt = stmt.where(Recording.id == recording_id)
@@ -182,16 +218,19 @@ def call_audio(
     except OSError as exc:
         raise ApiError(404, f"The recording file of call {call_id} is missing on the server.") from exc
     media = "audio/wav" if rec.format == "wav" else f"audio/{rec.format}"
-    end_reads(session)  # before streaming: SQLite holds its write lock for the whole transaction
     headers = {"Accept-Ranges": "bytes", "Content-Disposition": f'inline; filename="call-{call_id}.{rec.format}"'}
     try:
         wanted = parse_range(request.headers.get("range"), size)
     except ValueError as exc:
+        end_reads(session)
         raise ApiError(
             416,
             f"The requested range is outside the recording ({size} bytes).",
             headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
         ) from exc
+    if request.method == "GET" and (wanted is None or wanted[0] == 0):  # a new listen; later ranges continue it
+        log_access(session, request, user, kind="listen", call_id=call.id, detail=f"recording {rec.id}")
+    end_reads(session)  # before streaming: SQLite holds its write lock for the whole transaction
     if wanted is None:
         headers["Content-Length"] = str(size)
         return StreamingResponse(_read(path, 0, size), media_type=media, headers=headers)

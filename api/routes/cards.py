@@ -24,7 +24,17 @@ from api.context import ApiContext, TransferOutcome
 from api.deps import CtxDep, SessionDep, actor_of, end_reads, publish
 from api.errors import ApiError
 from api.params import Offset, OptionalRecordId, RecordId
-from api.policy import Action, Outcome, listable_cards, readable_cards
+from api.personal_data import (
+    card_as_seen,
+    cards_as_seen,
+    mask_caller_number,
+    mask_text,
+    masked_card_text,
+    masked_event,
+    number_shown,
+    view_of,
+)
+from api.policy import Action, Outcome, PersonalDataView, Surface, listable_cards, readable_cards
 from api.schemas import (
     AuditEventPublic,
     AuditEventsPublic,
@@ -93,6 +103,8 @@ CSV_COLUMNS = (
     "id",
     "call_id",
 )
+# Columns people type into, where a number may be written: masked in the export.
+CSV_FREE_TEXT = frozenset({"summary", "landmark", "resolution"})
 
 
 def parse_when(value: str | None, *, name: str, end: bool = False) -> datetime | None:
@@ -257,10 +269,12 @@ def _as_seen_by(session: Session, user: User, rows: list[Card], now: datetime) -
     """The cards as ``user`` may read them: in full, or (someone else's appeal, for an operator) registry fields."""
     who = viewer(user)
     if who.sees_every_call or not rows:
-        return to_public_list(session, rows)
+        return cards_as_seen(user, rows, to_public_list(session, rows))
     ids = [c.id for c in rows]
     full = set(session.scalars(select(Card.id).where(Card.id.in_(ids), readable_cards(who, now))))
-    return [p if p.id in full else registry_view(p) for p in to_public_list(session, rows)]
+    public = to_public_list(session, rows)
+    seen = cards_as_seen(user, rows, public)
+    return [s if p.id in full else registry_view(masked_card_text(p)) for p, s in zip(public, seen, strict=True)]
 
 
 @router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
@@ -287,6 +301,10 @@ def export_csv(session: SessionDep, user: CardExporter, filters: Filters) -> Res
         for column in CSV_COLUMNS:
             if column == "confirmed_by":
                 value: Any = names.get(card.confirmed_by_id) if card.confirmed_by_id else ""
+            elif column == "caller_number":  # exports are masked for everyone (docs/access.md, "Personal data")
+                value = mask_caller_number(card.caller_number)
+            elif column in CSV_FREE_TEXT:
+                value = mask_text(getattr(card, column))
             else:
                 value = getattr(card, column)
             if isinstance(value, datetime):
@@ -316,7 +334,7 @@ def create_card(body: CardCreate, ctx: CtxDep, session: SessionDep, user: DeskUs
         lambda: cards.create_card(session, actor=actor_of(user), values=changes, call_id=body.call_id)
     )
     _announce(ctx, card)
-    return to_public(session, card)
+    return card_as_seen(user, card, to_public(session, card))
 
 
 @router.get("/{card_id}", response_model=CardPublic)
@@ -325,7 +343,9 @@ def get_card(card_id: RecordId, session: SessionDep, user: CardReader) -> CardPu
     card = cards.get_card(session, card_id=card_id)
     decision = enforce(user, Action.READ_CARD, card=card)
     public = to_public(session, card)
-    return registry_view(public) if decision.outcome is Outcome.REGISTRY_ONLY else public
+    if decision.outcome is Outcome.REGISTRY_ONLY:
+        return registry_view(masked_card_text(public))
+    return card_as_seen(user, card, public)
 
 
 @router.get("/{card_id}/audit", response_model=AuditEventsPublic)
@@ -337,10 +357,15 @@ def card_audit(
     offset: Offset = 0,
 ) -> AuditEventsPublic:
     """Every change of the card: who, what, before, after, when (newest first)."""
-    enforce(user, Action.READ_CARD_AUDIT, card=cards.get_card(session, card_id=card_id))
+    card = cards.get_card(session, card_id=card_id)
+    enforce(user, Action.READ_CARD_AUDIT, card=card)
     rows, total = audit.list_events(session, entity="card", entity_id=card_id, limit=limit, offset=offset)
+    events = [AuditEventPublic.model_validate(e) for e in rows]
+    if view_of(user, card.call, Surface.LISTING) is not PersonalDataView.UNMASKED:
+        keep = number_shown(user, card.call, Surface.LISTING)
+        events = [masked_event(e, keep_number=keep) for e in events]
     end_reads(session)
-    return AuditEventsPublic(data=[AuditEventPublic.model_validate(e) for e in rows], count=total)
+    return AuditEventsPublic(data=events, count=total)
 
 
 @router.patch("/{card_id}", response_model=CardPublic)
@@ -364,7 +389,7 @@ def update_card(card_id: RecordId, body: CardEdits, ctx: CtxDep, session: Sessio
         )
     )
     _announce(ctx, card)
-    return to_public(session, card)
+    return card_as_seen(user, card, to_public(session, card))
 
 
 @router.post("/{card_id}/confirm", response_model=CardPublic)
@@ -398,7 +423,7 @@ def confirm_card(
         )
     )
     _announce(ctx, card)
-    return to_public(session, card)
+    return card_as_seen(user, card, to_public(session, card))
 
 
 @router.post("/{card_id}/route", response_model=CardPublic)
@@ -427,7 +452,7 @@ def route_card(
         )
     )
     _announce(ctx, card)
-    return to_public(session, card)
+    return card_as_seen(user, card, to_public(session, card))
 
 
 FormText = Annotated[str | None, Query(max_length=200, description="the desk's value (empty: none)")]
@@ -520,7 +545,7 @@ def resolve_card(card_id: RecordId, body: CardResolve, ctx: CtxDep, session: Ses
         )
     )
     _announce(ctx, card)
-    return to_public(session, card)
+    return card_as_seen(user, card, to_public(session, card))
 
 
 @router.post("/{card_id}/close", response_model=CardPublic)
@@ -542,7 +567,7 @@ def close_card(
         guard=_guard(user, Action.HANDLE_CARD),
     )
     _announce(ctx, card)
-    return to_public(session, card)
+    return card_as_seen(user, card, to_public(session, card))
 
 
 @router.post("/{card_id}/reopen", response_model=CardPublic)
@@ -560,7 +585,7 @@ def reopen_card(card_id: RecordId, body: CardReopen, ctx: CtxDep, session: Sessi
         )
     )
     _announce(ctx, card)
-    return to_public(session, card)
+    return card_as_seen(user, card, to_public(session, card))
 
 
 @router.post("/{card_id}/dismiss-emergency", response_model=CardPublic)
@@ -579,7 +604,7 @@ def dismiss_emergency(
         )
     )
     _announce(ctx, card)
-    return to_public(session, card)
+    return card_as_seen(user, card, to_public(session, card))
 
 
 def _transfer_target(ctx: ApiContext, card_id: int, user: User) -> tuple[str, str]:

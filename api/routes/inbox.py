@@ -18,7 +18,8 @@ from api.access import allow, enforce
 from api.deps import CtxDep, SessionDep, actor_of, end_reads, publish
 from api.errors import ApiError
 from api.params import Offset, RecordId
-from api.policy import Action, CardFacts, Outcome, Role, Viewer, decide, inbox_cards
+from api.personal_data import mask_text, view_of
+from api.policy import Action, CardFacts, Outcome, PersonalDataView, Role, Surface, Viewer, decide, inbox_cards
 from api.schemas import (
     ADDRESS_FIELDS,
     Address,
@@ -67,11 +68,13 @@ def _excerpts(session: Session, call_ids: list[int]) -> dict[int, str]:
     return out
 
 
-def to_inbox(session: Session, rows: list[Card]) -> list[InboxCard]:
-    """Cards as their organisation sees them."""
+def to_inbox(session: Session, rows: list[Card], user: User) -> list[InboxCard]:
+    """Cards as their organisation sees them, personal numbers masked; executors get none of the transcript
+    (docs/access.md, "Personal data"), the monitoring department the caller's first words, masked."""
     org_ids = {c.organisation_id for c in rows if c.organisation_id is not None}
     orgs = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(org_ids)))}
-    excerpts = _excerpts(session, [c.call_id for c in rows if c.call_id is not None])
+    transcripts = view_of(user, None, Surface.LISTING) is not PersonalDataView.NONE
+    excerpts = _excerpts(session, [c.call_id for c in rows if c.call_id is not None]) if transcripts else {}
     attached = photos.list_for(session, [c.id for c in rows])
     out = []
     for card in rows:
@@ -85,10 +88,12 @@ def to_inbox(session: Session, rows: list[Card]) -> list[InboxCard]:
                 topic=card.topic,
                 service=card.service,
                 emergency=card.emergency,
-                address=Address(**{f: getattr(card, f) for f in ADDRESS_FIELDS}),
-                summary=card.summary,
+                address=Address(
+                    **{f: getattr(card, f) for f in ADDRESS_FIELDS} | {"landmark": mask_text(card.landmark)}
+                ),
+                summary=mask_text(card.summary),
                 language=card.language,
-                excerpt=excerpts.get(card.call_id, "") if card.call_id is not None else "",
+                excerpt=mask_text(excerpts.get(card.call_id, "")) or "" if card.call_id is not None else "",
                 organisation=OrganisationRef.of(org) if org is not None else None,
                 confirmed_at=card.confirmed_at,
                 routed_at=card.routed_at,
@@ -96,7 +101,7 @@ def to_inbox(session: Session, rows: list[Card]) -> list[InboxCard]:
                 resolved_at=card.resolved_at,
                 due_at=card.due_at,
                 deadline_stage=card.deadline_stage,  # type: ignore[arg-type]
-                status_notes=card.status_notes,
+                status_notes=mask_text(card.status_notes),
                 return_count=card.return_count,
                 reopen_count=card.reopen_count,
                 photos=[PhotoPublic.of(p) for p in attached.get(card.id, [])],
@@ -162,7 +167,7 @@ def list_inbox(
             .offset(offset)
         )
     )
-    items = to_inbox(session, rows)
+    items = to_inbox(session, rows, user)
     end_reads(session)
     return InboxCards(data=items, count=total)
 
@@ -171,7 +176,7 @@ def list_inbox(
 def get_inbox_card(card_id: RecordId, session: SessionDep, user: InboxReader) -> InboxCard:
     """One card of the organisation."""
     card = _load(session, user, card_id, Action.INBOX_READ)
-    out = to_inbox(session, [card])[0]
+    out = to_inbox(session, [card], user)[0]
     end_reads(session)
     return out
 
@@ -268,4 +273,4 @@ def work_on_card(
             reg_number=card.reg_number,
         ),
     )
-    return to_inbox(session, [card])[0]
+    return to_inbox(session, [card], user)[0]

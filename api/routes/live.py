@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -17,10 +18,20 @@ from starlette.concurrency import run_in_threadpool
 from api.context import ApiContext
 from api.deps import user_from_token
 from api.errors import ApiError
-from api.policy import SEES_EVERY_CALL, Role
+from api.personal_data import masked_live
+from api.policy import (
+    SEES_EVERY_CALL,
+    CallFacts,
+    PersonalDataView,
+    Role,
+    Surface,
+    Viewer,
+    appellant_number_shown,
+    personal_data_view,
+)
 from api.security import InvalidToken, decode_access_token
 from calls.hub import Subscription
-from calls.messages import CallClaimedMessage, CallKey, CallStartedMessage, LiveMessage, encode
+from calls.messages import CallClaimedMessage, CallEndedMessage, CallKey, CallStartedMessage, LiveMessage, encode
 from models.records import Call
 
 logger = logging.getLogger(__name__)
@@ -98,10 +109,30 @@ class _Visibility:
     nobody has claimed and the calls they claimed. A claim by someone else is passed on once (so the
     desk drops the call) and the call's messages stop. (A role change closes the socket, so the role is fixed.)"""
 
-    def __init__(self, user_id: int, role: str, owners: dict[CallKey, int]) -> None:
+    def __init__(self, user_id: int, role: str, owners: dict[CallKey, int], live: list[CallKey] | None = None) -> None:
         self.user_id = user_id
         self.everything = Role(role) in SEES_EVERY_CALL  # api.policy: who sees every call
         self.owners = owners
+        self.viewer = Viewer(user_id, Role(role))
+        self.live = set(live or ())
+
+    def shown(self, message: LiveMessage) -> LiveMessage | None:
+        """``message`` with personal data as api.policy.personal_data_view says for this subscriber (the operator
+        holding the live call: as said; everyone else, and everyone after the hang-up: masked); None: not sent."""
+        key = message.call_key
+        if key is not None:
+            if isinstance(message, CallStartedMessage):
+                self.live.add(key)
+            elif isinstance(message, CallEndedMessage):
+                self.live.discard(key)
+        live = key is not None and key in self.live
+        now = datetime.now(UTC)
+        facts = CallFacts(
+            "live" if live else "ended", self.owners.get(key) if key is not None else None, None if live else now
+        )
+        if personal_data_view(self.viewer, facts, now, Surface.LIVE_FEED) is PersonalDataView.UNMASKED:
+            return message
+        return masked_live(message, keep_number=appellant_number_shown(self.viewer, facts, now, Surface.LIVE_FEED))
 
     def allows(self, message: LiveMessage) -> bool:
         key = message.call_key
@@ -152,6 +183,13 @@ def _sockets(ws: WebSocket) -> LiveSockets:
 def _encode(message: LiveMessage | dict[str, Any]) -> str:
     data = message if isinstance(message, dict) else encode(message)
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+async def _send(ws: WebSocket, seen: _Visibility, message: LiveMessage) -> None:
+    """Send ``message`` as ``seen``'s subscriber may see its personal data (or not at all)."""
+    shown = seen.shown(message)
+    if shown is not None:
+        await ws.send_text(_encode(shown))
 
 
 async def _close(ws: WebSocket, closing: _Closing) -> None:
@@ -236,18 +274,19 @@ async def _forward(
             return next((answer for answer in answers if answer is not None), None)
         message = getter.result()
         if seen.allows(message):
-            await ws.send_text(_encode(message))
+            await _send(ws, seen, message)
         while not sub.queue.empty() and not any(task.done() for task in enders):  # a burst, without re-arming
             message = sub.queue.get_nowait()
             if seen.allows(message):
-                await ws.send_text(_encode(message))
+                await _send(ws, seen, message)
 
 
 async def _feed(ws: WebSocket, ctx: ApiContext, token: str, listener: _Listener) -> None:
     """The snapshot, "ready", then live messages until the client goes or the server ends the socket."""
     async with ctx.hub.subscribe() as sub:
         live_ids = ctx.hub.live_calls()
-        seen = _Visibility(listener.user_id, listener.role, await run_in_threadpool(_owners, ctx, live_ids))
+        owners = await run_in_threadpool(_owners, ctx, live_ids)
+        seen = _Visibility(listener.user_id, listener.role, owners, live_ids)
         closing: _Closing | None = None
         try:
             shown = []
@@ -259,7 +298,7 @@ async def _feed(ws: WebSocket, ctx: ApiContext, token: str, listener: _Listener)
                 rest = [m for m in snapshot if not isinstance(m, CallStartedMessage)]
                 for message in started + rest:
                     if seen.allows(message):
-                        await ws.send_text(_encode(message))
+                        await _send(ws, seen, message)
                         if isinstance(message, CallStartedMessage):
                             shown.append(key)
             await ws.send_text(_encode({"type": "ready", "live_calls": shown}))

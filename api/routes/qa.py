@@ -15,7 +15,10 @@ from api.access import QaCorrector, QaReviewer
 from api.deps import CtxDep, SessionDep, actor_of
 from api.errors import ApiError
 from api.params import OptionalMoment, RecordId
+from api.personal_data import card_as_seen, mask_text
+from api.policy import Surface
 from api.routes.cards import to_public
+from api.routes.qa_rules import rescore_quietly
 from api.schemas import CardPublic, SegmentPublic, Strict
 from models.repo import cards, qa
 from models.repo.audit import CONTENT_FIELDS
@@ -69,6 +72,7 @@ def correct_segment(
     except ValueError as exc:
         raise ApiError(422, f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc
     logger.info("segment %d corrected by %s as segment %d", segment_id, user.username, segment.id)
+    rescore_quietly(session, segment.call_id)  # the scorecard follows the corrected transcript
     return SegmentPublic.of(segment)
 
 
@@ -91,7 +95,7 @@ def mark_card(
     card = cards.set_qa_marks(
         session, card_id=card_id, actor=actor_of(user), marks={k: v.strip() for k, v in marks.items()}
     )
-    return to_public(session, card)
+    return card_as_seen(user, card, to_public(session, card), Surface.CALL_PAGE)
 
 
 @router.get(
@@ -107,7 +111,10 @@ def training_export(
     date_to: OptionalMoment = None,
 ) -> StreamingResponse:
     """Confirmed cards with their transcript (QA-corrected where corrected) as classifier training lines:
-    {"text","topic","emergency","emergency_also","language","address","source":"operator"} per line."""
+    {"text","topic","emergency","emergency_also","language","address","source":"operator"} per line.
+
+    Masked for everyone (docs/access.md, "Personal data"): each ИИН, phone and card number in the text and the
+    landmark is one token, "<iin>", "<phone>" or "<card>"."""
 
     # End the request session's transaction now: on SQLite it holds the write lock the stream needs.
     session.rollback()
@@ -117,6 +124,10 @@ def training_export(
         with ctx.sessionmaker() as session:
             for row in qa.training_rows(session, date_from=date_from, date_to=date_to):
                 count += 1
+                row["text"] = mask_text(row["text"])
+                address = row.get("address")
+                if isinstance(address, dict):
+                    address["landmark"] = mask_text(address.get("landmark"))
                 yield (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
         logger.info("training export: %d lines", count)
 

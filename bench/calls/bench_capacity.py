@@ -259,6 +259,23 @@ async def warm_up(engine: VoskSpeechEngine, audio: list[bytes]) -> None:
     await asyncio.gather(*(one(i, pcm) for i, pcm in enumerate(audio)))
 
 
+def bench_engine(model: Path, languages: int) -> VoskSpeechEngine:
+    """The speech engine as a node builds it with the default worker settings: the model as "ru" (and as "kk" with
+    ``languages`` 2, so the language decision runs as at a site with both models)."""
+    defaults = Settings.model_fields
+    labels = {"ru": model, "kk": model} if languages == 2 else {"ru": model}
+    engine = build_speech_engine(
+        model_dirs=labels,  # type: ignore[arg-type]
+        workers=int(defaults["asr_workers"].default),
+        threads_per_worker=int(defaults["asr_threads_per_worker"].default),
+        idle_recognizers=int(defaults["asr_idle_recognizers"].default),
+        idle_ttl_s=float(defaults["asr_idle_ttl_s"].default),
+        wait=True,
+    )
+    assert isinstance(engine, VoskSpeechEngine)
+    return engine
+
+
 async def main(args: argparse.Namespace) -> None:
     source = korean_test_model_dir()
     if source is None:
@@ -267,16 +284,7 @@ async def main(args: argparse.Namespace) -> None:
         tmp = Path(tmp_name)
         model = dither_free(source, tmp)
         defaults = Settings.model_fields
-        labels = {"ru": model, "kk": model} if args.languages == 2 else {"ru": model}
-        engine = build_speech_engine(
-            model_dirs=labels,  # type: ignore[arg-type]
-            workers=int(defaults["asr_workers"].default),
-            threads_per_worker=int(defaults["asr_threads_per_worker"].default),
-            idle_recognizers=int(defaults["asr_idle_recognizers"].default),
-            idle_ttl_s=float(defaults["asr_idle_ttl_s"].default),
-            wait=True,
-        )
-        assert isinstance(engine, VoskSpeechEngine)
+        engine = bench_engine(model, args.languages)
         # Every run has callers of its own (no audio is decoded twice, which would flatter warm caches).
         runs = {n: [call_pcm(1000 * n + i, args.seconds) for i in range(n)] for n in sorted(args.calls)}
         idle = int(defaults["asr_idle_recognizers"].default)

@@ -22,6 +22,8 @@ ROLES = ["anonymous", "operator", "supervisor", "qa", "admin", "executor"]
 
 # (method, path template, roles allowed): the role column of docs/access.md. Paths use {card}, {call}, {user},
 # {segment}, {number}, {key} placeholders. Record rules (an operator's own calls) are in test_access_policy.py.
+# What each role sees of personal data on every route returning transcripts, cards or the caller's number (masked
+# or not): the table MASKING in test_personal_data.py, which checks that it covers every such route.
 ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/auth/login", PUBLIC),
     ("GET", "/api/auth/me", EVERYONE),
@@ -50,8 +52,11 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("GET", "/api/callers/{number}/history", ANY),  # operators: their caller's number only
     ("POST", "/api/segments/{segment}/corrections", QA),
     ("GET", "/api/training/export.jsonl", REVIEW),
+    ("GET", "/api/privacy/access-log", ADMIN),
+    ("GET", "/api/calls/{call}/recordings/{recording}/masked", ADMIN),  # 404 here: the call has no recording
     ("GET", "/api/stats/dashboard", ANY),
     ("GET", "/api/stats/organisations", ANY),
+    ("GET", "/api/stats/asr-quality", REVIEW),  # QA_REVIEW: counts over QA's corrections
     ("GET", "/api/taxonomy", EVERYONE),
     ("GET", "/api/organisations", ANY),
     ("GET", "/api/health", PUBLIC),
@@ -74,6 +79,21 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/webhooks/deliveries/{row}/retry", ADMIN),
     ("PUT", "/api/organisations/{org}/webhook", ADMIN),
     ("DELETE", "/api/organisations/{org}/webhook", ADMIN),
+    ("PUT", "/api/cards/{card}/legal-hold", MONITORING),
+    ("DELETE", "/api/cards/{card}/legal-hold", MONITORING),  # 409 here: the card is not under a hold
+    ("GET", "/api/admin/retention/runs", ADMIN),
+    ("GET", "/api/qa/queue", REVIEW),
+    ("POST", "/api/qa/samples", REVIEW),
+    ("GET", "/api/qa/samples", REVIEW),
+    ("POST", "/api/qa/samples/{sample}/reviewed", REVIEW),
+    ("GET", "/api/qa/calls/{call}/review", REVIEW),
+    ("POST", "/api/qa/scorecards/{scorecard}/judgments", QA),
+    ("GET", "/api/qa/rules/precision", REVIEW),
+    ("GET", "/api/qa/rules", REVIEW),
+    ("PUT", "/api/qa/rules", QA),  # QA leads save a new version of the automatic checks
+    ("GET", "/api/calls/{call}/scorecard", ANY),  # operators: the calls they may read (404 before scoring)
+    ("POST", "/api/calls/{call}/scorecard", QA),  # rescore now
+    ("GET", "/api/stats/operators/qa-trends", ANY),  # operators: their own row only
 ]
 
 BODIES: dict[tuple[str, str], Any] = {
@@ -93,12 +113,21 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/inbox/{card}/{step}"): {"comment": "on our way"},
     ("POST", "/api/directory"): {"format": "yaml", "text": "organisations: []"},
     ("PUT", "/api/organisations/{org}/webhook"): {"url": "https://example.kz/callcard/events"},
+    ("PUT", "/api/cards/{card}/legal-hold"): {"reason": "a court asked to keep the call"},
+    ("POST", "/api/qa/samples"): {"week": "2026-W50"},
+    ("PUT", "/api/qa/rules"): {
+        "rules": [{"id": "silence", "kind": "silence", "name_kk": "Үнсіздік", "name_ru": "Тишина"}]
+    },
+    ("POST", "/api/qa/scorecards/{scorecard}/judgments"): {"rule": "greeting", "verdict": "agree"},
 }
 PLACEHOLDERS = {"{card}": "{card_id}", "{call}": "{call_id}", "{user}": "{user_id}", "{key}": "{call_key}"}
 PLACEHOLDERS["{segment}"] = "{segment_id}"
 PLACEHOLDERS["{photo}"] = "{photo_id}"
 PLACEHOLDERS["{row}"] = "{row_id}"
 PLACEHOLDERS["{org}"] = "{organisation_id}"
+PLACEHOLDERS["{sample}"] = "{sample_id}"
+PLACEHOLDERS["{scorecard}"] = "{scorecard_id}"
+PLACEHOLDERS["{recording}"] = "{recording_id}"
 
 
 def test_table_covers_every_route() -> None:
@@ -153,6 +182,9 @@ def test_roles(role: str, client: Any, ctx: Any, make_user: Any, token_for: Any)
             photo=1,
             row=1,
             org=1,
+            recording=1,
+            sample=1,
+            scorecard=1,
         )
         # a fresh login per route: logging out must not hide the routes after it
         headers = {} if me is None else {"Authorization": f"Bearer {token_for(me)}"}
@@ -174,7 +206,19 @@ def test_nothing_written_anonymously(client: Any, ctx: Any) -> None:
         if "anonymous" in allowed or method in ("GET", "HEAD"):
             continue
         path = template.format(
-            card=1, call=1, user=1, number="1", key="1.1", segment=1, step="accept", photo=1, row=1, org=1
+            card=1,
+            call=1,
+            user=1,
+            number="1",
+            key="1.1",
+            segment=1,
+            step="accept",
+            photo=1,
+            row=1,
+            org=1,
+            recording=1,
+            sample=1,
+            scorecard=1,
         )
         answer = client.request(method, path, json=BODIES.get((method, template)))
         assert answer.status_code == 401 and "log in" in answer.json()["detail"]

@@ -37,6 +37,7 @@ from calls.spool import Spool
 from classifier.base import CardProposer
 from classifier.loader import load_proposer
 from core.taxonomy import load_taxonomy
+from core.types import Speaker
 from models.db import make_engine, make_sessionmaker
 from models.records import Call, Card, Recording, TranscriptSegment
 from telephony.bridge import TelephonyBridge
@@ -241,9 +242,13 @@ class Node:
         self.hub = CardHub()
         self.registry = CallRegistry(config.sessions, Spool(config.spool_dir), retry_interval=0.1)
         factory = session_factory(speech=config.speech, proposer=config.proposer, writer=self.registry, hub=self.hub)
+        operator_factory = session_factory(
+            speech=config.speech, proposer=None, writer=self.registry, hub=self.hub, speaker=Speaker.OPERATOR
+        )
         self.manager = CallManager(
             registry=self.registry,
             processor_factory=factory,
+            operator_factory=operator_factory,
             hub=self.hub,
             capacity=config.capacity if config.capacity is not None else 100,
             queue_frames=config.queue_frames,
@@ -456,8 +461,8 @@ def assert_final_state(
     with wave.open(mixed[0].path, "rb") as wav:  # noqa: ASYNC230 (a local file, read once)
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (RATE, 1, 2)
         assert wav.getnframes() * 2 >= len(pcm) - BYTES_PER_S // 10, "the recording is shorter than the call"
-    # The transcript: machine segments, each once, never overlapping, covering every stretch of speech.
-    machine = [g for g in got.segments if g.source in MACHINE_SOURCES]
+    # The transcript: the caller's machine segments, each once, never overlapping, covering every stretch of speech.
+    machine = [g for g in got.segments if g.source in MACHINE_SOURCES and g.speaker == "caller"]
     assert machine, describe(sessions, key)
     if sources is not None:
         assert {g.source for g in machine} == set(sources), describe(sessions, key)

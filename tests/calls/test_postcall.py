@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+import wave
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
@@ -239,3 +241,59 @@ async def test_a_database_outage_during_post_call_work_is_waited_out(
     segments = _segments(registry, "dbd-1")
     assert segments and {s.source for s in segments} == {"postcall"}
     _no_overlap(segments)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_a_fastagi_call_decodes_each_voice_from_its_own_file(
+    speech: object, registry: CallRegistry, tmp_path: Path
+) -> None:
+    """MixMonitor's r() file (the caller) and t() file (the operator) on the mixed file's clock: the caller's words
+    come from the caller's file and make the card, the operator's come from theirs, each stored with its speaker."""
+    caller_pcm = _pcm(speech_wav("у нас во дворе прорвало трубу вода течёт", "ru"))
+    operator_pcm = _pcm(speech_wav("служба сто девять слушаю вас", "ru"))
+    pad = b"\x00\x00" * 8000  # 1 s
+    caller = pad + b"\x00" * len(operator_pcm) + pad + caller_pcm + pad  # the operator greets, then the caller speaks
+    operator = pad + operator_pcm + pad + b"\x00" * len(caller_pcm) + pad
+    mixed = bytes(np.clip(_samples(caller) + _samples(operator), -32768, 32767).astype("<i2").tobytes())
+    files = {kind: _wav(tmp_path / f"callcard-agi-2{suffix}.wav", pcm) for kind, suffix, pcm in (
+        ("caller", "-caller", caller), ("operator", "-operator", operator), ("mixed", "", mixed))}
+    key = "agi-2"
+    await registry.submit(StoreCall(call_key=key, started_at=T0, source="agi", caller_number="+77011112244"))
+    await registry.submit(SetTranscriptState(call_key=key, status=AsrStatus.DEFERRED))
+    for kind in ("caller", "operator", "mixed"):  # the order FastAGI announces them in
+        await registry.submit(AttachRecording(call_key=key, path=str(files[kind]), kind=kind, duration_s=9.0))
+    await registry.submit(EndCall(call_key=key, at=T0 + timedelta(seconds=10), cause="Normal Clearing"))
+    worker = _worker(registry, speech, proposer=load_proposer("sklearn", None, load_taxonomy()))
+    assert await worker.run_once(key) is JobResult.DONE
+    segments = _segments(registry, key)
+    greeting_end = (len(pad) + len(operator_pcm)) / 16000
+    voices = {seg.speaker for seg in segments}
+    assert voices == {"caller", "operator"}, [(s.speaker, s.start_s, s.text) for s in segments]
+    assert all(s.end_s <= greeting_end + 0.3 for s in segments if s.speaker == "operator")
+    assert all(s.start_s >= greeting_end - 0.3 for s in segments if s.speaker == "caller")
+    call = _call(registry, key)
+    assert (call.asr_status, call.operator_asr_status) == ("postcall_done", "postcall_done")
+    with _sessions(registry)() as s:
+        assert s.scalars(select(Card).where(Card.call_id == call.id)).one().proposed_topic is not None
+    # Asked again: nothing more is decoded or stored.
+    assert await worker.run_once(key) is JobResult.NOTHING
+    assert len(_segments(registry, key)) == len(segments)
+
+
+def _pcm(path: Path) -> bytes:
+    with wave.open(str(path), "rb") as w:
+        return w.readframes(w.getnframes())
+
+
+def _samples(pcm: bytes) -> np.ndarray:
+    return np.frombuffer(pcm, dtype="<i2").astype(np.int32)
+
+
+def _wav(path: Path, pcm: bytes) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(pcm)
+    return path

@@ -29,7 +29,7 @@ from calls.writes import StoreCall
 from classifier.base import CardProposer
 from classifier.loader import load_proposer
 from core.taxonomy import load_taxonomy
-from core.types import SAMPLE_RATE, SAMPLE_WIDTH
+from core.types import SAMPLE_RATE, SAMPLE_WIDTH, Speaker
 from models.db import make_engine, make_sessionmaker
 from models.records import Call, Card, TranscriptSegment
 
@@ -273,3 +273,45 @@ async def test_a_database_outage_loses_no_live_message_and_no_write(
         card = s.scalars(select(Card).where(Card.call_id == call.id)).one()
         assert card.proposed_topic == "elevator"
     await back.stop()
+
+
+async def test_the_operators_words_never_reach_the_card_or_the_banner(
+    sessions: sessionmaker[Session], registry: CallRegistry, proposer: CardProposer
+) -> None:
+    """An operator asking "пожар? где горит?" is transcribed, stored and shown as the operator's; no banner rises, no
+    proposal is made, the card the caller's words made keeps its topic."""
+    hub = CardHub()
+    info = await _call(registry, "two-voices")
+    caller = CallSession(
+        info,
+        speech=ScriptedEngine(ScriptedStream([("у нас во дворе прорвало трубу вода течёт", "ru", 3.0)])),
+        proposer=proposer, writer=registry, hub=hub,
+    )
+    await _play(caller, 3.5)
+    with sessions() as s:
+        before = s.scalars(select(Card).where(Card.call_id == info.call_id)).one()
+        topic, version = before.proposed_topic, before.version
+    assert topic is not None
+    operator = CallSession(
+        info,
+        speech=ScriptedEngine(ScriptedStream([("пожар где горит дым есть газ пахнет", "ru", 3.0)])),
+        proposer=proposer, writer=registry, hub=hub, speaker=Speaker.OPERATOR,
+    )
+    async with hub.subscribe() as sub:
+        await _play(operator, 3.5)
+        messages = await _drain(sub)
+    kinds = {m["type"] for m in messages}
+    assert "emergency_alert" not in kinds and "card_proposed" not in kinds
+    finals = [m for m in messages if m["type"] == "transcript_final"]
+    assert [m["segment"]["speaker"] for m in finals] == ["operator"]  # type: ignore[index]
+    partials = [m for m in messages if m["type"] == "transcript_partial"]
+    assert partials and all(m["speaker"] == "operator" for m in partials)
+    assert operator.stats.alerts == 0 and operator.stats.proposals == 0
+    with sessions() as s:
+        card = s.scalars(select(Card).where(Card.call_id == info.call_id)).one()
+        assert (card.proposed_topic, card.proposed_emergency, card.version) == (topic, "none", version)
+        voices = s.execute(
+            select(TranscriptSegment.speaker, TranscriptSegment.text).where(TranscriptSegment.call_id == info.call_id)
+        ).all()
+    assert sorted(v for v, _ in voices) == ["caller", "operator"]
+    assert ("operator", "пожар где горит дым есть газ пахнет") in voices

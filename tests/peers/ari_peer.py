@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -92,6 +93,23 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+def spied(snoop: PeerChannel | None, target: PeerChannel | None) -> bytes:
+    """What a snoop hears of its target, as Asterisk's audiohook gives it: spy=in the caller's voice, spy=out what
+    the caller hears (the operator), spy=both the two mixed (summed and clipped, as the audiohook mixes them)."""
+    if snoop is None or target is None:
+        return b""
+    if snoop.spy == "in" or not target.heard:
+        return target.audio if snoop.spy != "out" else target.heard
+    if snoop.spy == "out":
+        return target.heard
+    size = max(len(target.audio), len(target.heard))
+    a = np.zeros(size // 2, dtype=np.int32)
+    b = np.zeros(size // 2, dtype=np.int32)
+    a[: len(target.audio) // 2] = np.frombuffer(target.audio, dtype="<i2")
+    b[: len(target.heard) // 2] = np.frombuffer(target.heard, dtype="<i2")
+    return bytes(np.clip(a + b, -32768, 32767).astype("<i2").tobytes())
+
+
 @dataclass
 class PeerChannel:
     """A channel as the peer knows it."""
@@ -99,6 +117,7 @@ class PeerChannel:
     json: dict[str, Any]
     app: str | None = None  # the Stasis application it is in, if any
     audio: bytes = b""  # what the caller says (callers only)
+    heard: bytes = b""  # what the caller hears: the operator's voice (callers only; a spy=out snoop carries it)
     snoop_of: str | None = None
     spy: str = "none"
     bridge: str | None = None
@@ -236,7 +255,7 @@ class AriPeer:
             del self.live_recordings[name]
             snoop = self.channels.get(rec["channel"])
             target = self.channels.get(snoop.snoop_of) if snoop is not None and snoop.snoop_of else None
-            self.stored[name] = asterisk_wav_bytes(target.audio if target is not None else b"", killed=True)
+            self.stored[name] = asterisk_wav_bytes(spied(snoop, target), killed=True)
         for client in list(self._clients):
             client.queue.put_nowait(None)
         await self.stop()
@@ -390,8 +409,11 @@ class AriPeer:
         exten: str = "109",
         args: list[str] | None = None,
         announce: bool = True,
+        operator_audio: bytes = b"",
     ) -> str:
-        """A caller dials 109 and the dialplan runs Stasis(app): StasisStart is sent. Returns the uniqueid."""
+        """A caller dials 109 and the dialplan runs Stasis(app): StasisStart is sent. Returns the uniqueid.
+
+        ``audio`` is what the caller says, ``operator_audio`` what they hear (the operator, once connected)."""
         cid = self._new_id()
         name = f"PJSIP/trunk-{self._seq:08x}"
         data = self._channel_json(
@@ -405,7 +427,7 @@ class AriPeer:
             app_data=",".join([app, *(args or [])]),
         )
         data["dialplan"]["priority"] = 2
-        ch = PeerChannel(json=data, app=app, audio=audio)
+        ch = PeerChannel(json=data, app=app, audio=audio, heard=operator_audio)
         self.channels[cid] = ch
         if announce:
             self._emit("StasisStart", ch, args=list(args or []))
@@ -485,7 +507,7 @@ class AriPeer:
         del self.live_recordings[name]
         snoop = self.channels.get(rec["channel"])
         target = self.channels.get(snoop.snoop_of) if snoop is not None and snoop.snoop_of else None
-        pcm = target.audio if target is not None else b""
+        pcm = spied(snoop, target)
         buf = io.BytesIO()
         with wave.open(buf, "wb") as wav:
             wav.setnchannels(1)
@@ -787,12 +809,19 @@ class AriPeer:
 
     def _start_media_if_ready(self, bridge: dict[str, Any]) -> None:
         members = [self.channels[c] for c in bridge["channels"] if c in self.channels]
-        snoops = [c for c in members if c.snoop_of and c.spy in ("in", "both")]
+        # Real Asterisk (audiohook directions): a snoop's spy=in hears what the channel receives from the caller,
+        # spy=out what is sent to the caller (the operator's voice); "both" mixes the two (used for recording).
+        snoops = [c for c in members if c.snoop_of and c.spy in ("in", "both", "out")]
         media = [c for c in members if c.writer is not None and c.stream_task is None]
         for m in media:
             for s in snoops:
                 caller = self.channels.get(s.snoop_of or "")
-                if caller is not None:
+                if caller is not None and s.spy == "out":
+                    # Real Asterisk (22.10.1, verified): a spy=out snoop sends a frame every 20 ms from its start,
+                    # digital silence while nothing is played to the caller; here as long as the caller's audio.
+                    heard = caller.heard + b"\x00" * max(0, len(caller.audio) - len(caller.heard))
+                    m.stream_task = asyncio.create_task(self._stream(m, heard))
+                elif caller is not None:
                     heard = 0
                     if self.realtime_media:
                         # Real Asterisk: the caller speaks in real time whoever listens; a snoop attached later

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.types import Speaker
 from telephony.audiosocket import AudioSocketServer, MediaDirectory
 from telephony.events import CallEvent
 from tests.peers.ari_peer import AriPeer
@@ -21,7 +22,8 @@ class Collector:
 
     def __init__(self) -> None:
         self.events: list[CallEvent] = []
-        self.audio: dict[str, bytearray] = defaultdict(bytearray)
+        self.audio: dict[str, bytearray] = defaultdict(bytearray)  # the callers' voices
+        self.operator_audio: dict[str, bytearray] = defaultdict(bytearray)  # the operators' voices
         self.accept = True
         self.refused = 0
         self.ids: dict[str, int] = {}
@@ -31,11 +33,11 @@ class Collector:
         self.events.append(event)
         self._changed.set()
 
-    def push_audio(self, uniqueid: str, pcm: bytes) -> bool:
+    def push_audio(self, uniqueid: str, pcm: bytes, speaker: Speaker = Speaker.CALLER) -> bool:
         if not self.accept:
             self.refused += 1
             return False
-        self.audio[uniqueid] += pcm
+        (self.operator_audio if speaker is Speaker.OPERATOR else self.audio)[uniqueid] += pcm
         self._changed.set()
         return True
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from core.types import Speaker
 from telephony.ari import AriClient
 from telephony.ari_app import AriApplication, AriCallPhase
-from telephony.audiosocket import AudioSocketServer, MediaDirectory
+from telephony.audiosocket import AudioSocketServer, MediaDirectory, operator_media_uuid
 from telephony.events import (
     AudioStreamEnded,
     AudioStreamStarted,
@@ -61,8 +62,10 @@ def _paths(peer: AriPeer, method: str, suffix: str) -> list[tuple[str, dict[str,
 
 async def test_normal_call(app: AriApplication, ari_peer: AriPeer, collector: Collector, tmp_path: Path) -> None:
     pcm = speech_pcm(SPEECH)
-    uid = ari_peer.new_call("+77011234567", audio=pcm)
+    operator_pcm = speech_pcm(SPEECH[::-1])  # a different voice, so the two streams cannot be confused
+    uid = ari_peer.new_call("+77011234567", audio=pcm, operator_audio=operator_pcm)
     await collector.wait(lambda: len(collector.audio[uid]) >= len(pcm))
+    await collector.wait(lambda: len(collector.operator_audio[uid]) >= len(operator_pcm))
     await collector.wait(lambda: bool(_paths(ari_peer, "POST", "/record") and ari_peer.live_recordings))
     await collector.wait(lambda: uid in app.calls and app.calls[uid].phase is AriCallPhase.WITH_OPERATORS)
     started = collector.of(CallStarted, uid)[0]
@@ -70,15 +73,20 @@ async def test_normal_call(app: AriApplication, ari_peer: AriPeer, collector: Co
     assert started.channel and started.channel.startswith("PJSIP/")
     assert collector.of(CallAnswered, uid)
     assert bytes(collector.audio[uid])[: len(pcm)] == pcm  # the caller's voice, exactly, in order
-    assert collector.of(AudioStreamStarted, uid)[0].media_uuid == started.media_uuid
+    assert bytes(collector.operator_audio[uid])[: len(operator_pcm)] == operator_pcm  # the operator's, apart
+    streams = {e.speaker: e.media_uuid for e in collector.of(AudioStreamStarted, uid)}
+    assert streams == {Speaker.CALLER: started.media_uuid, Speaker.OPERATOR: operator_media_uuid(started.media_uuid)}
 
-    # The exact REST calls: snoop both (recorded) + snoop in, externalMedia over AudioSocket, continue.
+    # The exact REST calls: snoop both (recorded) + snoop in, externalMedia over AudioSocket, continue; then the
+    # operator's voice: snoop out (what the caller hears) with its own externalMedia.
     snoops = _paths(ari_peer, "POST", f"/channels/{uid}/snoop")
-    assert sorted(q["spy"] for _, q in snoops) == ["both", "in"]
+    assert sorted(q["spy"] for _, q in snoops) == ["both", "in", "out"]
     assert all(q["app"] == "callcard" for _, q in snoops)
-    ((_, em),) = _paths(ari_peer, "POST", "/channels/externalMedia")
-    assert em["encapsulation"] == "audiosocket" and em["transport"] == "tcp" and em["format"] == "slin"
-    assert em["data"] == started.media_uuid and em["external_host"].startswith("127.0.0.1:")
+    (_, em), (_, em_operator) = _paths(ari_peer, "POST", "/channels/externalMedia")
+    for media in (em, em_operator):
+        assert media["encapsulation"] == "audiosocket" and media["transport"] == "tcp" and media["format"] == "slin"
+        assert media["external_host"].startswith("127.0.0.1:")
+    assert em["data"] == started.media_uuid and em_operator["data"] == operator_media_uuid(started.media_uuid)
     ((_, rec),) = _paths(ari_peer, "POST", "/record")
     assert rec["format"] == "wav"
     ((_, cont),) = _paths(ari_peer, "POST", f"/channels/{uid}/continue")
@@ -137,12 +145,13 @@ async def test_duplicate_stasis_start_creates_nothing_new(
 ) -> None:
     uid = ari_peer.new_call("+77010000001", audio=b"\x01\x00" * 800)
     await collector.wait(lambda: bool(_paths(ari_peer, "POST", f"/channels/{uid}/continue")))
+    await collector.wait(lambda: len(_paths(ari_peer, "POST", "/channels/externalMedia")) == 2)  # both voices
     ari_peer.channels[uid].app = "callcard"
     ari_peer.resend_stasis_start(uid)
     await asyncio.sleep(0.3)
     assert len(collector.of(CallStarted, uid)) == 1
-    assert len(_paths(ari_peer, "POST", "/channels/externalMedia")) == 1
-    assert len(_paths(ari_peer, "POST", f"/channels/{uid}/snoop")) == 2
+    assert len(_paths(ari_peer, "POST", "/channels/externalMedia")) == 2
+    assert len(_paths(ari_peer, "POST", f"/channels/{uid}/snoop")) == 3
 
 
 async def test_asterisk_restart_mid_call_forgets_nothing(

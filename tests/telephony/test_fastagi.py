@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from core.types import Speaker
 from telephony.audiosocket import MediaDirectory
 from telephony.events import CallAnswered, CallEnded, CallStarted, RecordingFinished
-from telephony.fastagi import FastAgiServer
+from telephony.fastagi import FastAgiServer, mixmonitor_leg_path
 from telephony.recording import WavWriter
 from tests.peers.agi_peer import agi_call, agi_raw
 from tests.telephony.conftest import Collector
@@ -40,8 +41,10 @@ async def test_incoming_registers_records_and_sets_the_call_id(
     assert started.channel == "PJSIP/trunk-0000002a" and started.dialled_number == "109"
     path = agi.recording_path("1763781367.42")
     assert path.is_absolute()
+    caller = mixmonitor_leg_path(agi.recordings_dir, "1763781367.42", Speaker.CALLER)
+    operator = mixmonitor_leg_path(agi.recordings_dir, "1763781367.42", Speaker.OPERATOR)
     assert session.commands == [
-        f'EXEC MixMonitor "{path}"',
+        f'EXEC MixMonitor "{path},r({caller})t({operator})"',  # the mixed file, and each voice alone
         "CHANNEL STATUS",
         'SET VARIABLE "CALLCARD_CALL_ID" "4242"',
     ]
@@ -63,6 +66,29 @@ async def test_hangup_ends_the_call_and_finalises_the_mixmonitor_file(agi: FastA
     await collector.wait(lambda: bool(collector.of(RecordingFinished)))
     rec = collector.of(RecordingFinished)[0]
     assert (rec.path, rec.kind, rec.duration_s, rec.complete) == (str(path), "mixed", 1.0, True)
+
+
+async def test_each_voice_recorded_apart_is_announced_before_the_mixed_file(
+    agi: FastAgiServer, collector: Collector
+) -> None:
+    """MixMonitor's r() file holds what the channel reads (the caller), t() what is written to it (the operator);
+    Asterisk opens all three at MixMonitor's start and closes them together when the channel ends."""
+    uid = "1763781367.45"
+    await agi_call(agi.bound_port, "incoming", uniqueid=uid)
+    writers = {
+        "mixed": WavWriter(agi.recording_path(uid)),
+        "caller": WavWriter(mixmonitor_leg_path(agi.recordings_dir, uid, Speaker.CALLER)),
+        "operator": WavWriter(mixmonitor_leg_path(agi.recordings_dir, uid, Speaker.OPERATOR)),
+    }
+    for w in writers.values():
+        w.write(b"\x10\x00" * 8000)
+    await agi_call(agi.bound_port, "hangup", uniqueid=uid, args=["16"])
+    for w in writers.values():
+        w.close()
+    await collector.wait(lambda: any(r.kind == "mixed" for r in collector.of(RecordingFinished)))
+    kinds = [r.kind for r in collector.of(RecordingFinished)]
+    assert kinds == ["caller", "operator", "mixed"]  # post-call work starts on the mixed one and finds the voices
+    assert all(r.complete and r.duration_s == 1.0 for r in collector.of(RecordingFinished))
 
 
 async def test_caller_hanging_up_during_incoming_is_handled(agi: FastAgiServer, collector: Collector) -> None:

@@ -36,7 +36,8 @@ def test_registry_filters_searches_transcripts_and_pages(web: Web, browser: WebD
     search = browser.find_element(By.ID, "r-q")
     search.send_keys("вывозят мусор")  # words of the transcript only, not of any card field
     wait_for(
-        browser, lambda d: _rows(d) == 1 and "+77015550300" in text_of(d, "#cards tbody"), what="transcript search"
+        # QA sees the appellant's number masked in lists (docs/access.md, personal data); only the last digits.
+        browser, lambda d: _rows(d) == 1 and "+7 701 *** ** 00" in text_of(d, "#cards tbody"), what="transcript search"
     )
     wait_for(browser, lambda d: "q=" in d.current_url, what="filters kept in the address")
     shot(browser, "registry-search")
@@ -59,7 +60,7 @@ def test_registry_filters_searches_transcripts_and_pages(web: Web, browser: WebD
     wait_for(
         browser,
         lambda d: (
-            _rows(d) == 1 and "+77015550301" in text_of(d, "#cards tbody") and "109-" in text_of(d, "#cards tbody")
+            _rows(d) == 1 and "+7 701 *** ** 01" in text_of(d, "#cards tbody") and "109-" in text_of(d, "#cards tbody")
         ),
         what="status filter",
     )

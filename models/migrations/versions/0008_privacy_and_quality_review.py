@@ -137,6 +137,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_qa_judgments_scorecard_id"), ["scorecard_id"], unique=False)
 
     with op.batch_alter_table("calls", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("operator_asr_status", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("operator_asr_gaps", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("recordings_removed_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("transcript_removed_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("caller_number_removed_at", sa.DateTime(timezone=True), nullable=True))
@@ -162,6 +164,8 @@ def downgrade() -> None:
         batch_op.drop_column("caller_number_removed_at")
         batch_op.drop_column("transcript_removed_at")
         batch_op.drop_column("recordings_removed_at")
+        batch_op.drop_column("operator_asr_gaps")
+        batch_op.drop_column("operator_asr_status")
 
     with op.batch_alter_table("qa_judgments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_qa_judgments_scorecard_id"))

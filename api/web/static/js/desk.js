@@ -39,7 +39,7 @@ function newCall(key) {
     endedAt: null,
     claimedBy: null,
     segments: new Map(), // segment key -> segment
-    partial: null,
+    partials: { caller: null, operator: null }, // the utterance in progress, one per voice
     cardId: null,
     card: null, // last CardPublic seen
     proposal: null,
@@ -147,13 +147,13 @@ function onMessage(msg) {
       }
       break;
     case "transcript_partial":
-      c.partial = msg.text ? msg : null;
+      c.partials[speakerOf(msg)] = msg.text ? msg : null;
       if (id === state.current) later("partial", () => renderPartial(cur()));
       break;
     case "transcript_final": {
       const seg = msg.segment || {};
-      const key = seg.id ?? `t${seg.start}`;
-      c.partial = null;
+      const key = seg.id ?? `t${speakerOf(seg)}${seg.start}`;
+      c.partials[speakerOf(seg)] = null; // the other voice's utterance in progress stays
       if (!c.segments.has(key)) {
         c.segments.set(key, seg);
         if (id === state.current) appendLine(c, seg, msg.stored_at);
@@ -202,7 +202,7 @@ function onMessage(msg) {
       break;
     case "call_ended":
       c.endedAt = msg.ended_at || new Date().toISOString();
-      c.partial = null;
+      c.partials = { caller: null, operator: null };
       if (id === state.current) {
         renderCallHead(c);
         renderPartial(c);
@@ -357,6 +357,7 @@ async function loadCall(c) {
           language: seg.language,
           confidence: seg.confidence,
           words: seg.words || [],
+          speaker: speakerOf(seg),
         });
       }
     }
@@ -458,14 +459,22 @@ function wordsInto(el, seg) {
   });
 }
 
+/** "caller" or "operator" for a live message or segment (older messages carry no speaker: the caller's). */
+function speakerOf(x) {
+  return x && x.speaker === "operator" ? "operator" : "caller";
+}
+
 function lineFor(seg, fresh) {
   const tx = h("span", { class: "tx" });
   wordsInto(tx, seg);
+  const speaker = speakerOf(seg);
   return h(
     "div",
-    { class: fresh ? "line fresh" : "line", dataset: { segId: seg.id ?? "" } },
+    { class: `line ${speaker}${fresh ? " fresh" : ""}`, dataset: { segId: seg.id ?? "", speaker } },
     h("span", { class: "t", dataset: { start: String(seg.start ?? 0) } }, fmtOffset(seg.start)),
     h("span", { class: "lg", lang: seg.language || undefined }, seg.language || ""),
+    // The operator's own words are labelled and kept small and grey; the caller's lines carry no label.
+    speaker === "operator" ? h("span", { class: "spk" }, t("speaker.operator")) : null,
     tx,
   );
 }
@@ -493,22 +502,38 @@ function appendLine(c, seg, storedAt) {
   }
 }
 
+/** One partial line per voice at the bottom, so the caller's and the operator's words in progress never mix. */
 function renderPartial(c) {
   if (!c) return;
   const box = $("transcript");
-  let line = box.querySelector(".line.partial");
-  if (!c.partial || c.endedAt) {
-    line?.remove();
-    return;
+  for (const speaker of ["caller", "operator"]) {
+    const partial = c.partials[speaker];
+    let line = box.querySelector(`.line.partial[data-speaker="${speaker}"]`);
+    if (!partial || c.endedAt) {
+      line?.remove();
+      continue;
+    }
+    if (!line) {
+      line = h(
+        "div",
+        { class: `line partial ${speaker}`, "aria-hidden": "true", dataset: { speaker } },
+        h("span", { class: "t" }),
+        h("span", { class: "lg" }),
+        speaker === "operator" ? h("span", { class: "spk" }, t("speaker.operator")) : null,
+        h("span", { class: "tx" }),
+      );
+      box.append(line);
+    }
+    line.querySelector(".t").textContent = fmtOffset(partial.start);
+    line.querySelector(".lg").textContent = partial.language || "";
+    line.querySelector(".tx").textContent = `${partial.text}…`;
+    $("transcript-empty")?.remove();
   }
-  if (!line) {
-    line = h("div", { class: "line partial", "aria-hidden": "true" }, h("span", { class: "t" }), h("span", { class: "lg" }), h("span", { class: "tx" }));
-    box.append(line);
+  // Both voices mid-utterance: the one that began first stays above.
+  const [first, second] = [...box.querySelectorAll(".line.partial")];
+  if (second && Number(c.partials[second.dataset.speaker]?.start) < Number(c.partials[first.dataset.speaker]?.start)) {
+    box.insertBefore(second, first);
   }
-  line.children[0].textContent = fmtOffset(c.partial.start);
-  line.children[1].textContent = c.partial.language || "";
-  line.children[2].textContent = `${c.partial.text}…`;
-  $("transcript-empty")?.remove();
   if (state.follow) box.scrollTop = box.scrollHeight;
 }
 

@@ -7,7 +7,8 @@ import { emergencyLabel, h, QA_ROLES, showForbidden, startPage, statusBadge, tax
 const LOW_CONF = 0.6;
 const MARK_FIELDS = ["topic", "service", "emergency", "emergency_also", "district", "address", "summary", "language"];
 const $ = (id) => document.getElementById(id);
-const state = { call: null, card: null, tax: null, words: [], nowWord: null, nowSeg: null, raf: 0 };
+const state = { call: null, card: null, tax: null, words: [], nowWord: null, nowSeg: null, raf: 0, playing: null };
+const SPEAKERS = ["caller", "operator"];
 
 const callId = Number(location.pathname.split("/").filter(Boolean).pop());
 
@@ -34,25 +35,65 @@ function segments() {
     .map((s) => ({ orig: s, corr: latest.get(s.id) || null }));
 }
 
-function seek(seconds) {
+function speakerOf(s) {
+  return SPEAKERS.includes(s.speaker) ? s.speaker : "caller";
+}
+
+/** The recording a word of ``speaker`` is heard on: the mixed one (both voices, one clock), else that voice's leg. */
+function recordingFor(speaker) {
+  const recs = state.call.recordings || [];
+  return recs.find((r) => r.kind === "mixed") || recs.find((r) => r.kind === speaker) || recs[0] || null;
+}
+
+function play(rec) {
+  state.playing = rec;
+  $("player").src = rec.url || `/api/calls/${callId}/audio?recording_id=${rec.id}`;
+}
+
+function seek(seconds, speaker = "caller") {
   const audio = $("player");
-  audio.currentTime = Math.max(0, seconds);
-  highlight();
-  if (audio.paused) audio.play().catch(() => {});
+  const want = recordingFor(speaker);
+  const to = Math.max(0, seconds);
+  const go = () => {
+    audio.currentTime = to;
+    highlight();
+    if (audio.paused) audio.play().catch(() => {});
+  };
+  if (want && state.playing && want.id !== state.playing.id) {
+    // A caller-leg recording does not hold the operator's voice: switch to the one that does, then seek.
+    play(want);
+    audio.addEventListener("loadedmetadata", go, { once: true });
+    return;
+  }
+  go();
 }
 
 function renderTranscript() {
   const box = $("qa-transcript");
   state.words = [];
-  const rows = segments();
+  const rows = markOverlaps(segments());
   if (!rows.length) {
     box.replaceChildren(h("p", { class: "empty" }, t("qa.segments.none")));
     return;
   }
   box.replaceChildren(...rows.map(renderSegment));
+  state.words.sort((a, b) => a.start - b.start); // the two voices interleave: highlight() searches by start
 }
 
-function renderSegment({ orig, corr }) {
+/** Talk-over: a turn that starts before the other speaker's previous turn has ended (rows in start order). */
+function markOverlaps(rows) {
+  const lastEnd = { caller: -Infinity, operator: -Infinity };
+  return rows.map((row) => {
+    const who = speakerOf(row.orig);
+    const other = who === "caller" ? "operator" : "caller";
+    const start = segStart(row.orig);
+    const over = lastEnd[other] > start ? lastEnd[other] - start : 0;
+    lastEnd[who] = Math.max(lastEnd[who], segEnd(row.orig));
+    return { ...row, speaker: who, overlap: over };
+  });
+}
+
+function renderSegment({ orig, corr, speaker, overlap }) {
   const shown = corr || orig;
   const text = h("div", { class: "tx", lang: orig.language || undefined });
   const words = Array.isArray(shown.words) ? shown.words : [];
@@ -62,20 +103,35 @@ function renderSegment({ orig, corr }) {
       const conf = Number(w.conf ?? 1);
       const span = h("span", { class: conf < LOW_CONF && !corr ? "w lowconf" : "w", dataset: { start: w.start, end: w.end } }, w.word ?? w.text ?? "");
       if (conf < LOW_CONF && !corr) span.title = t("qa.conf", { p: `${Math.round(conf * 100)}%` });
-      span.addEventListener("click", () => seek(Number(w.start)));
+      span.addEventListener("click", () => seek(Number(w.start), speaker));
       text.append(span);
       state.words.push({ start: Number(w.start), end: Number(w.end), el: span });
     });
   } else {
     text.append(shown.text || "");
   }
+  const span = `${fmtOffset(segStart(orig))}–${fmtOffset(segEnd(orig))}`;
+  const who = h(
+    "div",
+    { class: "who" },
+    h("span", { class: "spk" }, t(`speaker.${speaker}`)),
+    " ",
+    h("span", { class: "when" }, span),
+    overlap > 0
+      ? h("span", { class: "talkover", title: t("qa.talkover.hint", { s: overlap.toFixed(1) }) }, t("qa.talkover"))
+      : null,
+  );
   const row = h(
     "div",
-    { class: "seg", dataset: { segId: orig.id, start: segStart(orig), end: segEnd(orig) } },
-    h("button", { type: "button", class: "btn btn-sm btn-ghost t", title: fmtOffset(segStart(orig)), onclick: () => seek(segStart(orig)) }, fmtOffset(segStart(orig))),
+    {
+      class: `seg ${speaker}${overlap > 0 ? " overlap" : ""}`,
+      dataset: { segId: orig.id, start: segStart(orig), end: segEnd(orig), speaker },
+    },
+    h("button", { type: "button", class: "btn btn-sm btn-ghost t", title: span, onclick: () => seek(segStart(orig), speaker) }, fmtOffset(segStart(orig))),
     h(
       "div",
       {},
+      who,
       text,
       corr ? h("div", {}, h("span", { class: "corr-tag" }, t("qa.corrected")), " ", h("span", { class: "orig", title: t("qa.original") }, orig.text)) : null,
     ),
@@ -117,7 +173,7 @@ function editSegment(row, orig, shown) {
       renderTranscript();
     }
   });
-  row.children[1].replaceChildren(form);
+  row.children[1].replaceChildren(row.querySelector(".who"), form);
   area.focus();
 }
 
@@ -275,8 +331,9 @@ async function main() {
   renderTranscript();
   renderCard();
   const audio = $("player");
-  if ((state.call.recordings || []).length) {
-    audio.src = `/api/calls/${callId}/audio`;
+  const first = recordingFor("caller");
+  if (first) {
+    play(first);
   } else {
     audio.hidden = true;
     $("noaudio").hidden = false;
