@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +52,7 @@ from core.taxonomy import load_taxonomy  # noqa: E402
 from core.types import Speaker  # noqa: E402
 from models import migrations  # noqa: E402
 from models.db import make_engine, make_sessionmaker  # noqa: E402
-from telephony.events import AudioStreamStarted, CallEnded, CallStarted  # noqa: E402
+from telephony.events import AudioStreamEnded, AudioStreamStarted, CallEnded, CallStarted  # noqa: E402
 from tests.peers.speech import speech_pcm  # noqa: E402
 
 OPERATOR_PHRASES = (
@@ -139,9 +140,11 @@ async def run(n: int, callers: list[bytes], operators: list[bytes] | None, engin
     async def one_call(i: int, key: str) -> None:
         await asyncio.sleep(i * 0.25)
         caller, operator = callers[i], operators[i] if operators else None
-        await manager.on_event(CallStarted(uniqueid=key, at=datetime.now(UTC), source="demo", media_uuid="x"))
+        media, operator_media = str(uuid.uuid4()), str(uuid.uuid4())
+        await manager.on_event(CallStarted(uniqueid=key, at=datetime.now(UTC), source="demo", media_uuid=media))
         if operator is not None:
-            await manager.on_event(AudioStreamStarted(uniqueid=key, media_uuid="y", speaker=Speaker.OPERATOR))
+            started = AudioStreamStarted(uniqueid=key, media_uuid=operator_media, speaker=Speaker.OPERATOR)
+            await manager.on_event(started)
         start, sent = loop.time(), 0
         while sent < len(caller):
             due = min(len(caller), int((loop.time() - start) / 0.02 + 1) * FRAME)
@@ -154,6 +157,9 @@ async def run(n: int, callers: list[bytes], operators: list[bytes] | None, engin
         followed = manager.calls[key]
         leg = followed.operator
         dropped[key] = followed.dropped + (leg.dropped if leg is not None else 0)
+        if operator is not None:  # the operator's stream closes with the call, as Asterisk closes it
+            ended = AudioStreamEnded(uniqueid=key, media_uuid=operator_media, speaker=Speaker.OPERATOR)
+            await manager.on_event(ended)
         await manager.on_event(CallEnded(uniqueid=key, at=datetime.now(UTC), cause="Normal Clearing"))
         await manager.live_finished(key)
 
