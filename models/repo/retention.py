@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -176,6 +176,21 @@ def _batch(session: Session, condition: ColumnElement[bool], after_id: int, size
     return list(session.scalars(stmt))
 
 
+def _batches(
+    sessions: sessionmaker[Session], condition: ColumnElement[bool], size: int
+) -> Iterator[tuple[Session, list[Call]]]:
+    """The calls matching ``condition`` and not held, ``size`` at a time in id order, each batch with a session of
+    its own (one transaction per batch, committed by the caller)."""
+    after = 0
+    while True:
+        with sessions() as session:
+            batch = _batch(session, condition, after, size)
+            if not batch:
+                return
+            after = batch[-1].id
+            yield session, batch
+
+
 def _resolve(path: str, recordings_dir: Path) -> Path:
     p = Path(path)
     return p if p.is_absolute() else recordings_dir / p
@@ -191,30 +206,24 @@ def _remove_recordings(
 ) -> None:
     assert plan.recordings_before is not None
     condition = _recording_due(plan.recordings_before)
-    after = 0
-    while True:
-        with sessions() as session:
-            batch = _batch(session, condition, after, size)
-            if not batch:
-                return
-            after = batch[-1].id
-            files: list[tuple[int, int, str]] = []  # (call id, recording id, path)
-            for call in batch:
-                rows = list(session.scalars(select(Recording).where(Recording.call_id == call.id)))
-                files += [(call.id, r.id, r.path) for r in rows]
-                if call.recordings_removed_at is None:
-                    call.recordings_removed_at = now
-                    audit.record(
-                        session,
-                        actor=ACTOR,
-                        entity="call",
-                        entity_id=call.id,
-                        action="retention_recordings",
-                        after={"recordings": [r.path for r in rows], "removed_at": now},
-                        at=now,
-                    )
-                    report.recordings += 1
-            session.commit()  # from here nobody may play them, deleted or not
+    for session, batch in _batches(sessions, condition, size):
+        files: list[tuple[int, int, str]] = []  # (call id, recording id, path)
+        for call in batch:
+            rows = list(session.scalars(select(Recording).where(Recording.call_id == call.id)))
+            files += [(call.id, r.id, r.path) for r in rows]
+            if call.recordings_removed_at is None:
+                call.recordings_removed_at = now
+                audit.record(
+                    session,
+                    actor=ACTOR,
+                    entity="call",
+                    entity_id=call.id,
+                    action="retention_recordings",
+                    after={"recordings": [r.path for r in rows], "removed_at": now},
+                    at=now,
+                )
+                report.recordings += 1
+        session.commit()  # from here nobody may play them, deleted or not
         gone: list[int] = []
         for call_id, rec_id, path in files:
             try:
@@ -259,47 +268,41 @@ def _remove_transcripts(
 ) -> None:
     assert plan.transcripts_before is not None
     condition = _transcript_due(plan.transcripts_before)
-    after = 0
-    while True:
-        with sessions() as session:
-            batch = _batch(session, condition, after, size)
-            if not batch:
-                return
-            after = batch[-1].id
-            for call in batch:
-                segments = list(session.scalars(select(TranscriptSegment).where(TranscriptSegment.call_id == call.id)))
-                ids = [s.id for s in segments]
-                texts: dict[int, str | None] = {}
-                if plan.transcript_action is TranscriptAction.DELETE:
-                    session.execute(
-                        delete(TranscriptSegment).where(
-                            TranscriptSegment.call_id == call.id, TranscriptSegment.corrects_id.is_not(None)
-                        )
+    for session, batch in _batches(sessions, condition, size):
+        for call in batch:
+            segments = list(session.scalars(select(TranscriptSegment).where(TranscriptSegment.call_id == call.id)))
+            ids = [s.id for s in segments]
+            texts: dict[int, str | None] = {}
+            if plan.transcript_action is TranscriptAction.DELETE:
+                session.execute(
+                    delete(TranscriptSegment).where(
+                        TranscriptSegment.call_id == call.id, TranscriptSegment.corrects_id.is_not(None)
                     )
-                    session.execute(delete(TranscriptSegment).where(TranscriptSegment.call_id == call.id))
-                else:
-                    for seg in segments:
-                        words = seg.words or [
-                            {"word": t, "start": seg.start_s, "end": seg.end_s} for t in (seg.text or "").split()
-                        ]
-                        result = anonymise(words)
-                        seg.text = result.text
-                        seg.words = list(result.words)
-                        texts[seg.id] = result.text
-                _scrub_transcript_audit(session, ids, texts)
-                call.transcript_removed_at = now
-                audit.record(
-                    session,
-                    actor=ACTOR,
-                    entity="call",
-                    entity_id=call.id,
-                    action="retention_transcript",
-                    after={"action": plan.transcript_action.value, "segments": len(ids), "removed_at": now},
-                    at=now,
                 )
-                report.transcripts += 1
-                report.transcript_segments += len(ids)
-            session.commit()
+                session.execute(delete(TranscriptSegment).where(TranscriptSegment.call_id == call.id))
+            else:
+                for seg in segments:
+                    words = seg.words or [
+                        {"word": t, "start": seg.start_s, "end": seg.end_s} for t in (seg.text or "").split()
+                    ]
+                    result = anonymise(words)
+                    seg.text = result.text
+                    seg.words = list(result.words)
+                    texts[seg.id] = result.text
+            _scrub_transcript_audit(session, ids, texts)
+            call.transcript_removed_at = now
+            audit.record(
+                session,
+                actor=ACTOR,
+                entity="call",
+                entity_id=call.id,
+                action="retention_transcript",
+                after={"action": plan.transcript_action.value, "segments": len(ids), "removed_at": now},
+                at=now,
+            )
+            report.transcripts += 1
+            report.transcript_segments += len(ids)
+        session.commit()
 
 
 def _scrub_card_audit(session: Session, card_id: int) -> None:
@@ -316,32 +319,26 @@ def _remove_numbers(
 ) -> None:
     assert plan.caller_numbers_before is not None
     condition = _number_due(plan.caller_numbers_before)
-    after = 0
-    while True:
-        with sessions() as session:
-            batch = _batch(session, condition, after, size)
-            if not batch:
-                return
-            after = batch[-1].id
-            for call in batch:
-                call.caller_number = None
-                call.caller_name = None
-                card = session.scalar(select(Card).where(Card.call_id == call.id))
-                if card is not None:
-                    card.caller_number = None
-                    _scrub_card_audit(session, card.id)
-                call.caller_number_removed_at = now
-                audit.record(
-                    session,
-                    actor=ACTOR,
-                    entity="call",
-                    entity_id=call.id,
-                    action="retention_caller_number",
-                    after={"card_id": card.id if card is not None else None, "removed_at": now},
-                    at=now,
-                )
-                report.caller_numbers += 1
-            session.commit()
+    for session, batch in _batches(sessions, condition, size):
+        for call in batch:
+            call.caller_number = None
+            call.caller_name = None
+            card = session.scalar(select(Card).where(Card.call_id == call.id))
+            if card is not None:
+                card.caller_number = None
+                _scrub_card_audit(session, card.id)
+            call.caller_number_removed_at = now
+            audit.record(
+                session,
+                actor=ACTOR,
+                entity="call",
+                entity_id=call.id,
+                action="retention_caller_number",
+                after={"card_id": card.id if card is not None else None, "removed_at": now},
+                at=now,
+            )
+            report.caller_numbers += 1
+        session.commit()
 
 
 def _count_dry(session: Session, plan: RetentionPlan, report: RetentionReport) -> None:
