@@ -106,8 +106,13 @@ def test_operator_lines_are_small_grey_and_leave_the_callers_partial_alone(web: 
     seg = _store_operator_segment(web, call_id, 0.8, 2.2)
     _publish(web, TranscriptFinalMessage(call_key=uid, call_id=call_id, segment=seg, stored_at=datetime.now(UTC)))
     wait_for(browser, lambda d: _lines(d, "#transcript .line.operator:not(.partial)"), what="operator's line")
+    # The partial lines are redrawn on the next frame (desk.js `later`): wait for it, then the caller's is the one left.
+    wait_for(
+        browser,
+        lambda d: [p["speaker"] for p in _lines(d, "#transcript .line.partial")] == ["caller"],
+        what="the operator's final leaves the caller's partial",
+    )
     partials = _lines(browser, "#transcript .line.partial")
-    assert [p["speaker"] for p in partials] == ["caller"], "the operator's final leaves the caller's partial"
     assert partials[0]["text"].startswith("сәлеметсіз")
     (op,) = _lines(browser, "#transcript .line.operator:not(.partial)")
     assert op["text"] == OPERATOR_SAYS and op["label"] == "Оператор"
@@ -132,7 +137,7 @@ def test_operator_lines_are_small_grey_and_leave_the_callers_partial_alone(web: 
     for caller_line in (lines[0], lines[2]):
         assert caller_line["label"] == "" and caller_line["size"] == 15 and caller_line["color"] != op["color"]
     assert lines[0]["text"] == CALLER[0].text and lines[2]["text"] == CALLER[1].text
-    assert texts_of(browser, "#transcript .line.partial") == []
+    wait_for(browser, lambda d: texts_of(d, "#transcript .line.partial") == [], what="no partial line left")
     shot(browser, "desk-operator-lines")
 
     # A reload draws the operator's stored line the same way (from GET /api/calls/{id}: the hub's snapshot holds
