@@ -104,7 +104,6 @@ class OperatorLeg:
     phase: CallPhase = CallPhase.STARTING
     task: asyncio.Task[LiveOutcome] | None = None
     received_bytes: int = 0
-    frames: int = 0
     dropped: int = 0
     streams: int = 0
     streams_done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -228,7 +227,6 @@ class CallManager:
             leg.dropped += 1
             self._demote_operator(followed, leg, at, "live decoding of the operator's voice fell behind real time")
             return False
-        leg.frames += 1
         return True
 
     def _open_operator(self, followed: FollowedCall) -> OperatorLeg:
